@@ -1,0 +1,218 @@
+//! The command line: `banyan serve` and `banyan check`. Option names are a contract with
+//! ops; keep them.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, Overrides};
+use crate::flags::{compile, Snapshot};
+use crate::location::Located;
+use crate::native::Registry;
+
+#[derive(Parser)]
+#[command(
+    name = "banyan",
+    version,
+    about = "Strangler-fig proxy in front of rotki's legacy backend"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve: route every request to a native handler or to legacy, per flags.toml.
+    Serve(ServeArgs),
+    /// Validate the config and flags files and print the effective route table.
+    Check(CheckArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Config file [default: config/banyan.toml if present, else built-in defaults]
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Public listen address [default: 127.0.0.1:4242]
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Admin listen address [default: 127.0.0.1:4243]
+    #[arg(long, value_name = "ADDR")]
+    admin_listen: Option<String>,
+    /// Legacy backend URL [default: http://127.0.0.1:5042]
+    #[arg(long, value_name = "URL")]
+    legacy: Option<String>,
+    /// Flags file [default: ./flags.toml]
+    #[arg(long, value_name = "FILE")]
+    flags: Option<PathBuf>,
+    /// rotki's data directory, as rotki's own --data-dir
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    flags: Option<PathBuf>,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Check(args) => check(args),
+    }
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::FAILURE
+}
+
+fn check(args: CheckArgs) -> ExitCode {
+    let overrides = Overrides {
+        flags: args.flags,
+        ..Default::default()
+    };
+    let config = match Config::load(args.config.as_deref(), &overrides) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let registry = Registry::builtin();
+    let path = &config.flags_path;
+    let snapshot = match std::fs::read_to_string(path) {
+        Ok(text) => compile(path, &text, &registry, 1),
+        Err(e) => Err(Located::whole_file(path, format!("cannot read flags: {e}"))),
+    };
+    match snapshot {
+        Ok(s) => {
+            print!("{}", route_table(&s, &registry));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// The effective route table, as `banyan check` prints it.
+pub fn route_table(s: &Snapshot, registry: &Registry) -> String {
+    let mut rows = vec![[
+        "ROUTE".to_string(),
+        "PATH".into(),
+        "METHODS".into(),
+        "NATIVE".into(),
+        "STICKY".into(),
+        "GROUP".into(),
+        "HANDLER".into(),
+    ]];
+    for r in &s.routes {
+        rows.push([
+            r.name.clone(),
+            r.path.clone(),
+            r.methods.names().join(","),
+            format!("{}%", r.native_percent),
+            r.sticky.to_string(),
+            r.group.clone(),
+            r.handler.map_or("-".to_string(), |id| {
+                format!("native {}", registry.get(id).path)
+            }),
+        ]);
+    }
+    let widths: Vec<usize> = (0..7)
+        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = format!("{}: valid, {} routes\n", s.source.display(), s.routes.len());
+    for row in &rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(v, w)| format!("{v:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "defaults: sticky={} legacy_only={}; override header: {}; everything else: legacy\n",
+        s.default_sticky,
+        s.legacy_only,
+        s.override_header.as_ref().map_or("off", |h| h.as_str())
+    ));
+    if s.legacy_only {
+        out.push_str("KILL SWITCH ON: every request goes to legacy\n");
+    }
+    out
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    init_logging();
+    let overrides = Overrides {
+        listen: args.listen,
+        admin_listen: args.admin_listen,
+        legacy: args.legacy,
+        flags: args.flags,
+        data_dir: args.data_dir,
+    };
+    let config = match Config::load(args.config.as_deref(), &overrides) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot start the runtime: {e}")),
+    };
+    runtime.block_on(async move {
+        let flags_path = config.flags_path.clone();
+        let running = match crate::server::start(config, Registry::builtin()).await {
+            Ok(r) => r,
+            Err(e) => return fail(e),
+        };
+        tracing::info!(
+            listen = %running.public_addr,
+            admin = %running.admin_addr,
+            legacy = %running.app.legacy.url(),
+            flags = %flags_path.display(),
+            generation = running.app.flags.snapshot().generation,
+            "banyan ready"
+        );
+        let signal = wait_for_stop().await;
+        tracing::info!("{signal}: draining and stopping");
+        running.shutdown().await;
+        tracing::info!("stopped");
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_stop() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "interrupt"
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BANYAN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}

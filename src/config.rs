@@ -1,0 +1,304 @@
+//! Static process configuration (`config/banyan.toml` plus command-line overrides): where
+//! to listen, where legacy is, timeouts, and the values rotki derives from its own process
+//! that native handlers must repeat. Parsed once at start; what changes at run time lives
+//! in `flags`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::Uri;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::location::Located;
+
+pub const DEFAULT_CONFIG: &str = "config/banyan.toml";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4242";
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:4243";
+pub const DEFAULT_LEGACY: &str = "http://127.0.0.1:5042";
+pub const DEFAULT_FLAGS: &str = "./flags.toml";
+
+/// The effective configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub flags_path: PathBuf,
+    /// rotki's `--data-dir`, as given.
+    pub data_dir: Option<PathBuf>,
+    pub legacy: LegacyConfig,
+    pub native: NativeConfig,
+    pub rotki: RotkiConfig,
+    pub server: ServerConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct LegacyConfig {
+    pub url: Uri,
+    pub connect_timeout: Duration,
+    /// Time allowed until legacy's response head arrives; past it the client gets 504.
+    pub timeout: Duration,
+    pub pool_idle_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct NativeConfig {
+    /// Largest request body a native handler reads; larger ones get 413.
+    pub body_limit: usize,
+    /// A native handler still running after this gets 504.
+    pub timeout: Duration,
+}
+
+/// What rotki reports about its own process (`/api/1/info`, CORS), repeated by native code.
+#[derive(Debug, Clone)]
+pub struct RotkiConfig {
+    pub version: String,
+    pub log_level: String,
+    pub accept_docker_risk: bool,
+    /// flask-cors origins, as rotki's `--api-cors` (comma-separated there, a list here).
+    pub api_cors: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub header_read_timeout: Duration,
+    /// How long in-flight requests may run after SIGTERM before banyan exits anyway.
+    pub drain_timeout: Duration,
+}
+
+/// Command-line values that override the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub admin_listen: Option<String>,
+    pub legacy: Option<String>,
+    pub flags: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    listen: Option<Spanned<String>>,
+    admin_listen: Option<Spanned<String>>,
+    flags: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    #[serde(default)]
+    legacy: LegacyFile,
+    #[serde(default)]
+    native: NativeFile,
+    #[serde(default)]
+    rotki: RotkiFile,
+    #[serde(default)]
+    server: ServerFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LegacyFile {
+    url: Option<Spanned<String>>,
+    connect_timeout_ms: Option<u64>,
+    timeout_ms: Option<u64>,
+    pool_idle_timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NativeFile {
+    body_limit_bytes: Option<usize>,
+    timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotkiFile {
+    version: Option<String>,
+    log_level: Option<Spanned<String>>,
+    accept_docker_risk: Option<bool>,
+    api_cors: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerFile {
+    header_read_timeout_ms: Option<u64>,
+    drain_timeout_ms: Option<u64>,
+}
+
+const LOG_LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
+
+impl Config {
+    /// Loads `explicit` if given (it must exist), else `config/banyan.toml` if present, else
+    /// built-in defaults; then applies the command-line overrides.
+    pub fn load(explicit: Option<&Path>, overrides: &Overrides) -> Result<Config, Located> {
+        let path = match explicit {
+            Some(p) => Some(p.to_path_buf()),
+            None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.exists()),
+        };
+        let (file, text, base) = match &path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| Located::whole_file(p, format!("cannot read config: {e}")))?;
+                let file: File =
+                    toml::from_str(&text).map_err(|e| Located::from_toml(p, &text, &e))?;
+                let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
+                (file, text, base)
+            }
+            None => (File::default(), String::new(), PathBuf::new()),
+        };
+        let path = path.unwrap_or_else(|| PathBuf::from("<built-in defaults>"));
+        let at = |s: &Spanned<String>, msg: String| Located::at_span(&path, &text, s.span(), msg);
+        let cli = |flag: &str, msg: String| Located::whole_file(Path::new(flag), msg);
+
+        let listen = match (&overrides.listen, &file.listen) {
+            (Some(v), _) => parse_addr(v).map_err(|m| cli("--listen", m))?,
+            (None, Some(v)) => parse_addr(v.get_ref()).map_err(|m| at(v, m))?,
+            (None, None) => DEFAULT_LISTEN.parse().expect("valid default"),
+        };
+        let admin_listen = match (&overrides.admin_listen, &file.admin_listen) {
+            (Some(v), _) => parse_addr(v).map_err(|m| cli("--admin-listen", m))?,
+            (None, Some(v)) => parse_addr(v.get_ref()).map_err(|m| at(v, m))?,
+            (None, None) => DEFAULT_ADMIN_LISTEN.parse().expect("valid default"),
+        };
+        let url = match (&overrides.legacy, &file.legacy.url) {
+            (Some(v), _) => parse_legacy_url(v).map_err(|m| cli("--legacy", m))?,
+            (None, Some(v)) => parse_legacy_url(v.get_ref()).map_err(|m| at(v, m))?,
+            (None, None) => parse_legacy_url(DEFAULT_LEGACY).expect("valid default"),
+        };
+        // Paths in the file are relative to the file, so the config works from any directory.
+        let flags_path = match (&overrides.flags, &file.flags) {
+            (Some(p), _) => p.clone(),
+            (None, Some(p)) => base.join(p),
+            (None, None) => PathBuf::from(DEFAULT_FLAGS),
+        };
+        let data_dir = overrides
+            .data_dir
+            .clone()
+            .or_else(|| file.data_dir.as_ref().map(|p| base.join(p)));
+
+        let log_level = match &file.rotki.log_level {
+            Some(v) => {
+                let upper = v.get_ref().to_ascii_uppercase();
+                if !LOG_LEVELS.contains(&upper.as_str()) {
+                    return Err(at(
+                        v,
+                        format!(
+                            "unknown log_level {:?}: expected one of {}",
+                            v.get_ref(),
+                            LOG_LEVELS.join(", ")
+                        ),
+                    ));
+                }
+                upper
+            }
+            None => "DEBUG".to_string(),
+        };
+        let ms = |v: Option<u64>, default: u64| Duration::from_millis(v.unwrap_or(default));
+        Ok(Config {
+            listen,
+            admin_listen,
+            flags_path,
+            data_dir,
+            legacy: LegacyConfig {
+                url,
+                connect_timeout: ms(file.legacy.connect_timeout_ms, 1_000),
+                timeout: ms(file.legacy.timeout_ms, 30_000),
+                pool_idle_timeout: Duration::from_secs(
+                    file.legacy.pool_idle_timeout_secs.unwrap_or(90),
+                ),
+            },
+            native: NativeConfig {
+                body_limit: file.native.body_limit_bytes.unwrap_or(10 * 1024 * 1024),
+                timeout: ms(file.native.timeout_ms, 30_000),
+            },
+            rotki: RotkiConfig {
+                version: file.rotki.version.unwrap_or_else(|| "1.43.2".to_string()),
+                log_level,
+                // rotki reads the variable's presence from its own environment; when banyan
+                // runs beside it the two share one, so that is the default here too.
+                accept_docker_risk: file
+                    .rotki
+                    .accept_docker_risk
+                    .unwrap_or_else(|| std::env::var_os("ROTKI_ACCEPT_DOCKER_RISK").is_some()),
+                api_cors: file
+                    .rotki
+                    .api_cors
+                    .unwrap_or_else(|| vec!["http://localhost:*/*".to_string()]),
+            },
+            server: ServerConfig {
+                header_read_timeout: ms(file.server.header_read_timeout_ms, 30_000),
+                drain_timeout: ms(file.server.drain_timeout_ms, 10_000),
+            },
+        })
+    }
+}
+
+fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    s.parse()
+        .map_err(|_| format!("invalid listen address {s:?}: expected IP:PORT, e.g. 127.0.0.1:4242"))
+}
+
+fn parse_legacy_url(s: &str) -> Result<Uri, String> {
+    let uri: Uri = s
+        .parse()
+        .map_err(|e| format!("invalid legacy URL {s:?}: {e}"))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(format!(
+            "invalid legacy URL {s:?}: only http:// is supported (rotki serves plain HTTP)"
+        ));
+    }
+    if uri.authority().is_none() {
+        return Err(format!("invalid legacy URL {s:?}: no host"));
+    }
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return Err(format!("invalid legacy URL {s:?}: give only scheme, host and port; paths are passed through as requested"));
+    }
+    Ok(uri)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_listen_address_is_located_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("banyan.toml");
+        std::fs::write(&p, "# comment\nlisten = \"nowhere\"\n").unwrap();
+        let err = Config::load(Some(&p), &Overrides::default()).unwrap_err();
+        assert_eq!(err.position, Some((2, 10)), "{err}");
+        assert!(err.message.contains("invalid listen address"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_its_location() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("banyan.toml");
+        std::fs::write(&p, "[legacy]\nurl = \"http://127.0.0.1:1\"\ntimeout = 5\n").unwrap();
+        let err = Config::load(Some(&p), &Overrides::default()).unwrap_err();
+        assert_eq!(err.position.map(|p| p.0), Some(3), "{err}");
+        assert!(err.message.contains("unknown field `timeout`"), "{err}");
+    }
+
+    #[test]
+    fn command_line_wins_and_relative_paths_follow_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("banyan.toml");
+        std::fs::write(&p, "listen = \"127.0.0.1:1\"\nflags = \"../flags.toml\"\n").unwrap();
+        let o = Overrides {
+            listen: Some("127.0.0.1:2".into()),
+            ..Default::default()
+        };
+        let c = Config::load(Some(&p), &o).unwrap();
+        assert_eq!(c.listen.port(), 2);
+        assert_eq!(c.flags_path, dir.path().join("../flags.toml"));
+    }
+
+    #[test]
+    fn legacy_url_must_be_plain_http_without_path() {
+        assert!(parse_legacy_url("https://x:1").is_err());
+        assert!(parse_legacy_url("http://x:1/api").is_err());
+        assert!(parse_legacy_url("http://127.0.0.1:5042").is_ok());
+    }
+}

@@ -1,0 +1,268 @@
+//! Validation and compilation of `flags.toml` into a [`Snapshot`]. Every rejection names
+//! the file, line and column of the offending value and what is wrong with it.
+
+use std::path::Path;
+
+use http::HeaderName;
+
+use super::model::{FlagsFile, RouteSpec};
+use super::{CompiledRoute, Snapshot};
+use crate::decide::{Sticky, BUCKETS};
+use crate::location::Located;
+use crate::native::Registry;
+use crate::routes::{normalize_pattern, MethodSet, RouteTable};
+
+/// Parses, validates and compiles `text` (the content of `file`) as generation `generation`.
+pub fn compile(
+    file: &Path,
+    text: &str,
+    registry: &Registry,
+    generation: u64,
+) -> Result<Snapshot, Located> {
+    let parsed: FlagsFile = toml::from_str(text).map_err(|e| Located::from_toml(file, text, &e))?;
+    let err = |span: std::ops::Range<usize>, msg: String| Located::at_span(file, text, span, msg);
+
+    let default_sticky = match &parsed.defaults.sticky {
+        Some(s) => Sticky::parse(s.get_ref()).map_err(|m| err(s.span(), m))?,
+        None => Sticky::Random,
+    };
+    let override_header = match &parsed.override_ {
+        Some(o) => Some(
+            HeaderName::from_bytes(o.header.get_ref().as_bytes()).map_err(|_| {
+                err(
+                    o.header.span(),
+                    format!("{:?} is not a valid header name", o.header.get_ref()),
+                )
+            })?,
+        ),
+        None => None,
+    };
+
+    let mut routes: Vec<CompiledRoute> = Vec::with_capacity(parsed.routes.len());
+    let mut spans: Vec<std::ops::Range<usize>> = Vec::with_capacity(parsed.routes.len());
+    for (name, spec) in &parsed.routes {
+        let route = compile_route(name, spec.get_ref(), &default_sticky, registry)
+            .map_err(|(span, msg)| err(span.unwrap_or_else(|| spec.span()), msg))?;
+        let pattern = normalize_pattern(&route.path);
+        if let Some(other) = routes
+            .iter()
+            .find(|r| normalize_pattern(&r.path) == pattern && r.methods.overlaps(route.methods))
+        {
+            return Err(err(
+                spec.get_ref().path.span(),
+                format!(
+                    "route `{name}` claims {} {}, which route `{}` already claims",
+                    route.methods.names().join(","),
+                    route.path,
+                    other.name
+                ),
+            ));
+        }
+        spans.push(spec.get_ref().path.span());
+        routes.push(route);
+    }
+
+    let table =
+        RouteTable::build(routes.iter().map(|r| (r.path.as_str(), r.methods))).map_err(|e| {
+            err(
+                spans[e.route].clone(),
+                format!(
+                    "route `{}`: invalid path: {}",
+                    routes[e.route].name, e.message
+                ),
+            )
+        })?;
+
+    Ok(Snapshot {
+        generation,
+        source: file.to_path_buf(),
+        legacy_only: parsed.defaults.legacy_only,
+        override_header,
+        default_sticky,
+        routes,
+        table,
+    })
+}
+
+type RouteError = (Option<std::ops::Range<usize>>, String);
+
+fn compile_route(
+    name: &str,
+    spec: &RouteSpec,
+    default_sticky: &Sticky,
+    registry: &Registry,
+) -> Result<CompiledRoute, RouteError> {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err((
+            None,
+            format!("route name {name:?} must be letters, digits, '_' or '-'"),
+        ));
+    }
+
+    let path = spec.path.get_ref();
+    if !path.starts_with('/') || path.contains(['?', '#', ' ']) || path.contains("//") {
+        return Err((
+            Some(spec.path.span()),
+            format!("route `{name}`: path {path:?} must start with '/' and hold no '?', '#', spaces or empty segments"),
+        ));
+    }
+
+    let methods = match &spec.methods {
+        None => MethodSet::ALL,
+        Some(list) if list.get_ref().is_empty() => {
+            return Err((
+                Some(list.span()),
+                format!("route `{name}`: methods is empty; leave it out to match every method"),
+            ));
+        }
+        Some(list) => {
+            let mut set = MethodSet::default();
+            for m in list.get_ref() {
+                let one = MethodSet::parse(m.get_ref()).ok_or_else(|| {
+                    (
+                        Some(m.span()),
+                        format!(
+                            "route `{name}`: unknown method {:?}: expected one of {}",
+                            m.get_ref(),
+                            crate::routes::METHODS.join(", ")
+                        ),
+                    )
+                })?;
+                set = set.union(one);
+            }
+            set
+        }
+    };
+
+    let (native_percent, threshold) = match &spec.native {
+        None => (0.0, 0),
+        Some(p) => {
+            let v = *p.get_ref();
+            let hundredths = (v * 100.0).round();
+            if !v.is_finite() || !(0.0..=100.0).contains(&v) {
+                return Err((
+                    Some(p.span()),
+                    format!(
+                        "route `{name}`: native = {v} is out of range: expected 0 to 100 (percent)"
+                    ),
+                ));
+            }
+            if (v * 100.0 - hundredths).abs() > 1e-6 {
+                return Err((
+                    Some(p.span()),
+                    format!("route `{name}`: native = {v} has more than two decimals"),
+                ));
+            }
+            (v, hundredths as u32)
+        }
+    };
+    debug_assert!(threshold <= BUCKETS);
+
+    let sticky = match &spec.sticky {
+        Some(s) => Sticky::parse(s.get_ref())
+            .map_err(|m| (Some(s.span()), format!("route `{name}`: {m}")))?,
+        None => default_sticky.clone(),
+    };
+    let group = match &spec.group {
+        Some(g) if g.get_ref().is_empty() => {
+            return Err((Some(g.span()), format!("route `{name}`: group is empty")))
+        }
+        Some(g) => g.get_ref().clone(),
+        None => name.to_string(),
+    };
+
+    let endpoint = registry.find(&normalize_pattern(path));
+    let handler = endpoint
+        .filter(|e| methods.is_subset_of(e.methods))
+        .map(|e| e.id);
+    if threshold > 0 && handler.is_none() {
+        let span = spec.native.as_ref().map(|p| p.span());
+        let msg = match endpoint {
+            Some(e) => format!(
+                "route `{name}` sets native = {native_percent} for methods {} but the native handler for {path} implements only {}; list those in `methods`",
+                methods.names().join(","),
+                e.methods.names().join(",")
+            ),
+            None => format!(
+                "route `{name}` sets native = {native_percent} but no native handler implements {path} (native handlers: {})",
+                registry.describe()
+            ),
+        };
+        return Err((span, msg));
+    }
+
+    Ok(CompiledRoute {
+        name: name.to_string(),
+        path: path.clone(),
+        methods,
+        native_percent,
+        threshold,
+        sticky,
+        group,
+        handler,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> Result<Snapshot, String> {
+        compile(Path::new("flags.toml"), text, &Registry::builtin(), 1).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_valid_file_compiles_in_order() {
+        let s = check(
+            "[defaults]\nsticky = \"ip\"\n[override]\nheader = \"x-banyan-force\"\n\
+             [routes.ping]\npath = \"/api/1/ping\"\nmethods = [\"GET\"]\nnative = 100\n\
+             [routes.info]\npath = \"/api/1/info\"\nmethods = [\"GET\"]\nnative = 12.5\nsticky = \"header:x-session-id\"\ngroup = \"pilot\"\n",
+        )
+        .unwrap();
+        assert_eq!(s.routes.len(), 2);
+        assert_eq!(s.routes[0].name, "ping");
+        assert_eq!(s.routes[0].threshold, 10_000);
+        assert_eq!(s.routes[1].threshold, 1_250);
+        assert_eq!(s.routes[1].group, "pilot");
+        assert_eq!(s.routes[0].sticky, Sticky::Ip);
+        assert!(s.routes[1].handler.is_some());
+    }
+
+    #[test]
+    fn errors_name_line_column_and_problem() {
+        let cases = [
+            ("[routes.a]\npath = \"/api/1/ping\"\nnative = 101\n", "flags.toml:3:10: route `a`: native = 101 is out of range"),
+            ("[routes.a]\npath = \"/api/1/ping\"\nnative = 1.234\n", "flags.toml:3:10: route `a`: native = 1.234 has more than two decimals"),
+            ("[routes.a]\npath = \"/api/1/ping\"\nnativ = 1\n", "flags.toml:3:1: unknown field `nativ`"),
+            ("[defaults]\nsticky = \"rand\"\n", "flags.toml:2:10: bad sticky \"rand\""),
+            ("[routes.a]\npath = \"/x\"\nmethods = [\"GET\", \"FETCH\"]\n", "flags.toml:3:19: route `a`: unknown method \"FETCH\""),
+            ("[routes.a]\npath = \"/api/1/nope\"\nnative = 5\n", "flags.toml:3:10: route `a` sets native = 5 but no native handler implements /api/1/nope"),
+            ("[routes.a]\npath = \"/api/1/ping\"\nnative = 5\n", "flags.toml:3:10: route `a` sets native = 5 for methods * but the native handler"),
+            (
+                "[routes.a]\npath = \"/x/{id}\"\nmethods = [\"GET\"]\n[routes.b]\npath = \"/x/{other}\"\n",
+                "flags.toml:5:8: route `b` claims * /x/{other}, which route `a` already claims",
+            ),
+            ("[routes.a]\npath = \"/x\"\n[routes.a]\npath = \"/y\"\n", "flags.toml:3:"),
+            ("[routes.a]\npath = \"x\"\n", "flags.toml:2:8: route `a`: path \"x\" must start with '/'"),
+            ("[routes.a]\npath = \"/x/{a}-{b}\"\n", "flags.toml:2:8: route `a`: invalid path"),
+            ("[routes.a]\npath = \"/x\"\nsticky = \"header:\"\n", "flags.toml:3:10: route `a`: bad sticky"),
+        ];
+        for (text, want) in cases {
+            let got = check(text).map(|_| ()).unwrap_err();
+            assert!(
+                got.starts_with(want),
+                "for {text:?}\n got: {got}\nwant: {want}…"
+            );
+        }
+    }
+
+    #[test]
+    fn disjoint_methods_on_one_path_are_fine() {
+        let s = check("[routes.a]\npath = \"/x\"\nmethods = [\"GET\"]\n[routes.b]\npath = \"/x\"\nmethods = [\"POST\"]\n").unwrap();
+        assert_eq!(s.routes.len(), 2);
+    }
+}

@@ -1,0 +1,80 @@
+//! Feature flags: the file model, its validation and compilation into an immutable
+//! [`Snapshot`], the store every request reads it from, and the watcher that reloads it.
+
+mod compile;
+mod model;
+mod store;
+mod watch;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use http::{HeaderMap, HeaderName, Method};
+
+pub use compile::compile;
+pub use store::{FlagsStore, ReloadOutcome, ReloadStatus};
+pub use watch::spawn_watcher;
+
+use crate::decide::{decide, Backend, Sticky};
+use crate::native::HandlerId;
+use crate::routes::{MethodSet, RouteTable};
+
+/// One generation of flags, compiled. Requests load it once at their start and keep it,
+/// so a reload never changes the routing of a request in flight.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub generation: u64,
+    pub source: PathBuf,
+    pub legacy_only: bool,
+    pub override_header: Option<HeaderName>,
+    pub default_sticky: Sticky,
+    pub routes: Vec<CompiledRoute>,
+    table: RouteTable,
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledRoute {
+    pub name: String,
+    pub path: String,
+    pub methods: MethodSet,
+    /// As written, for display: 12.5 means 12.5 %.
+    pub native_percent: f64,
+    /// Buckets out of 10,000 that go native: `round(native_percent * 100)`.
+    pub threshold: u32,
+    pub sticky: Sticky,
+    pub group: String,
+    /// The native handler that serves every method of this route, if one does.
+    pub handler: Option<HandlerId>,
+}
+
+/// The outcome of routing one request.
+#[derive(Debug, Clone, Copy)]
+pub struct Routed<'s> {
+    pub route: Option<&'s CompiledRoute>,
+    pub backend: Backend,
+}
+
+impl Snapshot {
+    /// Matches the request and decides its backend. Unmatched requests go to legacy.
+    pub fn route(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        peer: IpAddr,
+    ) -> Routed<'_> {
+        match self.table.lookup(path, method) {
+            Some(i) => {
+                let route = &self.routes[i];
+                Routed {
+                    route: Some(route),
+                    backend: decide(self, route, headers, peer),
+                }
+            }
+            None => Routed {
+                route: None,
+                backend: Backend::Legacy,
+            },
+        }
+    }
+}

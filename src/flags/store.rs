@@ -1,0 +1,144 @@
+//! The current flags snapshot and how it changes: one `ArcSwap` that requests read without
+//! locks, and one reload path that either applies a whole new generation or changes
+//! nothing (an invalid or missing file leaves the last good snapshot serving).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use arc_swap::ArcSwap;
+
+use super::{compile, Snapshot};
+use crate::location::Located;
+use crate::native::Registry;
+
+pub struct FlagsStore {
+    path: PathBuf,
+    registry: Arc<Registry>,
+    current: ArcSwap<Snapshot>,
+    /// Held for the whole of a reload, so reloads apply one at a time and in order.
+    state: Mutex<State>,
+}
+
+struct State {
+    /// The bytes behind the current snapshot: a touch or an unrelated event in the
+    /// directory re-reads the file but does not make a new generation.
+    applied: Vec<u8>,
+    status: ReloadStatus,
+}
+
+/// What the last reload did, for logs and the admin API.
+#[derive(Debug, Clone)]
+pub struct ReloadStatus {
+    pub at: SystemTime,
+    pub outcome: &'static str,
+    pub error: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum ReloadOutcome {
+    Applied(u64),
+    Unchanged,
+    Rejected(Located),
+    Missing(Located),
+}
+
+impl FlagsStore {
+    /// Loads the file as generation 1; at start an invalid or missing file is fatal.
+    pub fn load(path: &Path, registry: Arc<Registry>) -> Result<FlagsStore, Located> {
+        let bytes = read(path)?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|e| Located::whole_file(path, format!("not UTF-8: {e}")))?;
+        let snapshot = compile(path, text, &registry, 1)?;
+        Ok(FlagsStore {
+            path: path.to_path_buf(),
+            registry,
+            current: ArcSwap::from_pointee(snapshot),
+            state: Mutex::new(State {
+                applied: bytes,
+                status: ReloadStatus {
+                    at: SystemTime::now(),
+                    outcome: "applied",
+                    error: None,
+                },
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The snapshot a new request should use for its whole life.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    pub fn status(&self) -> ReloadStatus {
+        self.lock().status.clone()
+    }
+
+    /// Re-reads the file and applies it if it changed and is valid. Logs the outcome.
+    pub fn reload(&self) -> ReloadOutcome {
+        let mut state = self.lock();
+        let serving = self.current.load().generation;
+        let outcome = match read(&self.path) {
+            Err(e) => ReloadOutcome::Missing(e),
+            Ok(bytes) if bytes == state.applied => ReloadOutcome::Unchanged,
+            Ok(bytes) => {
+                let compiled = std::str::from_utf8(&bytes)
+                    .map_err(|e| Located::whole_file(&self.path, format!("not UTF-8: {e}")))
+                    .and_then(|text| compile(&self.path, text, &self.registry, serving + 1));
+                match compiled {
+                    Ok(snapshot) => {
+                        let generation = snapshot.generation;
+                        self.current.store(Arc::new(snapshot));
+                        state.applied = bytes;
+                        ReloadOutcome::Applied(generation)
+                    }
+                    Err(e) => ReloadOutcome::Rejected(e),
+                }
+            }
+        };
+        let (label, error) = match &outcome {
+            ReloadOutcome::Applied(generation) => {
+                tracing::info!(generation, file = %self.path.display(), "flags applied");
+                ("applied", None)
+            }
+            ReloadOutcome::Unchanged => {
+                tracing::debug!(generation = serving, "flags file unchanged");
+                return outcome;
+            }
+            ReloadOutcome::Rejected(e) => {
+                tracing::error!(
+                    generation = serving,
+                    "flags rejected, still serving the last good generation: {e}"
+                );
+                ("rejected", Some(e.to_string()))
+            }
+            ReloadOutcome::Missing(e) => {
+                tracing::warn!(
+                    generation = serving,
+                    "flags file unreadable, still serving the last good generation: {e}"
+                );
+                ("missing", Some(e.to_string()))
+            }
+        };
+        state.status = ReloadStatus {
+            at: SystemTime::now(),
+            outcome: label,
+            error,
+        };
+        outcome
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave State half-written (plain fields),
+        // so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, Located> {
+    std::fs::read(path).map_err(|e| Located::whole_file(path, format!("cannot read flags: {e}")))
+}

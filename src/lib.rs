@@ -1,0 +1,19 @@
+//! Banyan: a strangler-fig reverse proxy that moves rotki's Python backend to Rust one
+//! endpoint at a time. Each request is matched against the routes of `flags.toml`, a
+//! decision picks the native Rust handler or the legacy server, and the answer carries
+//! `x-banyan-backend` so everyone can see who served it. See `docs/architecture.md`.
+
+pub mod admin;
+pub mod app;
+pub mod body;
+pub mod cli;
+pub mod config;
+pub mod decide;
+pub mod flags;
+pub mod legacy;
+pub mod location;
+pub mod native;
+pub mod proxy;
+pub mod rotki;
+pub mod routes;
+pub mod server;

@@ -1,0 +1,301 @@
+//! Native handlers: the registry of what banyan implements in Rust, and the dispatcher
+//! that runs one. A handler is a plain async function from a [`NativeRequest`] to an
+//! [`Outcome`]: a response in rotki's exact format, or the request handed back to legacy
+//! when it meets something it does not implement.
+//!
+//! The dispatcher does what Flask does around every rotki handler, so handlers need not:
+//! it reads the body, fails an empty JSON body the way rotki's before-request hook does,
+//! answers HEAD like GET without a body, adds CORS headers, and turns a panic or a timeout
+//! into a 500 or 504 envelope while the process lives on.
+
+mod assets;
+mod info;
+mod ping;
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http::header::CONTENT_TYPE;
+use http::request::Parts;
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+
+use crate::config::{Config, RotkiConfig};
+use crate::rotki::cors::Cors;
+use crate::rotki::response;
+use crate::routes::{normalize_pattern, MethodSet};
+
+pub type HandlerId = usize;
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+pub type HandlerFn = fn(NativeRequest, Arc<Context>) -> BoxFuture<Outcome>;
+
+/// A request as a native handler sees it: head, whole body, and the body parsed as JSON
+/// when the request says it is JSON.
+pub struct NativeRequest {
+    pub parts: Parts,
+    pub body: Bytes,
+    pub json: Option<serde_json::Value>,
+}
+
+pub enum Outcome {
+    Respond(Response<Full<Bytes>>),
+    /// Not implemented natively: legacy answers instead, with the same bytes.
+    HandBack(NativeRequest),
+}
+
+/// What the dispatcher returns to the proxy.
+pub enum Served {
+    Response(Response<Full<Bytes>>),
+    HandBack(Request<Full<Bytes>>),
+}
+
+/// What handlers may read: rotki's process values, taken from banyan's config.
+#[derive(Debug)]
+pub struct Context {
+    pub rotki: RotkiConfig,
+    /// `/api/1/info`'s `data_directory`: `--data-dir` normalized like Python's `Path`.
+    pub data_directory: String,
+    pub cors: Cors,
+    pub body_limit: usize,
+    pub timeout: Duration,
+}
+
+impl Context {
+    pub fn from_config(config: &Config) -> Result<Context, String> {
+        Ok(Context {
+            rotki: config.rotki.clone(),
+            data_directory: info::data_directory(config.data_dir.as_deref()),
+            cors: Cors::new(&config.rotki.api_cors)?,
+            body_limit: config.native.body_limit,
+            timeout: config.native.timeout,
+        })
+    }
+}
+
+pub struct Endpoint {
+    pub id: HandlerId,
+    pub path: &'static str,
+    pub methods: MethodSet,
+    pub handler: HandlerFn,
+}
+
+pub struct Registry {
+    endpoints: Vec<Endpoint>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl Registry {
+    /// Every native handler compiled into banyan.
+    pub fn builtin() -> Registry {
+        let mut r = Registry {
+            endpoints: Vec::new(),
+        };
+        r.add("/api/1/ping", &[Method::GET], |q, c| {
+            Box::pin(ping::handle(q, c))
+        });
+        r.add("/api/1/info", &[Method::GET], |q, c| {
+            Box::pin(info::handle(q, c))
+        });
+        r.add("/api/1/assets/types", &[Method::GET], |q, c| {
+            Box::pin(assets::types(q, c))
+        });
+        r
+    }
+
+    /// Registers a handler; tests and embedders add their own beside the built-in ones.
+    pub fn add(&mut self, path: &'static str, methods: &[Method], handler: HandlerFn) {
+        let id = self.endpoints.len();
+        self.endpoints.push(Endpoint {
+            id,
+            path,
+            methods: MethodSet::from_methods(methods),
+            handler,
+        });
+    }
+
+    /// The handler for a route pattern (parameter names do not matter).
+    pub fn find(&self, normalized_pattern: &str) -> Option<&Endpoint> {
+        self.endpoints
+            .iter()
+            .find(|e| normalize_pattern(e.path) == normalized_pattern)
+    }
+
+    pub fn get(&self, id: HandlerId) -> &Endpoint {
+        &self.endpoints[id]
+    }
+
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.endpoints
+    }
+
+    pub fn describe(&self) -> String {
+        self.endpoints
+            .iter()
+            .map(|e| format!("{} {}", e.methods.names().join(","), e.path))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// Runs native handlers.
+pub struct Native {
+    registry: Arc<Registry>,
+    ctx: Arc<Context>,
+}
+
+impl Native {
+    pub fn new(registry: Arc<Registry>, ctx: Arc<Context>) -> Native {
+        Native { registry, ctx }
+    }
+
+    pub async fn serve(&self, id: HandlerId, req: Request<Incoming>) -> Served {
+        let endpoint = self.registry.get(id);
+        let (parts, body) = req.into_parts();
+        let body = match Limited::new(body, self.ctx.body_limit).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                let msg = format!(
+                    "Request body is larger than the {} bytes native handlers accept",
+                    self.ctx.body_limit
+                );
+                return Served::Response(self.finish(
+                    &parts.headers,
+                    &parts.method,
+                    response::fail(StatusCode::PAYLOAD_TOO_LARGE, &msg),
+                ));
+            }
+            Err(e) => {
+                let msg = format!("Could not read the request body: {e}");
+                return Served::Response(self.finish(
+                    &parts.headers,
+                    &parts.method,
+                    response::fail(StatusCode::BAD_REQUEST, &msg),
+                ));
+            }
+        };
+
+        // rotki's before-request hook parses every JSON body; Flask fails an empty one with a
+        // BadRequest that the catch-all handler turns into a 500. A body serde rejects goes to
+        // legacy: Python's parser accepts things serde's does not (NaN, lone surrogates), and
+        // legacy's answer is the reference.
+        let json = if is_json(&parts.headers) {
+            if body.is_empty() {
+                let resp = response::fail(StatusCode::INTERNAL_SERVER_ERROR, BAD_REQUEST_TEXT);
+                return Served::Response(self.finish(&parts.headers, &parts.method, resp));
+            }
+            match serde_json::from_slice(&body) {
+                Ok(v) => Some(v),
+                Err(_) => return Served::HandBack(Request::from_parts(parts, Full::new(body))),
+            }
+        } else {
+            None
+        };
+
+        let request_headers = parts.headers.clone();
+        let method = parts.method.clone();
+        let call = (endpoint.handler)(NativeRequest { parts, body, json }, self.ctx.clone());
+        let outcome =
+            tokio::time::timeout(self.ctx.timeout, AssertUnwindSafe(call).catch_unwind()).await;
+        let resp = match outcome {
+            Ok(Ok(Outcome::Respond(resp))) => resp,
+            Ok(Ok(Outcome::HandBack(r))) => {
+                return Served::HandBack(Request::from_parts(r.parts, Full::new(r.body)))
+            }
+            Ok(Err(panic)) => {
+                let what = panic_message(&*panic);
+                tracing::error!(endpoint = endpoint.path, "native handler panicked: {what}");
+                response::fail(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!("Native handler for {} failed: {what}", endpoint.path),
+                )
+            }
+            Err(_) => {
+                tracing::error!(
+                    endpoint = endpoint.path,
+                    timeout_ms = self.ctx.timeout.as_millis() as u64,
+                    "native handler timed out"
+                );
+                let msg = format!(
+                    "Native handler for {} did not answer within {} ms",
+                    endpoint.path,
+                    self.ctx.timeout.as_millis()
+                );
+                response::fail(StatusCode::GATEWAY_TIMEOUT, &msg)
+            }
+        };
+        Served::Response(self.finish(&request_headers, &method, resp))
+    }
+
+    fn finish(
+        &self,
+        request: &HeaderMap,
+        method: &Method,
+        mut resp: Response<Full<Bytes>>,
+    ) -> Response<Full<Bytes>> {
+        self.ctx.cors.apply(request, resp.headers_mut());
+        if *method == Method::HEAD {
+            // Same head, Content-Length included, no body: what Flask does for HEAD.
+            *resp.body_mut() = Full::new(Bytes::new());
+        }
+        resp
+    }
+}
+
+/// `str()` of the BadRequest Flask raises for an unparseable JSON body.
+pub const BAD_REQUEST_TEXT: &str =
+    "400 Bad Request: The browser (or proxy) sent a request that this server could not understand.";
+
+/// Werkzeug's `is_json`: `application/json` or `application/*+json`, any parameters.
+pub fn is_json(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_content_types_follow_werkzeug() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(CONTENT_TYPE, v.parse().unwrap());
+            is_json(&m)
+        };
+        assert!(h("application/json"));
+        assert!(h("Application/JSON; charset=utf-8"));
+        assert!(h("application/vnd.api+json"));
+        assert!(!h("text/plain"));
+        assert!(!h("application/x-www-form-urlencoded"));
+        assert!(!is_json(&HeaderMap::new()));
+    }
+}

@@ -1,0 +1,54 @@
+//! One request, one way through: match the route, decide the backend with the snapshot
+//! the request started with, serve it natively or from legacy, and say who answered in
+//! `x-banyan-backend`.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use http::{HeaderName, HeaderValue, Request, Response};
+use http_body_util::Either;
+use hyper::body::Incoming;
+
+use crate::app::App;
+use crate::body::Body;
+use crate::decide::Backend;
+use crate::native::Served;
+
+pub static X_BANYAN_BACKEND: HeaderName = HeaderName::from_static("x-banyan-backend");
+
+pub async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let started = Instant::now();
+    let snapshot = app.flags.snapshot();
+    let routed = snapshot.route(req.method(), req.uri().path(), req.headers(), peer.ip());
+    let route_name = routed.route.map_or("unmatched", |r| r.name.as_str());
+    let method = req.method().clone();
+
+    let handler = routed.route.and_then(|r| r.handler);
+    let (backend, mut resp) = match (routed.backend, handler) {
+        (Backend::Native, Some(id)) => match app.native.serve(id, req).await {
+            Served::Response(r) => (Backend::Native, r.map(Either::Right)),
+            Served::HandBack(r) => (
+                Backend::Legacy,
+                app.legacy.forward(r.map(Either::Right), peer).await,
+            ),
+        },
+        _ => (
+            Backend::Legacy,
+            app.legacy.forward(req.map(Either::Left), peer).await,
+        ),
+    };
+    resp.headers_mut().insert(
+        X_BANYAN_BACKEND.clone(),
+        HeaderValue::from_static(backend.as_str()),
+    );
+    tracing::debug!(
+        route = route_name,
+        %method,
+        backend = backend.as_str(),
+        status = resp.status().as_u16(),
+        generation = snapshot.generation,
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    resp
+}

@@ -1,0 +1,213 @@
+"""A stand-in for rotki's legacy backend, on the stack rotki v1.43.2 runs on.
+
+Flask served by gevent's pywsgi with gevent-websocket's handler, everything monkey patched,
+behaving on the wire like rotki for the endpoints banyan touches (facts in shared/rotki/):
+json.dumps spacing, the stray `mimetype` header, upper-case reason phrases, the 404 text,
+500 for a wrong method or a bad JSON body, webargs 400s through jsonify, flask-cors.
+
+Routes under /_test/ exist only here; they let tests see what legacy received and make it
+slow or large on purpose. Start: `python app.py --port 0`; it prints `LISTENING <port>`.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gevent  # noqa: E402
+from flask import Flask, Response, jsonify, make_response, request  # noqa: E402
+from flask import abort as flask_abort  # noqa: E402
+from flask_cors import CORS  # noqa: E402
+from gevent.pywsgi import WSGIServer  # noqa: E402
+from geventwebsocket import Resource, WebSocketApplication  # noqa: E402
+from geventwebsocket.handler import WebSocketHandler  # noqa: E402
+from marshmallow import Schema, fields  # noqa: E402
+from webargs.flaskparser import parser, use_kwargs  # noqa: E402
+from werkzeug.exceptions import NotFound  # noqa: E402
+
+ASSET_TYPES = [
+    'fiat', 'own chain', 'evm token', 'omni token', 'neo token', 'counterparty token',
+    'bitshares token', 'ardor token', 'nxt token', 'ubiq token', 'nubits token', 'burst token',
+    'waves token', 'qtum token', 'stellar token', 'tron token', 'ontology token',
+    'vechain token', 'eos token', 'fusion token', 'luniverse token', 'other', 'solana token',
+    'custom asset',
+]
+
+app = Flask(__name__)
+CORS(app, origins=['http://localhost:*/*'])
+settings = {'data_directory': '', 'log_level': 'DEBUG', 'latest_release': None}
+seen = {'requests': 0}
+
+
+def api_response(result, status_code=200):
+    """rotki's response helper: json.dumps with default spacing and the stray mimetype header."""
+    data = json.dumps(result)
+    return make_response(
+        (data, status_code, {'mimetype': 'application/json', 'Content-Type': 'application/json'}),
+    )
+
+
+def fail(message, status_code):
+    return api_response({'result': None, 'message': message}, status_code)
+
+
+@parser.location_loader('json_and_query')
+def load_json_and_query(req, schema):
+    if req.is_json and len(req.get_data()) != 0:
+        return parser.load_json(req, schema)
+    return parser.load_querystring(req, schema)
+
+
+@parser.error_handler
+def handle_request_parsing_error(err, _req, _schema, error_status_code=None, error_headers=None):
+    msg = str(err)
+    if isinstance(err.messages, dict):
+        key = next(iter(err.messages.keys()))  # the location; rotki strips it
+        msg = json.dumps(err.messages[key])
+    elif isinstance(err.messages, list):
+        msg = ','.join(err.messages)
+    err_response = jsonify(result=None, message=msg)
+    err_response.status_code = 400
+    flask_abort(err_response)
+
+
+@app.before_request
+def touch_json_body():
+    seen['requests'] += 1
+    if request.is_json:
+        request.json  # noqa: B018 -- an empty or malformed JSON body must fail, as in rotki
+
+
+@app.errorhandler(404)
+def endpoint_not_found(e):
+    msg = e.description if isinstance(e, NotFound) else 'invalid endpoint'
+    return fail(msg, 404)
+
+
+@app.errorhandler(Exception)
+def unhandled_exception(exc):
+    return fail(str(exc), 500)
+
+
+@app.route('/api/1/ping', methods=['GET'])
+def ping():
+    return api_response({'result': True, 'message': ''})
+
+
+class AppInfoSchema(Schema):
+    check_for_updates = fields.Boolean(load_default=False)
+
+
+@app.route('/api/1/info', methods=['GET'])
+@use_kwargs(AppInfoSchema(), location='json_and_query')
+def info(check_for_updates):
+    latest = settings['latest_release'] if check_for_updates else None
+    download_url = None
+    if latest is not None and tuple(map(int, latest.split('.'))) > (1, 43, 2):
+        download_url = f'https://github.com/rotki/rotki/releases/tag/v{latest}'
+    return api_response({'result': {
+        'version': {'our_version': '1.43.2', 'latest_version': latest, 'download_url': download_url},
+        'data_directory': settings['data_directory'],
+        'log_level': settings['log_level'],
+        'accept_docker_risk': 'ROTKI_ACCEPT_DOCKER_RISK' in os.environ,
+        'backend_default_arguments': {
+            'max_logfiles_num': 3, 'max_size_in_mb_all_logs': 300, 'sqlite_instructions': 5000,
+        },
+    }, 'message': ''})
+
+
+@app.route('/api/1/assets/types', methods=['GET'])
+def asset_types():
+    return api_response({'result': ASSET_TYPES, 'message': ''})
+
+
+# ---- test-only routes -------------------------------------------------------------------
+
+
+@app.route('/_test/echo', methods=['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])
+def echo():
+    """What legacy received: method, path, query and headers in the order they arrived."""
+    headers = [[k, v] for k, v in request.headers.items()]
+    body = request.get_data()
+    return api_response({'result': {
+        'method': request.method,
+        'path': request.path,
+        'query': request.query_string.decode('latin-1'),
+        'headers': headers,
+        'body_len': len(body),
+        'body_sha256': hashlib.sha256(body).hexdigest(),
+    }, 'message': ''})
+
+
+@app.route('/_test/sleep', methods=['GET'])
+def sleep():
+    gevent.sleep(float(request.args.get('ms', '0')) / 1000)
+    return api_response({'result': 'slept', 'message': ''})
+
+
+@app.route('/_test/headers', methods=['GET'])
+def odd_headers():
+    """A response with headers a proxy must pass through untouched."""
+    resp = api_response({'result': True, 'message': ''}, 201)
+    resp.headers.add('X-Custom-Case', 'MiXeD')
+    resp.headers.add('Set-Cookie', 'a=1; Path=/')
+    resp.headers.add('Set-Cookie', 'b=2; Path=/')
+    return resp
+
+
+@app.route('/_test/download', methods=['GET'])
+def download():
+    """N KiB streamed in 1 KiB chunks, without Content-Length."""
+    kib = int(request.args.get('kib', '1'))
+    chunk = bytes(range(256)) * 4
+
+    def gen():
+        for _ in range(kib):
+            yield chunk
+    return Response(gen(), mimetype='application/octet-stream')
+
+
+@app.route('/_test/requests', methods=['GET'])
+def request_count():
+    return api_response({'result': seen['requests'] - 1, 'message': ''})
+
+
+class Notifier(WebSocketApplication):
+    """rotki's /ws notifier is not served yet (a later issue); this echoes like rotki does."""
+
+    def on_message(self, message, *args, **kwargs):
+        if message is not None:
+            self.ws.send(message)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--host', default='127.0.0.1')
+    ap.add_argument('--port', type=int, default=5042)
+    ap.add_argument('--data-dir', default=str(Path.home() / '.local/share/rotki/data'))
+    ap.add_argument('--loglevel', default='debug')
+    ap.add_argument('--latest-release', default=None, help='what GitHub would answer (offline: none)')
+    args = ap.parse_args()
+    settings['data_directory'] = str(Path(args.data_dir))
+    settings['log_level'] = args.loglevel.upper()
+    settings['latest_release'] = args.latest_release
+
+    resource = Resource([('^/ws', Notifier), ('^/', app)])
+    server = WSGIServer((args.host, args.port), resource, handler_class=WebSocketHandler, log=None)
+    server.start()
+    print(f'LISTENING {server.server_port}', flush=True)
+    gevent.signal_handler(signal.SIGTERM, server.stop)
+    gevent.signal_handler(signal.SIGINT, server.stop)
+    server.serve_forever()
+    sys.exit(0)
+
+
+if __name__ == '__main__':
+    main()
