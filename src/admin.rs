@@ -18,11 +18,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
         (&Method::GET, "/readyz") => {
             let snapshot = app.flags.snapshot();
             let legacy = app.legacy.reachable().await;
-            let status = if legacy {
-                StatusCode::OK
-            } else {
-                StatusCode::SERVICE_UNAVAILABLE
-            };
+            let status = if legacy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
             let body = json!({
                 "ready": legacy,
                 "flags_generation": snapshot.generation,
@@ -71,19 +67,13 @@ fn flags(app: &App) -> serde_json::Value {
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {
     let mut r = Response::new(body::full(body));
     *r.status_mut() = status;
-    r.headers_mut().insert(
-        CONTENT_TYPE,
-        "text/plain; charset=utf-8".parse().expect("valid"),
-    );
+    r.headers_mut().insert(CONTENT_TYPE, "text/plain; charset=utf-8".parse().expect("valid"));
     r
 }
 
 fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
-    let mut r = Response::new(body::full(
-        serde_json::to_vec_pretty(value).unwrap_or_default(),
-    ));
+    let mut r = Response::new(body::full(serde_json::to_vec_pretty(value).unwrap_or_default()));
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, "application/json".parse().expect("valid"));
+    r.headers_mut().insert(CONTENT_TYPE, "application/json".parse().expect("valid"));
     r
 }

@@ -28,8 +28,7 @@ pub enum AppError {
 impl App {
     pub fn new(config: Config, registry: Registry) -> Result<App, AppError> {
         let registry = Arc::new(registry);
-        let flags =
-            FlagsStore::load(&config.flags_path, registry.clone()).map_err(AppError::Flags)?;
+        let flags = FlagsStore::load(&config.flags_path, registry.clone()).map_err(AppError::Flags)?;
         let ctx = Context::from_config(&config).map_err(AppError::Native)?;
         Ok(App {
             native: Native::new(registry.clone(), Arc::new(ctx)),

@@ -13,11 +13,7 @@ use crate::location::Located;
 use crate::native::Registry;
 
 #[derive(Parser)]
-#[command(
-    name = "banyan",
-    version,
-    about = "Strangler-fig proxy in front of rotki's legacy backend"
-)]
+#[command(name = "banyan", version, about = "Strangler-fig proxy in front of rotki's legacy backend")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -75,10 +71,7 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 }
 
 fn check(args: CheckArgs) -> ExitCode {
-    let overrides = Overrides {
-        flags: args.flags,
-        ..Default::default()
-    };
+    let overrides = Overrides { flags: args.flags, ..Default::default() };
     let config = match Config::load(args.config.as_deref(), &overrides) {
         Ok(c) => c,
         Err(e) => return fail(e),
@@ -117,21 +110,13 @@ pub fn route_table(s: &Snapshot, registry: &Registry) -> String {
             format!("{}%", r.native_percent),
             r.sticky.to_string(),
             r.group.clone(),
-            r.handler.map_or("-".to_string(), |id| {
-                format!("native {}", registry.get(id).path)
-            }),
+            r.handler.map_or("-".to_string(), |id| format!("native {}", registry.get(id).path)),
         ]);
     }
-    let widths: Vec<usize> = (0..7)
-        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
-        .collect();
+    let widths: Vec<usize> = (0..7).map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0)).collect();
     let mut out = format!("{}: valid, {} routes\n", s.source.display(), s.routes.len());
     for row in &rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(v, w)| format!("{v:<w$}"))
-            .collect();
+        let line: Vec<String> = row.iter().zip(&widths).map(|(v, w)| format!("{v:<w$}")).collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }
@@ -160,10 +145,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };

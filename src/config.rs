@@ -140,8 +140,7 @@ impl Config {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .map_err(|e| Located::whole_file(p, format!("cannot read config: {e}")))?;
-                let file: File =
-                    toml::from_str(&text).map_err(|e| Located::from_toml(p, &text, &e))?;
+                let file: File = toml::from_str(&text).map_err(|e| Located::from_toml(p, &text, &e))?;
                 let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
                 (file, text, base)
             }
@@ -172,10 +171,7 @@ impl Config {
             (None, Some(p)) => base.join(p),
             (None, None) => PathBuf::from(DEFAULT_FLAGS),
         };
-        let data_dir = overrides
-            .data_dir
-            .clone()
-            .or_else(|| file.data_dir.as_ref().map(|p| base.join(p)));
+        let data_dir = overrides.data_dir.clone().or_else(|| file.data_dir.as_ref().map(|p| base.join(p)));
 
         let log_level = match &file.rotki.log_level {
             Some(v) => {
@@ -183,11 +179,7 @@ impl Config {
                 if !LOG_LEVELS.contains(&upper.as_str()) {
                     return Err(at(
                         v,
-                        format!(
-                            "unknown log_level {:?}: expected one of {}",
-                            v.get_ref(),
-                            LOG_LEVELS.join(", ")
-                        ),
+                        format!("unknown log_level {:?}: expected one of {}", v.get_ref(), LOG_LEVELS.join(", ")),
                     ));
                 }
                 upper
@@ -204,9 +196,7 @@ impl Config {
                 url,
                 connect_timeout: ms(file.legacy.connect_timeout_ms, 1_000),
                 timeout: ms(file.legacy.timeout_ms, 30_000),
-                pool_idle_timeout: Duration::from_secs(
-                    file.legacy.pool_idle_timeout_secs.unwrap_or(90),
-                ),
+                pool_idle_timeout: Duration::from_secs(file.legacy.pool_idle_timeout_secs.unwrap_or(90)),
             },
             native: NativeConfig {
                 body_limit: file.native.body_limit_bytes.unwrap_or(10 * 1024 * 1024),
@@ -221,10 +211,7 @@ impl Config {
                     .rotki
                     .accept_docker_risk
                     .unwrap_or_else(|| std::env::var_os("ROTKI_ACCEPT_DOCKER_RISK").is_some()),
-                api_cors: file
-                    .rotki
-                    .api_cors
-                    .unwrap_or_else(|| vec!["http://localhost:*/*".to_string()]),
+                api_cors: file.rotki.api_cors.unwrap_or_else(|| vec!["http://localhost:*/*".to_string()]),
             },
             server: ServerConfig {
                 header_read_timeout: ms(file.server.header_read_timeout_ms, 30_000),
@@ -235,24 +222,21 @@ impl Config {
 }
 
 fn parse_addr(s: &str) -> Result<SocketAddr, String> {
-    s.parse()
-        .map_err(|_| format!("invalid listen address {s:?}: expected IP:PORT, e.g. 127.0.0.1:4242"))
+    s.parse().map_err(|_| format!("invalid listen address {s:?}: expected IP:PORT, e.g. 127.0.0.1:4242"))
 }
 
 fn parse_legacy_url(s: &str) -> Result<Uri, String> {
-    let uri: Uri = s
-        .parse()
-        .map_err(|e| format!("invalid legacy URL {s:?}: {e}"))?;
+    let uri: Uri = s.parse().map_err(|e| format!("invalid legacy URL {s:?}: {e}"))?;
     if uri.scheme_str() != Some("http") {
-        return Err(format!(
-            "invalid legacy URL {s:?}: only http:// is supported (rotki serves plain HTTP)"
-        ));
+        return Err(format!("invalid legacy URL {s:?}: only http:// is supported (rotki serves plain HTTP)"));
     }
     if uri.authority().is_none() {
         return Err(format!("invalid legacy URL {s:?}: no host"));
     }
     if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-        return Err(format!("invalid legacy URL {s:?}: give only scheme, host and port; paths are passed through as requested"));
+        return Err(format!(
+            "invalid legacy URL {s:?}: give only scheme, host and port; paths are passed through as requested"
+        ));
     }
     Ok(uri)
 }
@@ -286,10 +270,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("banyan.toml");
         std::fs::write(&p, "listen = \"127.0.0.1:1\"\nflags = \"../flags.toml\"\n").unwrap();
-        let o = Overrides {
-            listen: Some("127.0.0.1:2".into()),
-            ..Default::default()
-        };
+        let o = Overrides { listen: Some("127.0.0.1:2".into()), ..Default::default() };
         let c = Config::load(Some(&p), &o).unwrap();
         assert_eq!(c.listen.port(), 2);
         assert_eq!(c.flags_path, dir.path().join("../flags.toml"));

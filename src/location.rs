@@ -21,19 +21,10 @@ impl Located {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let col = text[line_start..offset].chars().count() + 1;
-        Located {
-            file: file.to_path_buf(),
-            position: Some((line, col)),
-            message: message.into(),
-        }
+        Located { file: file.to_path_buf(), position: Some((line, col)), message: message.into() }
     }
 
-    pub fn at_span(
-        file: &Path,
-        text: &str,
-        span: Range<usize>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn at_span(file: &Path, text: &str, span: Range<usize>, message: impl Into<String>) -> Self {
         Self::at(file, text, span.start, message)
     }
 
@@ -47,11 +38,7 @@ impl Located {
     }
 
     pub fn whole_file(file: &Path, message: impl Into<String>) -> Self {
-        Located {
-            file: file.to_path_buf(),
-            position: None,
-            message: message.into(),
-        }
+        Located { file: file.to_path_buf(), position: None, message: message.into() }
     }
 }
 

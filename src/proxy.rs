@@ -27,20 +27,11 @@ pub async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Resp
     let (backend, mut resp) = match (routed.backend, handler) {
         (Backend::Native, Some(id)) => match app.native.serve(id, req).await {
             Served::Response(r) => (Backend::Native, r.map(Either::Right)),
-            Served::HandBack(r) => (
-                Backend::Legacy,
-                app.legacy.forward(r.map(Either::Right), peer).await,
-            ),
+            Served::HandBack(r) => (Backend::Legacy, app.legacy.forward(r.map(Either::Right), peer).await),
         },
-        _ => (
-            Backend::Legacy,
-            app.legacy.forward(req.map(Either::Left), peer).await,
-        ),
+        _ => (Backend::Legacy, app.legacy.forward(req.map(Either::Left), peer).await),
     };
-    resp.headers_mut().insert(
-        X_BANYAN_BACKEND.clone(),
-        HeaderValue::from_static(backend.as_str()),
-    );
+    resp.headers_mut().insert(X_BANYAN_BACKEND.clone(), HeaderValue::from_static(backend.as_str()));
     tracing::debug!(
         route = route_name,
         %method,

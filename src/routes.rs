@@ -77,11 +77,7 @@ impl MethodSet {
         if self == Self::ALL {
             return vec!["*"];
         }
-        METHODS
-            .iter()
-            .copied()
-            .filter(|n| self.contains(&n.parse().expect("known method")))
-            .collect()
+        METHODS.iter().copied().filter(|n| self.contains(&n.parse().expect("known method"))).collect()
     }
 }
 
@@ -140,23 +136,15 @@ impl RouteTable {
     /// Builds the table from `(pattern, methods)` per route, in route order. Routes with the
     /// same normalized pattern share one entry; overlapping methods there are the caller's
     /// to reject before this.
-    pub fn build<'a>(
-        routes: impl IntoIterator<Item = (&'a str, MethodSet)>,
-    ) -> Result<RouteTable, TableError> {
+    pub fn build<'a>(routes: impl IntoIterator<Item = (&'a str, MethodSet)>) -> Result<RouteTable, TableError> {
         let mut by_pattern: IndexMap<String, Vec<(MethodSet, usize)>> = IndexMap::new();
         for (i, (path, methods)) in routes.into_iter().enumerate() {
-            by_pattern
-                .entry(normalize_pattern(path))
-                .or_default()
-                .push((methods, i));
+            by_pattern.entry(normalize_pattern(path)).or_default().push((methods, i));
         }
         let mut router = matchit::Router::new();
         for (pattern, entries) in by_pattern {
             let first = entries[0].1;
-            router.insert(pattern, entries).map_err(|e| TableError {
-                route: first,
-                message: e.to_string(),
-            })?;
+            router.insert(pattern, entries).map_err(|e| TableError { route: first, message: e.to_string() })?;
         }
         Ok(RouteTable { router })
     }
@@ -165,18 +153,12 @@ impl RouteTable {
     /// Werkzeug does before matching, so both worlds see the same route.
     pub fn lookup(&self, path: &str, method: &Method) -> Option<usize> {
         let path: Cow<'_, str> = if path.contains('%') {
-            percent_encoding::percent_decode_str(path)
-                .decode_utf8()
-                .ok()?
+            percent_encoding::percent_decode_str(path).decode_utf8().ok()?
         } else {
             Cow::Borrowed(path)
         };
         let matched = self.router.at(&path).ok()?;
-        matched
-            .value
-            .iter()
-            .find(|(methods, _)| methods.contains(method))
-            .map(|(_, i)| *i)
+        matched.value.iter().find(|(methods, _)| methods.contains(method)).map(|(_, i)| *i)
     }
 }
 
@@ -190,11 +172,7 @@ mod tests {
 
     #[test]
     fn static_segments_win_over_parameters() {
-        let t = RouteTable::build([
-            ("/api/1/tasks/{id}", get()),
-            ("/api/1/tasks/trigger", get()),
-        ])
-        .unwrap();
+        let t = RouteTable::build([("/api/1/tasks/{id}", get()), ("/api/1/tasks/trigger", get())]).unwrap();
         assert_eq!(t.lookup("/api/1/tasks/trigger", &Method::GET), Some(1));
         assert_eq!(t.lookup("/api/1/tasks/7", &Method::GET), Some(0));
         assert_eq!(t.lookup("/api/1/tasks/7/x", &Method::GET), None);
@@ -218,8 +196,7 @@ mod tests {
 
     #[test]
     fn catch_all_and_trailing_slash() {
-        let t = RouteTable::build([("/static/{*rest}", MethodSet::ALL), ("/api/1/ping", get())])
-            .unwrap();
+        let t = RouteTable::build([("/static/{*rest}", MethodSet::ALL), ("/api/1/ping", get())]).unwrap();
         assert_eq!(t.lookup("/static/a/b.js", &Method::GET), Some(0));
         assert_eq!(t.lookup("/api/1/ping/", &Method::GET), None);
     }

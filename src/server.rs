@@ -38,10 +38,7 @@ pub enum StartError {
     #[error(transparent)]
     App(#[from] AppError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
 }
 
 /// Loads flags, binds both listeners and starts serving.
@@ -49,9 +46,7 @@ pub async fn start(config: Config, registry: Registry) -> Result<Running, StartE
     rotki::response::learn_header_case().await;
     let app = Arc::new(App::new(config, registry)?);
     let bind = |addr: SocketAddr| async move {
-        TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Bind { addr, source })
+        TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
     };
     let public = bind(app.config.listen).await?;
     let admin = bind(app.config.admin_listen).await?;
@@ -88,14 +83,7 @@ pub async fn start(config: Config, registry: Registry) -> Result<Running, StartE
             stopped,
         )),
     ];
-    Ok(Running {
-        public_addr,
-        admin_addr,
-        app,
-        stop,
-        tasks,
-        _watcher: watcher,
-    })
+    Ok(Running { public_addr, admin_addr, app, stop, tasks, _watcher: watcher })
 }
 
 impl Running {
@@ -164,12 +152,8 @@ async fn accept_loop<F, Fut>(
 
 /// Serves one connection; on shutdown, finishes the request in flight and closes instead of
 /// waiting for the next one.
-async fn serve_connection<C>(
-    conn: C,
-    peer: SocketAddr,
-    mut stop: watch::Receiver<bool>,
-    _open: mpsc::Sender<()>,
-) where
+async fn serve_connection<C>(conn: C, peer: SocketAddr, mut stop: watch::Receiver<bool>, _open: mpsc::Sender<()>)
+where
     C: Future<Output = Result<(), hyper::Error>> + GracefulConnection,
 {
     tokio::pin!(conn);

@@ -13,12 +13,7 @@ use crate::native::Registry;
 use crate::routes::{normalize_pattern, MethodSet, RouteTable};
 
 /// Parses, validates and compiles `text` (the content of `file`) as generation `generation`.
-pub fn compile(
-    file: &Path,
-    text: &str,
-    registry: &Registry,
-    generation: u64,
-) -> Result<Snapshot, Located> {
+pub fn compile(file: &Path, text: &str, registry: &Registry, generation: u64) -> Result<Snapshot, Located> {
     let parsed: FlagsFile = toml::from_str(text).map_err(|e| Located::from_toml(file, text, &e))?;
     let err = |span: std::ops::Range<usize>, msg: String| Located::at_span(file, text, span, msg);
 
@@ -28,12 +23,8 @@ pub fn compile(
     };
     let override_header = match &parsed.override_ {
         Some(o) => Some(
-            HeaderName::from_bytes(o.header.get_ref().as_bytes()).map_err(|_| {
-                err(
-                    o.header.span(),
-                    format!("{:?} is not a valid header name", o.header.get_ref()),
-                )
-            })?,
+            HeaderName::from_bytes(o.header.get_ref().as_bytes())
+                .map_err(|_| err(o.header.span(), format!("{:?} is not a valid header name", o.header.get_ref())))?,
         ),
         None => None,
     };
@@ -44,9 +35,8 @@ pub fn compile(
         let route = compile_route(name, spec.get_ref(), &default_sticky, registry)
             .map_err(|(span, msg)| err(span.unwrap_or_else(|| spec.span()), msg))?;
         let pattern = normalize_pattern(&route.path);
-        if let Some(other) = routes
-            .iter()
-            .find(|r| normalize_pattern(&r.path) == pattern && r.methods.overlaps(route.methods))
+        if let Some(other) =
+            routes.iter().find(|r| normalize_pattern(&r.path) == pattern && r.methods.overlaps(route.methods))
         {
             return Err(err(
                 spec.get_ref().path.span(),
@@ -62,16 +52,9 @@ pub fn compile(
         routes.push(route);
     }
 
-    let table =
-        RouteTable::build(routes.iter().map(|r| (r.path.as_str(), r.methods))).map_err(|e| {
-            err(
-                spans[e.route].clone(),
-                format!(
-                    "route `{}`: invalid path: {}",
-                    routes[e.route].name, e.message
-                ),
-            )
-        })?;
+    let table = RouteTable::build(routes.iter().map(|r| (r.path.as_str(), r.methods))).map_err(|e| {
+        err(spans[e.route].clone(), format!("route `{}`: invalid path: {}", routes[e.route].name, e.message))
+    })?;
 
     Ok(Snapshot {
         generation,
@@ -92,15 +75,8 @@ fn compile_route(
     default_sticky: &Sticky,
     registry: &Registry,
 ) -> Result<CompiledRoute, RouteError> {
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err((
-            None,
-            format!("route name {name:?} must be letters, digits, '_' or '-'"),
-        ));
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        return Err((None, format!("route name {name:?} must be letters, digits, '_' or '-'")));
     }
 
     let path = spec.path.get_ref();
@@ -146,16 +122,11 @@ fn compile_route(
             if !v.is_finite() || !(0.0..=100.0).contains(&v) {
                 return Err((
                     Some(p.span()),
-                    format!(
-                        "route `{name}`: native = {v} is out of range: expected 0 to 100 (percent)"
-                    ),
+                    format!("route `{name}`: native = {v} is out of range: expected 0 to 100 (percent)"),
                 ));
             }
             if (v * 100.0 - hundredths).abs() > 1e-6 {
-                return Err((
-                    Some(p.span()),
-                    format!("route `{name}`: native = {v} has more than two decimals"),
-                ));
+                return Err((Some(p.span()), format!("route `{name}`: native = {v} has more than two decimals")));
             }
             (v, hundredths as u32)
         }
@@ -163,22 +134,17 @@ fn compile_route(
     debug_assert!(threshold <= BUCKETS);
 
     let sticky = match &spec.sticky {
-        Some(s) => Sticky::parse(s.get_ref())
-            .map_err(|m| (Some(s.span()), format!("route `{name}`: {m}")))?,
+        Some(s) => Sticky::parse(s.get_ref()).map_err(|m| (Some(s.span()), format!("route `{name}`: {m}")))?,
         None => default_sticky.clone(),
     };
     let group = match &spec.group {
-        Some(g) if g.get_ref().is_empty() => {
-            return Err((Some(g.span()), format!("route `{name}`: group is empty")))
-        }
+        Some(g) if g.get_ref().is_empty() => return Err((Some(g.span()), format!("route `{name}`: group is empty"))),
         Some(g) => g.get_ref().clone(),
         None => name.to_string(),
     };
 
     let endpoint = registry.find(&normalize_pattern(path));
-    let handler = endpoint
-        .filter(|e| methods.is_subset_of(e.methods))
-        .map(|e| e.id);
+    let handler = endpoint.filter(|e| methods.is_subset_of(e.methods)).map(|e| e.id);
     if threshold > 0 && handler.is_none() {
         let span = spec.native.as_ref().map(|p| p.span());
         let msg = match endpoint {
@@ -235,13 +201,28 @@ mod tests {
     #[test]
     fn errors_name_line_column_and_problem() {
         let cases = [
-            ("[routes.a]\npath = \"/api/1/ping\"\nnative = 101\n", "flags.toml:3:10: route `a`: native = 101 is out of range"),
-            ("[routes.a]\npath = \"/api/1/ping\"\nnative = 1.234\n", "flags.toml:3:10: route `a`: native = 1.234 has more than two decimals"),
+            (
+                "[routes.a]\npath = \"/api/1/ping\"\nnative = 101\n",
+                "flags.toml:3:10: route `a`: native = 101 is out of range",
+            ),
+            (
+                "[routes.a]\npath = \"/api/1/ping\"\nnative = 1.234\n",
+                "flags.toml:3:10: route `a`: native = 1.234 has more than two decimals",
+            ),
             ("[routes.a]\npath = \"/api/1/ping\"\nnativ = 1\n", "flags.toml:3:1: unknown field `nativ`"),
             ("[defaults]\nsticky = \"rand\"\n", "flags.toml:2:10: bad sticky \"rand\""),
-            ("[routes.a]\npath = \"/x\"\nmethods = [\"GET\", \"FETCH\"]\n", "flags.toml:3:19: route `a`: unknown method \"FETCH\""),
-            ("[routes.a]\npath = \"/api/1/nope\"\nnative = 5\n", "flags.toml:3:10: route `a` sets native = 5 but no native handler implements /api/1/nope"),
-            ("[routes.a]\npath = \"/api/1/ping\"\nnative = 5\n", "flags.toml:3:10: route `a` sets native = 5 for methods * but the native handler"),
+            (
+                "[routes.a]\npath = \"/x\"\nmethods = [\"GET\", \"FETCH\"]\n",
+                "flags.toml:3:19: route `a`: unknown method \"FETCH\"",
+            ),
+            (
+                "[routes.a]\npath = \"/api/1/nope\"\nnative = 5\n",
+                "flags.toml:3:10: route `a` sets native = 5 but no native handler implements /api/1/nope",
+            ),
+            (
+                "[routes.a]\npath = \"/api/1/ping\"\nnative = 5\n",
+                "flags.toml:3:10: route `a` sets native = 5 for methods * but the native handler",
+            ),
             (
                 "[routes.a]\npath = \"/x/{id}\"\nmethods = [\"GET\"]\n[routes.b]\npath = \"/x/{other}\"\n",
                 "flags.toml:5:8: route `b` claims * /x/{other}, which route `a` already claims",
@@ -253,16 +234,15 @@ mod tests {
         ];
         for (text, want) in cases {
             let got = check(text).map(|_| ()).unwrap_err();
-            assert!(
-                got.starts_with(want),
-                "for {text:?}\n got: {got}\nwant: {want}…"
-            );
+            assert!(got.starts_with(want), "for {text:?}\n got: {got}\nwant: {want}…");
         }
     }
 
     #[test]
     fn disjoint_methods_on_one_path_are_fine() {
-        let s = check("[routes.a]\npath = \"/x\"\nmethods = [\"GET\"]\n[routes.b]\npath = \"/x\"\nmethods = [\"POST\"]\n").unwrap();
+        let s =
+            check("[routes.a]\npath = \"/x\"\nmethods = [\"GET\"]\n[routes.b]\npath = \"/x\"\nmethods = [\"POST\"]\n")
+                .unwrap();
         assert_eq!(s.routes.len(), 2);
     }
 }

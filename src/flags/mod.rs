@@ -56,25 +56,13 @@ pub struct Routed<'s> {
 
 impl Snapshot {
     /// Matches the request and decides its backend. Unmatched requests go to legacy.
-    pub fn route(
-        &self,
-        method: &Method,
-        path: &str,
-        headers: &HeaderMap,
-        peer: IpAddr,
-    ) -> Routed<'_> {
+    pub fn route(&self, method: &Method, path: &str, headers: &HeaderMap, peer: IpAddr) -> Routed<'_> {
         match self.table.lookup(path, method) {
             Some(i) => {
                 let route = &self.routes[i];
-                Routed {
-                    route: Some(route),
-                    backend: decide(self, route, headers, peer),
-                }
+                Routed { route: Some(route), backend: decide(self, route, headers, peer) }
             }
-            None => Routed {
-                route: None,
-                backend: Backend::Legacy,
-            },
+            None => Routed { route: None, backend: Backend::Legacy },
         }
     }
 }

@@ -47,8 +47,7 @@ impl FlagsStore {
     /// Loads the file as generation 1; at start an invalid or missing file is fatal.
     pub fn load(path: &Path, registry: Arc<Registry>) -> Result<FlagsStore, Located> {
         let bytes = read(path)?;
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|e| Located::whole_file(path, format!("not UTF-8: {e}")))?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| Located::whole_file(path, format!("not UTF-8: {e}")))?;
         let snapshot = compile(path, text, &registry, 1)?;
         Ok(FlagsStore {
             path: path.to_path_buf(),
@@ -56,11 +55,7 @@ impl FlagsStore {
             current: ArcSwap::from_pointee(snapshot),
             state: Mutex::new(State {
                 applied: bytes,
-                status: ReloadStatus {
-                    at: SystemTime::now(),
-                    outcome: "applied",
-                    error: None,
-                },
+                status: ReloadStatus { at: SystemTime::now(), outcome: "applied", error: None },
             }),
         })
     }
@@ -110,10 +105,7 @@ impl FlagsStore {
                 return outcome;
             }
             ReloadOutcome::Rejected(e) => {
-                tracing::error!(
-                    generation = serving,
-                    "flags rejected, still serving the last good generation: {e}"
-                );
+                tracing::error!(generation = serving, "flags rejected, still serving the last good generation: {e}");
                 ("rejected", Some(e.to_string()))
             }
             ReloadOutcome::Missing(e) => {
@@ -124,11 +116,7 @@ impl FlagsStore {
                 ("missing", Some(e.to_string()))
             }
         };
-        state.status = ReloadStatus {
-            at: SystemTime::now(),
-            outcome: label,
-            error,
-        };
+        state.status = ReloadStatus { at: SystemTime::now(), outcome: label, error };
         outcome
     }
 

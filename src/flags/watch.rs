@@ -26,19 +26,14 @@ pub fn spawn_watcher(store: Arc<FlagsStore>) -> notify::Result<notify::Recommend
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => Path::new(".").to_path_buf(),
     };
-    let name: OsString = store
-        .path()
-        .file_name()
-        .map(OsString::from)
-        .unwrap_or_default();
-    let mut watcher =
-        notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
-            Ok(event) if relevant(&event, &name) => {
-                let _ = tx.send(());
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!("flags watcher error: {e}"),
-        })?;
+    let name: OsString = store.path().file_name().map(OsString::from).unwrap_or_default();
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
+        Ok(event) if relevant(&event, &name) => {
+            let _ = tx.send(());
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("flags watcher error: {e}"),
+    })?;
     watcher.watch(&dir, RecursiveMode::NonRecursive)?;
     tokio::spawn(reload_loop(store, rx));
     Ok(watcher)

@@ -58,24 +58,13 @@ impl Legacy {
         let (mut parts, body) = req.into_parts();
         hop::strip(&mut parts.headers);
         forwarded::add(&mut parts.headers, peer);
-        let path = parts
-            .uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/"));
-        let mut uri = Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone());
+        let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
+        let mut uri = Uri::builder().scheme(self.scheme.clone()).authority(self.authority.clone());
         uri = uri.path_and_query(path);
         parts.uri = uri.build().expect("parts of valid URIs");
         parts.version = Version::HTTP_11;
 
-        match tokio::time::timeout(
-            self.timeout,
-            self.client.request(Request::from_parts(parts, body)),
-        )
-        .await
-        {
+        match tokio::time::timeout(self.timeout, self.client.request(Request::from_parts(parts, body))).await {
             Ok(Ok(resp)) => {
                 let (mut parts, incoming) = resp.into_parts();
                 hop::strip(&mut parts.headers);
@@ -94,10 +83,7 @@ impl Legacy {
             Err(_) => {
                 let ms = self.timeout.as_millis();
                 tracing::warn!(legacy = %self.url, timeout_ms = ms as u64, "legacy did not answer in time");
-                let msg = format!(
-                    "Legacy backend at {} did not answer within {ms} ms",
-                    self.url
-                );
+                let msg = format!("Legacy backend at {} did not answer within {ms} ms", self.url);
                 response::fail(StatusCode::GATEWAY_TIMEOUT, &msg).map(body::full_from)
             }
         }
@@ -107,10 +93,7 @@ impl Legacy {
     pub async fn reachable(&self) -> bool {
         let port = self.authority.port_u16().unwrap_or(80);
         let connect = tokio::net::TcpStream::connect((self.authority.host(), port));
-        matches!(
-            tokio::time::timeout(self.connect_timeout, connect).await,
-            Ok(Ok(_))
-        )
+        matches!(tokio::time::timeout(self.connect_timeout, connect).await, Ok(Ok(_)))
     }
 }
 

@@ -42,10 +42,7 @@ static TYPES_BODY: LazyLock<Bytes> = LazyLock::new(|| {
         result: [&'static str; 24],
         message: &'static str,
     }
-    Bytes::from(json::dumps(&Envelope {
-        result: ASSET_TYPES,
-        message: "",
-    }))
+    Bytes::from(json::dumps(&Envelope { result: ASSET_TYPES, message: "" }))
 });
 
 /// `GET /api/1/assets/types`: a constant list; `async_query` and any body are ignored.

@@ -49,11 +49,7 @@ pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> Outcome {
         Plan::Legacy => Outcome::HandBack(req),
         Plan::Answer => {
             let info = Info {
-                version: Version {
-                    our_version: &ctx.rotki.version,
-                    latest_version: None,
-                    download_url: None,
-                },
+                version: Version { our_version: &ctx.rotki.version, latest_version: None, download_url: None },
                 data_directory: &ctx.data_directory,
                 log_level: &ctx.rotki.log_level,
                 accept_docker_risk: ctx.rotki.accept_docker_risk,
@@ -121,10 +117,7 @@ fn python_path(s: &str) -> String {
     } else {
         ""
     };
-    let parts: Vec<&str> = s
-        .split('/')
-        .filter(|p| !p.is_empty() && *p != ".")
-        .collect();
+    let parts: Vec<&str> = s.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
     let joined = format!("{root}{}", parts.join("/"));
     if joined.is_empty() {
         ".".to_string()

@@ -98,37 +98,22 @@ impl std::fmt::Debug for Registry {
 impl Registry {
     /// Every native handler compiled into banyan.
     pub fn builtin() -> Registry {
-        let mut r = Registry {
-            endpoints: Vec::new(),
-        };
-        r.add("/api/1/ping", &[Method::GET], |q, c| {
-            Box::pin(ping::handle(q, c))
-        });
-        r.add("/api/1/info", &[Method::GET], |q, c| {
-            Box::pin(info::handle(q, c))
-        });
-        r.add("/api/1/assets/types", &[Method::GET], |q, c| {
-            Box::pin(assets::types(q, c))
-        });
+        let mut r = Registry { endpoints: Vec::new() };
+        r.add("/api/1/ping", &[Method::GET], |q, c| Box::pin(ping::handle(q, c)));
+        r.add("/api/1/info", &[Method::GET], |q, c| Box::pin(info::handle(q, c)));
+        r.add("/api/1/assets/types", &[Method::GET], |q, c| Box::pin(assets::types(q, c)));
         r
     }
 
     /// Registers a handler; tests and embedders add their own beside the built-in ones.
     pub fn add(&mut self, path: &'static str, methods: &[Method], handler: HandlerFn) {
         let id = self.endpoints.len();
-        self.endpoints.push(Endpoint {
-            id,
-            path,
-            methods: MethodSet::from_methods(methods),
-            handler,
-        });
+        self.endpoints.push(Endpoint { id, path, methods: MethodSet::from_methods(methods), handler });
     }
 
     /// The handler for a route pattern (parameter names do not matter).
     pub fn find(&self, normalized_pattern: &str) -> Option<&Endpoint> {
-        self.endpoints
-            .iter()
-            .find(|e| normalize_pattern(e.path) == normalized_pattern)
+        self.endpoints.iter().find(|e| normalize_pattern(e.path) == normalized_pattern)
     }
 
     pub fn get(&self, id: HandlerId) -> &Endpoint {
@@ -165,10 +150,8 @@ impl Native {
         let body = match Limited::new(body, self.ctx.body_limit).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                let msg = format!(
-                    "Request body is larger than the {} bytes native handlers accept",
-                    self.ctx.body_limit
-                );
+                let msg =
+                    format!("Request body is larger than the {} bytes native handlers accept", self.ctx.body_limit);
                 return Served::Response(self.finish(
                     &parts.headers,
                     &parts.method,
@@ -205,13 +188,10 @@ impl Native {
         let request_headers = parts.headers.clone();
         let method = parts.method.clone();
         let call = (endpoint.handler)(NativeRequest { parts, body, json }, self.ctx.clone());
-        let outcome =
-            tokio::time::timeout(self.ctx.timeout, AssertUnwindSafe(call).catch_unwind()).await;
+        let outcome = tokio::time::timeout(self.ctx.timeout, AssertUnwindSafe(call).catch_unwind()).await;
         let resp = match outcome {
             Ok(Ok(Outcome::Respond(resp))) => resp,
-            Ok(Ok(Outcome::HandBack(r))) => {
-                return Served::HandBack(Request::from_parts(r.parts, Full::new(r.body)))
-            }
+            Ok(Ok(Outcome::HandBack(r))) => return Served::HandBack(Request::from_parts(r.parts, Full::new(r.body))),
             Ok(Err(panic)) => {
                 let what = panic_message(&*panic);
                 tracing::error!(endpoint = endpoint.path, "native handler panicked: {what}");
@@ -237,12 +217,7 @@ impl Native {
         Served::Response(self.finish(&request_headers, &method, resp))
     }
 
-    fn finish(
-        &self,
-        request: &HeaderMap,
-        method: &Method,
-        mut resp: Response<Full<Bytes>>,
-    ) -> Response<Full<Bytes>> {
+    fn finish(&self, request: &HeaderMap, method: &Method, mut resp: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
         self.ctx.cors.apply(request, resp.headers_mut());
         if *method == Method::HEAD {
             // Same head, Content-Length included, no body: what Flask does for HEAD.
@@ -261,12 +236,7 @@ pub fn is_json(headers: &HeaderMap) -> bool {
     let Some(ct) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let mime = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 

@@ -11,8 +11,5 @@ use crate::rotki::response;
 const BODY: &[u8] = br#"{"result": true, "message": ""}"#;
 
 pub async fn handle(_req: NativeRequest, _ctx: Arc<Context>) -> Outcome {
-    Outcome::Respond(response::api_response(
-        StatusCode::OK,
-        Bytes::from_static(BODY),
-    ))
+    Outcome::Respond(response::api_response(StatusCode::OK, Bytes::from_static(BODY)))
 }

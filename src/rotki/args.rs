@@ -55,9 +55,7 @@ pub fn json_and_query(req: &NativeRequest) -> Result<Args<'_>, FieldErrors> {
     match &req.json {
         Some(Value::Object(map)) => Ok(Args::Json(map)),
         Some(_) => Err(FieldErrors::single("_schema", "Invalid input type.")),
-        None => Ok(Args::Query(
-            form_urlencoded::parse(req.parts.uri.query().unwrap_or("").as_bytes()).collect(),
-        )),
+        None => Ok(Args::Query(form_urlencoded::parse(req.parts.uri.query().unwrap_or("").as_bytes()).collect())),
     }
 }
 
@@ -95,12 +93,10 @@ impl Args<'_> {
     }
 }
 
-const TRUTHY: [&str; 15] = [
-    "t", "T", "true", "True", "TRUE", "on", "On", "ON", "y", "Y", "yes", "Yes", "YES", "1", "1",
-];
-const FALSY: [&str; 15] = [
-    "f", "F", "false", "False", "FALSE", "off", "Off", "OFF", "n", "N", "no", "No", "NO", "0", "0",
-];
+const TRUTHY: [&str; 15] =
+    ["t", "T", "true", "True", "TRUE", "on", "On", "ON", "y", "Y", "yes", "Yes", "YES", "1", "1"];
+const FALSY: [&str; 15] =
+    ["f", "F", "false", "False", "FALSE", "off", "Off", "OFF", "n", "N", "no", "No", "NO", "0", "0"];
 
 /// marshmallow's `Boolean` on a string.
 pub fn bool_from_str(s: &str) -> Option<bool> {
@@ -157,9 +153,6 @@ mod tests {
         e.add("location", "x");
         e.add("limit", "y");
         e.add("location", "z");
-        assert_eq!(
-            serde_json::to_string(&e).unwrap(),
-            r#"{"location":["x","z"],"limit":["y"]}"#
-        );
+        assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"location":["x","z"],"limit":["y"]}"#);
     }
 }

@@ -65,12 +65,7 @@ mod tests {
     #[test]
     fn rotki_default_pattern_behaves_like_flask_cors() {
         let c = Cors::new(&["http://localhost:*/*".into()]).unwrap();
-        for ok in [
-            "http://localhost:8080",
-            "http://localhost",
-            "HTTP://LOCALHOST:1",
-            "http://localhost.evil.com",
-        ] {
+        for ok in ["http://localhost:8080", "http://localhost", "HTTP://LOCALHOST:1", "http://localhost.evil.com"] {
             assert!(c.allows(ok), "{ok}");
         }
         for no in ["http://127.0.0.1:8080", "http://example.com", "null"] {

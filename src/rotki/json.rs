@@ -43,11 +43,7 @@ impl Formatter for PyFormatter {
         w.write_all(if self.compact { b":" } else { b": " })
     }
 
-    fn write_string_fragment<W: ?Sized + Write>(
-        &mut self,
-        w: &mut W,
-        fragment: &str,
-    ) -> io::Result<()> {
+    fn write_string_fragment<W: ?Sized + Write>(&mut self, w: &mut W, fragment: &str) -> io::Result<()> {
         let bytes = fragment.as_bytes();
         let mut start = 0;
         for (i, ch) in fragment.char_indices() {
@@ -100,9 +96,6 @@ mod tests {
 
     #[test]
     fn compact_form() {
-        assert_eq!(
-            dumps_compact(&json!({"a": [1, "\u{e9}"]})),
-            br#"{"a":[1,"\u00e9"]}"#
-        );
+        assert_eq!(dumps_compact(&json!({"a": [1, "\u{e9}"]})), br#"{"a":[1,"\u00e9"]}"#);
     }
 }

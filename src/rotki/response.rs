@@ -38,11 +38,7 @@ pub fn api_response(status: StatusCode, body: impl Into<Bytes>) -> Response<Full
 }
 
 /// `{"result": <result>, "message": <message>}`.
-pub fn envelope<T: Serialize + ?Sized>(
-    status: StatusCode,
-    result: &T,
-    message: &str,
-) -> Response<Full<Bytes>> {
+pub fn envelope<T: Serialize + ?Sized>(status: StatusCode, result: &T, message: &str) -> Response<Full<Bytes>> {
     api_response(status, json::dumps(&Envelope { result, message }))
 }
 
@@ -60,10 +56,7 @@ pub fn validation_error(errors: &FieldErrors) -> Response<Full<Bytes>> {
         result: (),
     }
     let message = String::from_utf8(json::dumps(errors)).expect("json.dumps writes ASCII");
-    let mut body = json::dumps_compact(&Jsonify {
-        message: &message,
-        result: (),
-    });
+    let mut body = json::dumps_compact(&Jsonify { message: &message, result: () });
     body.push(b'\n');
     let mut resp = Response::new(Full::new(Bytes::new()));
     *resp.status_mut() = StatusCode::BAD_REQUEST;
@@ -102,8 +95,7 @@ fn werkzeug_reason(status: StatusCode) -> Option<ReasonPhrase> {
 /// names it does not cover fall back to title case (`Content-Type`, `Date`).
 static HEADER_CASE: OnceLock<http::Extensions> = OnceLock::new();
 
-const ROTKI_HEAD: &[u8] =
-    b"HTTP/1.1 200 OK\r\nmimetype: application/json\r\nContent-Type: application/json\r\n\
+const ROTKI_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nmimetype: application/json\r\nContent-Type: application/json\r\n\
 Content-Length: 0\r\nAccess-Control-Allow-Origin: x\r\nVary: Origin\r\n\r\n";
 
 /// Learns rotki's header case; call once at start, inside the runtime.
@@ -171,24 +163,16 @@ mod tests {
 
     #[tokio::test]
     async fn envelope_matches_rotki_bytes() {
-        let r = fail(StatusCode::NOT_FOUND, "No task with id 0 found");
-        assert_eq!(r.headers()["content-length"], "55");
-        assert_eq!(
-            r.extensions().get::<ReasonPhrase>().unwrap().as_bytes(),
-            b"NOT FOUND"
-        );
-        assert_eq!(
-            body(r).await,
-            br#"{"result": null, "message": "No task with id 0 found"}"#
-        );
+        // The 401 of wire.md §6d, Content-Length 61.
+        let r = fail(StatusCode::UNAUTHORIZED, "No user is currently logged in");
+        assert_eq!(r.headers()["content-length"], "61");
+        assert_eq!(r.extensions().get::<ReasonPhrase>().unwrap().as_bytes(), b"UNAUTHORIZED");
+        assert_eq!(body(r).await, br#"{"result": null, "message": "No user is currently logged in"}"#);
     }
 
     #[tokio::test]
     async fn validation_error_matches_jsonify() {
-        let r = validation_error(&FieldErrors::single(
-            "location",
-            "Failed to deserialize Location value \u{e9}",
-        ));
+        let r = validation_error(&FieldErrors::single("location", "Failed to deserialize Location value \u{e9}"));
         assert!(r.headers().get(&MIMETYPE).is_none());
         assert_eq!(
             body(r).await,
