@@ -1,0 +1,369 @@
+//! Test harness: real processes on real sockets. `Legacy` is the gevent/Flask stand-in
+//! for rotki in `tests/legacy/`, `Banyan` is the built binary in front of it; both pick
+//! free ports themselves and report them, so tests run in parallel without collisions.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex, Once};
+use std::time::{Duration, Instant};
+
+pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Creates the legacy app's virtualenv on first use (a fresh machine has none).
+fn python() -> PathBuf {
+    static SETUP: Once = Once::new();
+    SETUP.call_once(|| {
+        let status = Command::new("bash")
+            .arg(Path::new(ROOT).join("tests/legacy/setup.sh"))
+            .status()
+            .expect("run tests/legacy/setup.sh");
+        assert!(status.success(), "tests/legacy/setup.sh failed");
+    });
+    Path::new(ROOT).join("tests/legacy/.venv/bin/python")
+}
+
+/// The legacy app, killed on drop.
+pub struct Legacy {
+    child: Child,
+    pub port: u16,
+    pub data_dir: String,
+}
+
+impl Legacy {
+    pub fn start() -> Legacy {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Legacy {
+        Self::start_on(0, extra)
+    }
+
+    /// On a given port (0: any free one), e.g. to bring legacy back where it was.
+    pub fn start_on(port: u16, extra: &[&str]) -> Legacy {
+        let data_dir = "/tmp/banyan-test/rotki-data/".to_string();
+        let mut child = Command::new(python())
+            .arg(Path::new(ROOT).join("tests/legacy/app.py"))
+            .args(["--port", &port.to_string(), "--data-dir", &data_dir])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the legacy app");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port = line
+            .strip_prefix("LISTENING ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("legacy app did not start: {line:?}"));
+        Legacy { child, port, data_dir }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Legacy {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Lines a process wrote to stderr, with a way to wait for one.
+#[derive(Clone, Default)]
+pub struct Log(Arc<(Mutex<Vec<String>>, Condvar)>);
+
+impl Log {
+    fn capture(self, stream: impl Read + Send + 'static) {
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let (lines, cv) = &*self.0;
+                lines.lock().unwrap().push(line);
+                cv.notify_all();
+            }
+        });
+    }
+
+    pub fn text(&self) -> String {
+        self.0 .0.lock().unwrap().join("\n")
+    }
+
+    /// Waits until a line containing all of `needles` appears after line `from`; returns it.
+    pub fn wait_for(&self, from: usize, needles: &[&str], timeout: Duration) -> Option<String> {
+        let (lines, cv) = &*self.0;
+        let deadline = Instant::now() + timeout;
+        let mut guard = lines.lock().unwrap();
+        loop {
+            if let Some(l) = guard.iter().skip(from).find(|l| needles.iter().all(|n| l.contains(n))) {
+                return Some(l.clone());
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            guard = cv.wait_timeout(guard, left).unwrap().0;
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.0 .0.lock().unwrap().len()
+    }
+}
+
+/// A banyan process with its own flags file in a temp dir, killed on drop.
+pub struct Banyan {
+    child: Child,
+    pub addr: SocketAddr,
+    pub admin: SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub log: Log,
+}
+
+pub struct Options<'a> {
+    pub legacy: String,
+    pub flags: &'a str,
+    /// Content of the config file passed with --config.
+    pub config: &'a str,
+    pub data_dir: Option<&'a str>,
+}
+
+impl Banyan {
+    pub fn start(legacy: &str, flags: &str) -> Banyan {
+        Self::start_with(Options { legacy: legacy.to_string(), flags, config: "", data_dir: None })
+    }
+
+    pub fn start_with(o: Options<'_>) -> Banyan {
+        let (child, dir, log) = Self::spawn(&o);
+        let mut child = child;
+        let ready = log.wait_for(0, &["banyan ready"], Duration::from_secs(20));
+        let Some(ready) = ready else {
+            let _ = child.kill();
+            panic!("banyan did not become ready:\n{}", log.text());
+        };
+        let field = |name: &str| -> SocketAddr {
+            let start = ready.find(&format!("{name}=")).unwrap() + name.len() + 1;
+            ready[start..].split_whitespace().next().unwrap().parse().unwrap()
+        };
+        Banyan { addr: field("listen"), admin: field("admin"), child, dir, log }
+    }
+
+    /// Starts banyan expecting it to refuse; returns its exit status and stderr.
+    pub fn start_failing(o: Options<'_>) -> (std::process::ExitStatus, String) {
+        let (mut child, _dir, log) = Self::spawn(&o);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                // The reader thread may still be draining stderr.
+                std::thread::sleep(Duration::from_millis(50));
+                return (status, log.text());
+            }
+            assert!(Instant::now() < deadline, "banyan kept running:\n{}", log.text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn spawn(o: &Options<'_>) -> (Child, tempfile::TempDir, Log) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("flags.toml"), o.flags).unwrap();
+        std::fs::write(dir.path().join("banyan.toml"), o.config).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_banyan"));
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(dir.path().join("banyan.toml"))
+            .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--legacy", &o.legacy])
+            .arg("--flags")
+            .arg(dir.path().join("flags.toml"));
+        if let Some(d) = o.data_dir {
+            cmd.args(["--data-dir", d]);
+        }
+        let mut child =
+            cmd.env("BANYAN_LOG", "info").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start banyan");
+        let log = Log::default();
+        log.clone().capture(child.stderr.take().unwrap());
+        (child, dir, log)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn flags_path(&self) -> PathBuf {
+        self.dir.path().join("flags.toml")
+    }
+
+    /// Rewrites the flags file in place, as `echo > flags.toml` would.
+    pub fn write_flags(&self, text: &str) {
+        std::fs::write(self.flags_path(), text).unwrap();
+    }
+
+    /// The admin API's view of the flags.
+    pub fn flags_state(&self) -> serde_json::Value {
+        let body = reqwest::blocking::get(format!("http://{}/api/flags", self.admin)).unwrap().text().unwrap();
+        serde_json::from_str(&body).unwrap()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill").args(["-s", sig, &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Banyan {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A blocking HTTP client that keeps connections alive, as a browser would, and shows
+/// redirects instead of following them.
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Which backend answered, from `x-banyan-backend`.
+pub fn backend(resp: &reqwest::blocking::Response) -> String {
+    resp.headers().get("x-banyan-backend").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+}
+
+/// Polls `f` until it returns true or `timeout` passes; returns how long it took.
+pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+/// A response read off the wire as bytes: the head exactly as sent, and the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Raw {
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl Raw {
+    pub fn status(&self) -> u16 {
+        self.head.split(' ').nth(1).unwrap().parse().unwrap()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    /// The head without the lines that legitimately differ between two answers: `Date`
+    /// and banyan's own `x-banyan-backend`.
+    pub fn comparable_head(&self) -> Vec<String> {
+        self.head
+            .lines()
+            .filter(|l| {
+                let lower = l.to_ascii_lowercase();
+                !lower.starts_with("date:") && !lower.starts_with("x-banyan-backend:")
+            })
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// Sends raw request bytes and reads one response (Content-Length framed, or none for HEAD).
+pub fn raw(addr: SocketAddr, request: &[u8]) -> Raw {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(request).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        let n = s.read(&mut chunk).unwrap();
+        assert!(n > 0, "connection closed before the response head: {:?}", String::from_utf8_lossy(&buf));
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8(buf[..head_end].to_vec()).unwrap();
+    let mut body = buf[head_end + 4..].to_vec();
+    let r = Raw { head, body: Vec::new() };
+    let len: usize = if request.starts_with(b"HEAD ") {
+        0
+    } else {
+        r.header("content-length").map(|v| v.parse().unwrap()).unwrap_or(0)
+    };
+    while body.len() < len {
+        let n = s.read(&mut chunk).unwrap();
+        assert!(n > 0, "connection closed mid-body");
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Raw { body, ..r }
+}
+
+/// A GET (or other bodiless) request in raw bytes.
+pub fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut r = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    for (k, v) in headers {
+        r.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !body.is_empty() || headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        r.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    r.push_str("\r\n");
+    let mut bytes = r.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+/// Flags that send the three native endpoints to native at 100 %.
+pub const ALL_NATIVE: &str = r#"
+[routes.ping]
+path = "/api/1/ping"
+methods = ["GET"]
+native = 100
+
+[routes.info]
+path = "/api/1/info"
+methods = ["GET"]
+native = 100
+
+[routes.asset_types]
+path = "/api/1/assets/types"
+methods = ["GET"]
+native = 100
+"#;
