@@ -1,0 +1,63 @@
+//! `banyan check` and `banyan serve` on good and broken files: the same `file:line:col`
+//! message from both, a non-zero exit, and no start on a broken file.
+
+mod common;
+
+use std::process::Command;
+
+use common::{Banyan, Options, ROOT};
+
+fn banyan(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_banyan")).args(args).current_dir(ROOT).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+const BROKEN: &str = "[routes.ping]\npath = \"/api/1/ping\"\nmethods = [\"GET\"]\nnative = 150\n";
+
+#[test]
+fn check_accepts_the_shipped_config_and_flags_and_prints_the_table() {
+    let (code, out, err) = banyan(&["check"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("valid, 3 routes"), "{out}");
+    let ping = out.lines().find(|l| l.starts_with("ping ")).expect("a row for ping");
+    for cell in ["/api/1/ping", "GET,HEAD", "100%", "native /api/1/ping"] {
+        assert!(ping.contains(cell), "{ping}");
+    }
+    assert!(out.contains("override header: x-banyan-force"), "{out}");
+}
+
+#[test]
+fn check_names_line_column_and_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = dir.path().join("flags.toml");
+    std::fs::write(&flags, BROKEN).unwrap();
+    let (code, out, err) = banyan(&["check", "--flags", flags.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert_eq!(out, "");
+    assert_eq!(
+        err,
+        format!(
+            "error: {}:4:10: route `ping`: native = 150 is out of range: expected 0 to 100 (percent)\n",
+            flags.display()
+        )
+    );
+
+    let config = dir.path().join("banyan.toml");
+    std::fs::write(&config, "listen = \"127.0.0.1:4242\"\n\n[legacy]\nurl = \"ftp://x\"\n").unwrap();
+    let (code, _, err) = banyan(&["check", "--config", config.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.starts_with(&format!("error: {}:4:7: invalid legacy URL", config.display())), "{err}");
+}
+
+#[test]
+fn serve_refuses_to_start_on_a_broken_flags_file_with_the_same_message() {
+    let (status, log) = Banyan::start_failing(Options {
+        legacy: "http://127.0.0.1:9".into(),
+        flags: BROKEN,
+        config: "",
+        data_dir: None,
+    });
+    assert!(!status.success());
+    assert!(log.contains(":4:10: route `ping`: native = 150 is out of range: expected 0 to 100 (percent)"), "{log}");
+    assert!(!log.contains("banyan ready"));
+}

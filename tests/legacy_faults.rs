@@ -1,0 +1,71 @@
+//! When legacy is down or slow, clients get rotki-shaped 502/504 envelopes at once, native
+//! routes keep answering, readiness says so, and banyan recovers when legacy returns.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{backend, client, eventually, Banyan, Legacy, Options};
+
+const PING_NATIVE: &str = "[routes.ping]\npath = \"/api/1/ping\"\nmethods = [\"GET\"]\nnative = 100\n";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn envelope(resp: reqwest::blocking::Response) -> (u16, String, serde_json::Value) {
+    let status = resp.status().as_u16();
+    let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
+    assert_eq!(backend(&resp), "legacy");
+    (status, ct, serde_json::from_str(&resp.text().unwrap()).unwrap())
+}
+
+#[test]
+fn legacy_down_gives_502_and_recovery_needs_no_restart() {
+    let port = free_port();
+    let banyan = Banyan::start(&format!("http://127.0.0.1:{port}"), PING_NATIVE);
+    let c = client();
+
+    let started = Instant::now();
+    let (status, ct, body) = envelope(c.get(banyan.url("/api/1/settings")).send().unwrap());
+    assert!(started.elapsed() < Duration::from_secs(1), "a refused connection must fail fast");
+    assert_eq!((status, ct.as_str()), (502, "application/json"));
+    assert_eq!(body["result"], serde_json::Value::Null);
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("unreachable") && message.contains(&port.to_string()), "{message}");
+
+    // Native routes do not need legacy.
+    let r = c.get(banyan.url("/api/1/ping")).send().unwrap();
+    assert_eq!((r.status().as_u16(), backend(&r)), (200, "native".to_string()));
+
+    let ready = c.get(format!("http://{}/readyz", banyan.admin)).send().unwrap();
+    assert_eq!(ready.status(), 503);
+
+    let _legacy = Legacy::start_on(port, &[]);
+    let ok = eventually(Duration::from_secs(5), || {
+        c.get(banyan.url("/api/1/settings")).send().map(|r| r.status() == 404).unwrap_or(false)
+    });
+    assert!(ok.is_some(), "banyan did not recover when legacy came back");
+    assert_eq!(c.get(format!("http://{}/readyz", banyan.admin)).send().unwrap().status(), 200);
+}
+
+#[test]
+fn slow_legacy_gives_504_at_the_configured_timeout() {
+    let legacy = Legacy::start();
+    let banyan = Banyan::start_with(Options {
+        legacy: legacy.url(),
+        flags: PING_NATIVE,
+        config: "[legacy]\ntimeout_ms = 300\n",
+        data_dir: None,
+    });
+    let c = client();
+    let started = Instant::now();
+    let (status, ct, body) = envelope(c.get(banyan.url("/_test/sleep?ms=3000")).send().unwrap());
+    let took = started.elapsed();
+    assert_eq!((status, ct.as_str()), (504, "application/json"));
+    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(2), "took {took:?}");
+    assert_eq!(body["message"], format!("Legacy backend at {} did not answer within 300 ms", legacy.url()));
+    // A request that is fast enough still passes.
+    let r = c.get(banyan.url("/_test/sleep?ms=10")).send().unwrap();
+    assert_eq!(r.status(), 200);
+}
