@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod decide;
 pub mod flags;
+pub mod inventory;
 pub mod legacy;
 pub mod location;
 pub mod native;

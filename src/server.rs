@@ -178,7 +178,8 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     }
 }
 
-/// The one method both kinds of hyper connection have, under one name.
+/// hyper's graceful shutdown as a trait, so `serve_connection` does not name the
+/// connection type.
 trait GracefulConnection {
     fn graceful_shutdown(self: std::pin::Pin<&mut Self>);
 }

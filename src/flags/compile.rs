@@ -1,6 +1,7 @@
 //! Validation and compilation of `flags.toml` into a [`Snapshot`]. Every rejection names
 //! the file, line and column of the offending value and what is wrong with it.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use http::HeaderName;
@@ -31,13 +32,13 @@ pub fn compile(file: &Path, text: &str, registry: &Registry, generation: u64) ->
 
     let mut routes: Vec<CompiledRoute> = Vec::with_capacity(parsed.routes.len());
     let mut spans: Vec<std::ops::Range<usize>> = Vec::with_capacity(parsed.routes.len());
+    // Routes by normalized pattern, to find two that claim the same path and method.
+    let mut by_pattern: HashMap<String, Vec<usize>> = HashMap::with_capacity(parsed.routes.len());
     for (name, spec) in &parsed.routes {
         let route = compile_route(name, spec.get_ref(), &default_sticky, registry)
             .map_err(|(span, msg)| err(span.unwrap_or_else(|| spec.span()), msg))?;
-        let pattern = normalize_pattern(&route.path);
-        if let Some(other) =
-            routes.iter().find(|r| normalize_pattern(&r.path) == pattern && r.methods.overlaps(route.methods))
-        {
+        let same_path = by_pattern.entry(normalize_pattern(&route.path)).or_default();
+        if let Some(other) = same_path.iter().map(|&i| &routes[i]).find(|r| r.methods.overlaps(route.methods)) {
             return Err(err(
                 spec.get_ref().path.span(),
                 format!(
@@ -48,6 +49,7 @@ pub fn compile(file: &Path, text: &str, registry: &Registry, generation: u64) ->
                 ),
             ));
         }
+        same_path.push(routes.len());
         spans.push(spec.get_ref().path.span());
         routes.push(route);
     }

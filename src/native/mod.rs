@@ -22,7 +22,7 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 use http::header::CONTENT_TYPE;
 use http::request::Parts;
-use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
@@ -147,24 +147,21 @@ impl Native {
     pub async fn serve(&self, id: HandlerId, req: Request<Incoming>) -> Served {
         let endpoint = self.registry.get(id);
         let (parts, body) = req.into_parts();
+        // What the answer needs from the request once the handler owns it.
+        let origin = Cors::origin(&parts.headers);
+        let method = parts.method.clone();
         let body = match Limited::new(body, self.ctx.body_limit).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => {
                 let msg =
                     format!("Request body is larger than the {} bytes native handlers accept", self.ctx.body_limit);
-                return Served::Response(self.finish(
-                    &parts.headers,
-                    &parts.method,
-                    response::fail(StatusCode::PAYLOAD_TOO_LARGE, &msg),
-                ));
+                let resp = response::fail(StatusCode::PAYLOAD_TOO_LARGE, &msg);
+                return Served::Response(self.finish(origin.as_ref(), &method, resp));
             }
             Err(e) => {
                 let msg = format!("Could not read the request body: {e}");
-                return Served::Response(self.finish(
-                    &parts.headers,
-                    &parts.method,
-                    response::fail(StatusCode::BAD_REQUEST, &msg),
-                ));
+                let resp = response::fail(StatusCode::BAD_REQUEST, &msg);
+                return Served::Response(self.finish(origin.as_ref(), &method, resp));
             }
         };
 
@@ -175,7 +172,7 @@ impl Native {
         let json = if is_json(&parts.headers) {
             if body.is_empty() {
                 let resp = response::fail(StatusCode::INTERNAL_SERVER_ERROR, BAD_REQUEST_TEXT);
-                return Served::Response(self.finish(&parts.headers, &parts.method, resp));
+                return Served::Response(self.finish(origin.as_ref(), &method, resp));
             }
             match serde_json::from_slice(&body) {
                 Ok(v) => Some(v),
@@ -185,8 +182,6 @@ impl Native {
             None
         };
 
-        let request_headers = parts.headers.clone();
-        let method = parts.method.clone();
         let call = (endpoint.handler)(NativeRequest { parts, body, json }, self.ctx.clone());
         let outcome = tokio::time::timeout(self.ctx.timeout, AssertUnwindSafe(call).catch_unwind()).await;
         let resp = match outcome {
@@ -214,11 +209,16 @@ impl Native {
                 response::fail(StatusCode::GATEWAY_TIMEOUT, &msg)
             }
         };
-        Served::Response(self.finish(&request_headers, &method, resp))
+        Served::Response(self.finish(origin.as_ref(), &method, resp))
     }
 
-    fn finish(&self, request: &HeaderMap, method: &Method, mut resp: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
-        self.ctx.cors.apply(request, resp.headers_mut());
+    fn finish(
+        &self,
+        origin: Option<&HeaderValue>,
+        method: &Method,
+        mut resp: Response<Full<Bytes>>,
+    ) -> Response<Full<Bytes>> {
+        self.ctx.cors.apply(origin, resp.headers_mut());
         if *method == Method::HEAD {
             // Same head, Content-Length included, no body: what Flask does for HEAD.
             *resp.body_mut() = Full::new(Bytes::new());

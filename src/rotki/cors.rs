@@ -45,9 +45,14 @@ impl Cors {
         })
     }
 
+    /// The request's Origin, kept to answer with once the handler has the request.
+    pub fn origin(request: &HeaderMap) -> Option<HeaderValue> {
+        request.get(ORIGIN).cloned()
+    }
+
     /// Adds the CORS headers for an allowed request Origin to a response.
-    pub fn apply(&self, request: &HeaderMap, response: &mut HeaderMap) {
-        let Some(origin) = request.get(ORIGIN) else {
+    pub fn apply(&self, origin: Option<&HeaderValue>, response: &mut HeaderMap) {
+        let Some(origin) = origin else {
             return;
         };
         let Ok(text) = origin.to_str() else { return };

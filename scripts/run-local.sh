@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs the whole thing locally: the legacy app (tests/legacy, the gevent/Flask stack rotki
+# uses) on 127.0.0.1:5042, and banyan in front of it on 127.0.0.1:4242 with the repo's
+# config/banyan.toml and flags.toml. Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+tests/legacy/setup.sh
+cargo build --quiet --bin banyan
+
+data_dir="${ROTKI_DATA_DIR:-$PWD/target/rotki-data}"
+mkdir -p "$data_dir"
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
+
+coproc LEGACY { exec tests/legacy/.venv/bin/python tests/legacy/app.py --port 5042 --data-dir "$data_dir"; }
+pids+=("$LEGACY_PID")
+read -r line <&"${LEGACY[0]}"
+[[ "$line" == LISTENING* ]] || { echo "legacy app did not start: $line" >&2; exit 1; }
+
+target/debug/banyan serve --data-dir "$data_dir" &
+pids+=("$!")
+
+# Wait until banyan's admin port accepts connections (bash's /dev/tcp: no curl needed).
+for _ in $(seq 200); do
+    (exec 3<>/dev/tcp/127.0.0.1/4243) 2>/dev/null && break
+    sleep 0.05
+done
+cat <<MSG
+
+  legacy app:  http://127.0.0.1:5042
+  banyan:      http://127.0.0.1:4242      try: curl -i http://127.0.0.1:4242/api/1/ping
+  admin:       http://127.0.0.1:4243/api/flags
+
+  Edit flags.toml (e.g. native = 0 under [routes.ping]) and watch x-banyan-backend change.
+  Ctrl-C stops both.
+
+MSG
+wait
