@@ -168,10 +168,10 @@ impl Config {
         // Paths in the file are relative to the file, so the config works from any directory.
         let flags_path = match (&overrides.flags, &file.flags) {
             (Some(p), _) => p.clone(),
-            (None, Some(p)) => base.join(p),
+            (None, Some(p)) => relative_to(&base, p),
             (None, None) => PathBuf::from(DEFAULT_FLAGS),
         };
-        let data_dir = overrides.data_dir.clone().or_else(|| file.data_dir.as_ref().map(|p| base.join(p)));
+        let data_dir = overrides.data_dir.clone().or_else(|| file.data_dir.as_ref().map(|p| relative_to(&base, p)));
 
         let log_level = match &file.rotki.log_level {
             Some(v) => {
@@ -219,6 +219,26 @@ impl Config {
             },
         })
     }
+}
+
+/// `path` as seen from the config file's directory, with `dir/..` folded away so messages
+/// name `flags.toml`, not `config/../flags.toml`.
+fn relative_to(base: &Path, path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in base.join(path).components() {
+        match c {
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 fn parse_addr(s: &str) -> Result<SocketAddr, String> {
@@ -273,7 +293,9 @@ mod tests {
         let o = Overrides { listen: Some("127.0.0.1:2".into()), ..Default::default() };
         let c = Config::load(Some(&p), &o).unwrap();
         assert_eq!(c.listen.port(), 2);
-        assert_eq!(c.flags_path, dir.path().join("../flags.toml"));
+        assert_eq!(c.flags_path, dir.path().parent().unwrap().join("flags.toml"));
+        assert_eq!(relative_to(Path::new("config"), Path::new("../flags.toml")), Path::new("flags.toml"));
+        assert_eq!(relative_to(Path::new(""), Path::new("../x")), Path::new("../x"));
     }
 
     #[test]

@@ -116,8 +116,8 @@ pub fn bool_from_json(v: &Value) -> Option<bool> {
         Value::Bool(b) => Some(*b),
         Value::String(s) => bool_from_str(s),
         Value::Number(n) => match n.as_f64() {
-            Some(x) if x == 1.0 => Some(true),
-            Some(x) if x == 0.0 => Some(false),
+            Some(1.0) => Some(true),
+            Some(0.0) => Some(false),
             _ => None,
         },
         _ => None,

@@ -43,7 +43,7 @@ ASSET_TYPES = [
 app = Flask(__name__)
 CORS(app, origins=['http://localhost:*/*'])
 settings = {'data_directory': '', 'log_level': 'DEBUG', 'latest_release': None}
-seen = {'requests': 0}
+seen = {'requests': 0, 'sleeping': 0}
 
 
 def api_response(result, status_code=200):
@@ -80,7 +80,8 @@ def handle_request_parsing_error(err, _req, _schema, error_status_code=None, err
 
 @app.before_request
 def touch_json_body():
-    seen['requests'] += 1
+    if not request.path.startswith('/_test/count'):
+        seen['requests'] += 1
     if request.is_json:
         request.json  # noqa: B018 -- an empty or malformed JSON body must fail, as in rotki
 
@@ -148,7 +149,11 @@ def echo():
 
 @app.route('/_test/sleep', methods=['GET'])
 def sleep():
-    gevent.sleep(float(request.args.get('ms', '0')) / 1000)
+    seen['sleeping'] += 1
+    try:
+        gevent.sleep(float(request.args.get('ms', '0')) / 1000)
+    finally:
+        seen['sleeping'] -= 1
     return api_response({'result': 'slept', 'message': ''})
 
 
@@ -174,9 +179,10 @@ def download():
     return Response(gen(), mimetype='application/octet-stream')
 
 
-@app.route('/_test/requests', methods=['GET'])
-def request_count():
-    return api_response({'result': seen['requests'] - 1, 'message': ''})
+@app.route('/_test/count', methods=['GET'])
+def count():
+    """Requests seen (these not included) and requests inside /_test/sleep right now."""
+    return api_response({'result': seen, 'message': ''})
 
 
 class Notifier(WebSocketApplication):
