@@ -7,4 +7,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 tests/legacy/setup.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
-cargo test --all-targets
+# Benchmarks once in test mode (each runs one iteration), then every test.
+cargo test --benches --quiet
+cargo test

@@ -1,6 +1,7 @@
 //! Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are not forwarded:
 //! `Connection` and every header it names, `Keep-Alive`, `TE`, `Trailer`,
-//! `Transfer-Encoding`, `Upgrade`, and the `Proxy-*` family. `Expect` is answered by
+//! `Transfer-Encoding`, `Upgrade` (a websocket upgrade puts its own back, see `upgrade.rs`),
+//! and the `Proxy-*` family. `Expect` is answered by
 //! banyan's own server, so legacy never sees it either.
 
 use http::header::{CONNECTION, EXPECT, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};

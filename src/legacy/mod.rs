@@ -3,6 +3,7 @@
 
 mod forwarded;
 mod hop;
+mod upgrade;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -56,7 +57,11 @@ impl Legacy {
     /// Forwards a request and returns legacy's response, or a 502/504 envelope.
     pub async fn forward(&self, req: Request<Body>, peer: SocketAddr) -> Response<Body> {
         let (mut parts, body) = req.into_parts();
+        let upgrade = upgrade::take(&mut parts);
         hop::strip(&mut parts.headers);
+        if let Some(u) = &upgrade {
+            u.restore_headers(&mut parts.headers);
+        }
         forwarded::add(&mut parts.headers, peer);
         let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
         let mut uri = Uri::builder().scheme(self.scheme.clone()).authority(self.authority.clone());
@@ -65,10 +70,21 @@ impl Legacy {
         parts.version = Version::HTTP_11;
 
         match tokio::time::timeout(self.timeout, self.client.request(Request::from_parts(parts, body))).await {
-            Ok(Ok(resp)) => {
-                let (mut parts, incoming) = resp.into_parts();
-                hop::strip(&mut parts.headers);
-                Response::from_parts(parts, body::stream(incoming))
+            Ok(Ok(mut resp)) => {
+                let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
+                match upgrade {
+                    Some(u) if switching => {
+                        u.splice(&mut resp);
+                        // The 101 must keep its Upgrade and Connection headers.
+                        let (parts, incoming) = resp.into_parts();
+                        Response::from_parts(parts, body::stream(incoming))
+                    }
+                    _ => {
+                        let (mut parts, incoming) = resp.into_parts();
+                        hop::strip(&mut parts.headers);
+                        Response::from_parts(parts, body::stream(incoming))
+                    }
+                }
             }
             Ok(Err(e)) => {
                 let cause = root_cause(&e);

@@ -1,0 +1,63 @@
+//! WebSocket upgrades pass through to legacy byte for byte: banyan forwards the handshake
+//! with its `Upgrade` and `Connection` headers, and once legacy answers 101 it splices the
+//! two upgraded connections together. (Frame-level relay and merging with native messages
+//! build on this in the websocket work.) Only `Upgrade: websocket` is ever forwarded.
+
+use http::header::{CONNECTION, UPGRADE};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, Method, Response};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+
+/// The client side of an upgrade banyan will forward, taken from the request.
+pub struct Pending {
+    client: OnUpgrade,
+    upgrade: HeaderValue,
+}
+
+/// rotki's rule (websocket.md §2): GET, `Upgrade: websocket`, and `upgrade` in `Connection`.
+pub fn take(parts: &mut Parts) -> Option<Pending> {
+    if parts.method != Method::GET {
+        return None;
+    }
+    let upgrade = parts.headers.get(UPGRADE)?;
+    if !upgrade.as_bytes().eq_ignore_ascii_case(b"websocket") {
+        return None;
+    }
+    let connection =
+        parts.headers.get_all(CONNECTION).iter().any(|v| {
+            v.to_str().map(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade"))).unwrap_or(false)
+        });
+    if !connection {
+        return None;
+    }
+    let upgrade = upgrade.clone();
+    let client = parts.extensions.remove::<OnUpgrade>()?;
+    Some(Pending { client, upgrade })
+}
+
+impl Pending {
+    /// Puts back the two headers the hop-by-hop strip removed.
+    pub fn restore_headers(&self, headers: &mut HeaderMap) {
+        headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+        headers.insert(UPGRADE, self.upgrade.clone());
+    }
+
+    /// After legacy's 101: splices client and legacy together until either side closes.
+    pub fn splice<B>(self, legacy_response: &mut Response<B>) {
+        let legacy = hyper::upgrade::on(legacy_response);
+        tokio::spawn(async move {
+            let (client, legacy) = match tokio::try_join!(self.client, legacy) {
+                Ok(both) => both,
+                Err(e) => {
+                    tracing::warn!("websocket upgrade failed: {e}");
+                    return;
+                }
+            };
+            let (mut client, mut legacy) = (TokioIo::new(client), TokioIo::new(legacy));
+            if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut legacy).await {
+                tracing::debug!("websocket passthrough ended: {e}");
+            }
+        });
+    }
+}
