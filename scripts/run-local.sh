@@ -19,13 +19,15 @@ read -r line <&"${LEGACY[0]}"
 [[ "$line" == LISTENING* ]] || { echo "legacy app did not start: $line" >&2; exit 1; }
 
 target/debug/banyan serve --data-dir "$data_dir" &
-pids+=("$!")
+banyan_pid=$!
+pids+=("$banyan_pid")
 
 # Wait until banyan's admin port accepts connections (bash's /dev/tcp: no curl needed).
 for _ in $(seq 200); do
     (exec 3<>/dev/tcp/127.0.0.1/4243) 2>/dev/null && break
     sleep 0.05
 done
+kill -0 "$banyan_pid" 2>/dev/null || { echo "banyan did not start (see above)" >&2; exit 1; }
 cat <<MSG
 
   legacy app:  http://127.0.0.1:5042

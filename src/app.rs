@@ -8,6 +8,7 @@ use crate::flags::FlagsStore;
 use crate::legacy::Legacy;
 use crate::location::Located;
 use crate::native::{Context, Native, Registry};
+use crate::rotki::cors::Cors;
 
 pub struct App {
     pub config: Config,
@@ -22,17 +23,18 @@ pub enum AppError {
     #[error("{0}")]
     Flags(Located),
     #[error("config: {0}")]
-    Native(String),
+    Config(String),
 }
 
 impl App {
     pub fn new(config: Config, registry: Registry) -> Result<App, AppError> {
         let registry = Arc::new(registry);
         let flags = FlagsStore::load(&config.flags_path, registry.clone()).map_err(AppError::Flags)?;
-        let ctx = Context::from_config(&config).map_err(AppError::Native)?;
+        let cors = Cors::new(&config.rotki.api_cors).map_err(AppError::Config)?;
+        let ctx = Context::from_config(&config, cors.clone());
         Ok(App {
             native: Native::new(registry.clone(), Arc::new(ctx)),
-            legacy: Legacy::new(&config.legacy),
+            legacy: Legacy::new(&config.legacy, cors),
             flags: Arc::new(flags),
             registry,
             config,

@@ -150,6 +150,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
     runtime.block_on(async move {
+        // Before anything can log "ready": a SIGTERM from then on must drain, not kill.
+        let mut stop = StopSignals::install();
         let flags_path = config.flags_path.clone();
         let running = match crate::server::start(config, Registry::builtin()).await {
             Ok(r) => r,
@@ -163,7 +165,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             generation = running.app.flags.snapshot().generation,
             "banyan ready"
         );
-        let signal = wait_for_stop().await;
+        let signal = stop.wait().await;
         tracing::info!("{signal}: draining and stopping");
         running.shutdown().await;
         tracing::info!("stopped");
@@ -171,18 +173,40 @@ fn serve(args: ServeArgs) -> ExitCode {
     })
 }
 
-async fn wait_for_stop() -> &'static str {
-    #[cfg(unix)]
-    {
+#[cfg(unix)]
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl StopSignals {
+    fn install() -> StopSignals {
         use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-        tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = tokio::signal::ctrl_c() => "SIGINT",
+        StopSignals {
+            term: signal(SignalKind::terminate()).expect("install the SIGTERM handler"),
+            int: signal(SignalKind::interrupt()).expect("install the SIGINT handler"),
         }
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn wait(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
+}
+
+#[cfg(not(unix))]
+struct StopSignals;
+
+#[cfg(not(unix))]
+impl StopSignals {
+    fn install() -> StopSignals {
+        StopSignals
+    }
+
+    async fn wait(&mut self) -> &'static str {
         let _ = tokio::signal::ctrl_c().await;
         "interrupt"
     }

@@ -37,7 +37,8 @@ pub struct Config {
 pub struct LegacyConfig {
     pub url: Uri,
     pub connect_timeout: Duration,
-    /// Time allowed until legacy's response head arrives; past it the client gets 504.
+    /// Time allowed for sending the request and receiving legacy's response head; past it
+    /// the client gets 504. Generous: rotki runs long queries synchronously.
     pub timeout: Duration,
     pub pool_idle_timeout: Duration,
 }
@@ -116,7 +117,7 @@ struct RotkiFile {
     version: Option<String>,
     log_level: Option<Spanned<String>>,
     accept_docker_risk: Option<bool>,
-    api_cors: Option<Vec<String>>,
+    api_cors: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -186,6 +187,14 @@ impl Config {
             }
             None => "DEBUG".to_string(),
         };
+        let api_cors = match &file.rotki.api_cors {
+            Some(list) => {
+                crate::rotki::cors::Cors::new(list.get_ref())
+                    .map_err(|m| Located::at_span(&path, &text, list.span(), m))?;
+                list.get_ref().clone()
+            }
+            None => vec!["http://localhost:*/*".to_string()],
+        };
         let ms = |v: Option<u64>, default: u64| Duration::from_millis(v.unwrap_or(default));
         Ok(Config {
             listen,
@@ -195,7 +204,7 @@ impl Config {
             legacy: LegacyConfig {
                 url,
                 connect_timeout: ms(file.legacy.connect_timeout_ms, 1_000),
-                timeout: ms(file.legacy.timeout_ms, 30_000),
+                timeout: ms(file.legacy.timeout_ms, 300_000),
                 pool_idle_timeout: Duration::from_secs(file.legacy.pool_idle_timeout_secs.unwrap_or(90)),
             },
             native: NativeConfig {
@@ -211,10 +220,10 @@ impl Config {
                     .rotki
                     .accept_docker_risk
                     .unwrap_or_else(|| std::env::var_os("ROTKI_ACCEPT_DOCKER_RISK").is_some()),
-                api_cors: file.rotki.api_cors.unwrap_or_else(|| vec!["http://localhost:*/*".to_string()]),
+                api_cors,
             },
             server: ServerConfig {
-                header_read_timeout: ms(file.server.header_read_timeout_ms, 30_000),
+                header_read_timeout: ms(file.server.header_read_timeout_ms, 60_000),
                 drain_timeout: ms(file.server.drain_timeout_ms, 10_000),
             },
         })

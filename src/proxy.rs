@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 use crate::app::App;
 use crate::body::Body;
 use crate::decide::Backend;
+use crate::legacy::is_websocket_upgrade;
 use crate::native::Served;
 
 pub static X_BANYAN_BACKEND: HeaderName = HeaderName::from_static("x-banyan-backend");
@@ -23,11 +24,13 @@ pub async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Resp
     let route_name = routed.route.map_or("unmatched", |r| r.name.as_str());
     let method = req.method().clone();
 
-    let handler = routed.route.and_then(|r| r.handler);
+    // rotki completes a websocket handshake on any path, so an upgrade is legacy's even on
+    // a native route.
+    let handler = routed.route.and_then(|r| r.handler).filter(|_| !is_websocket_upgrade(&req));
     let (backend, mut resp) = match (routed.backend, handler) {
         (Backend::Native, Some(id)) => match app.native.serve(id, req).await {
             Served::Response(r) => (Backend::Native, r.map(Either::Right)),
-            Served::HandBack(r) => (Backend::Legacy, app.legacy.forward(r.map(Either::Right), peer).await),
+            Served::HandBack(r) => (Backend::Legacy, app.legacy.forward(r, peer).await),
         },
         _ => (Backend::Legacy, app.legacy.forward(req.map(Either::Left), peer).await),
     };

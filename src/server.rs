@@ -53,13 +53,7 @@ pub async fn start(config: Config, registry: Registry) -> Result<Running, StartE
     let public_addr = public.local_addr().expect("bound socket has an address");
     let admin_addr = admin.local_addr().expect("bound socket has an address");
 
-    let watcher = match crate::flags::spawn_watcher(app.flags.clone()) {
-        Ok(w) => Some(w),
-        Err(e) => {
-            tracing::warn!("cannot watch the flags file ({e}); reload with SIGHUP");
-            None
-        }
-    };
+    let watcher = crate::flags::spawn_watcher(app.flags.clone());
     let (stop, stopped) = watch::channel(false);
     let server = &app.config.server;
     let proxy_app = app.clone();

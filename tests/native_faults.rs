@@ -7,13 +7,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use banyan::config::{Config, Overrides};
-use banyan::native::{BoxFuture, Context, NativeRequest, Outcome, Registry};
+use banyan::native::{BoxFuture, Context, HandlerResult, NativeRequest, Registry};
 
-fn boom(_: NativeRequest, _: Arc<Context>) -> BoxFuture<Outcome> {
+fn boom(_: NativeRequest, _: Arc<Context>) -> BoxFuture<HandlerResult> {
     Box::pin(async { panic!("the handler broke") })
 }
 
-fn stall(_: NativeRequest, _: Arc<Context>) -> BoxFuture<Outcome> {
+fn fails(_: NativeRequest, _: Arc<Context>) -> BoxFuture<HandlerResult> {
+    Box::pin(async { Err("datatype mismatch".into()) })
+}
+
+fn stall(_: NativeRequest, _: Arc<Context>) -> BoxFuture<HandlerResult> {
     Box::pin(async {
         tokio::time::sleep(Duration::from_secs(3600)).await;
         unreachable!("the native timeout fires first")
@@ -35,6 +39,11 @@ native = 100
 path = "/api/1/stall"
 methods = ["GET"]
 native = 100
+
+[routes.fails]
+path = "/api/1/fails"
+methods = ["GET"]
+native = 100
 "#;
 
 #[test]
@@ -53,6 +62,7 @@ fn panics_and_hangs_stay_inside_their_request() {
     let mut registry = Registry::builtin();
     registry.add("/api/1/boom", &[http::Method::GET], boom);
     registry.add("/api/1/stall", &[http::Method::GET], stall);
+    registry.add("/api/1/fails", &[http::Method::GET], fails);
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let running = rt.block_on(banyan::server::start(config, registry)).unwrap();
@@ -67,6 +77,11 @@ fn panics_and_hangs_stay_inside_their_request() {
         r.text().unwrap(),
         r#"{"result": null, "message": "Native handler for /api/1/boom failed: the handler broke"}"#
     );
+
+    // An error is rotki's catch-all: 500 with the error's text.
+    let r = c.get(url("/api/1/fails")).send().unwrap();
+    assert_eq!(r.status(), 500);
+    assert_eq!(r.text().unwrap(), r#"{"result": null, "message": "datatype mismatch"}"#);
 
     let started = Instant::now();
     let r = c.get(url("/api/1/stall")).send().unwrap();

@@ -59,6 +59,8 @@ fn native_answers_match_legacy_to_the_byte() {
             request("GET", "/api/1/info", &[json], b"{\"check_for_updates\": \"yes\", \"\xc3\xa9\": 1}"),
         ),
         ("info JSON not a boolean", request("GET", "/api/1/info", &[json], b"{\"check_for_updates\": 2}")),
+        ("info JSON null", request("GET", "/api/1/info", &[json], b"{\"check_for_updates\": null}")),
+        ("info JSON float one", request("GET", "/api/1/info", &[json], b"{\"check_for_updates\": 0.0}")),
         ("info empty JSON body", request("GET", "/api/1/info", &[json], b"")),
         (
             "info form body falls back to query",
@@ -101,7 +103,13 @@ fn native_answers_match_legacy_to_the_byte() {
 #[test]
 fn native_hands_back_what_it_does_not_implement() {
     let legacy = Legacy::start_with(&["--latest-release", "1.44.0"]);
-    let banyan = Banyan::start(&legacy.url(), ALL_NATIVE);
+    let banyan = Banyan::start_with(Options {
+        legacy: legacy.url(),
+        flags: ALL_NATIVE,
+        config: "[native]\nbody_limit_bytes = 64\n",
+        data_dir: Some(&legacy.data_dir),
+    });
+    let big = [b'x'; 100];
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("check_for_updates asks GitHub", request("GET", "/api/1/info?check_for_updates=true", &[], b"")),
         (
@@ -109,6 +117,7 @@ fn native_hands_back_what_it_does_not_implement() {
             request("GET", "/api/1/info", &[("Content-Type", "application/json")], b"{\"check_for_updates\": true}"),
         ),
         ("several unknown fields (Python set order)", request("GET", "/api/1/info?b=1&a=2", &[], b"")),
+        ("a body over the native limit", request("GET", "/api/1/ping", &[("Content-Type", "text/plain")], &big)),
         (
             "JSON serde rejects but Python accepts",
             request("GET", "/api/1/info", &[("Content-Type", "application/json")], b"{\"check_for_updates\": NaN}"),

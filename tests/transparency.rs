@@ -5,6 +5,8 @@
 mod common;
 
 use common::{client, raw, request, Banyan, Legacy};
+use std::io::{Read, Write};
+
 use sha2::{Digest, Sha256};
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -49,7 +51,7 @@ fn legacy_sees_the_clients_request() {
     assert_eq!(get("x-forwarded-for"), Some("10.1.2.3, 127.0.0.1"));
     assert_eq!(get("x-forwarded-proto"), Some("http"));
     assert_eq!(get("x-forwarded-host"), Some("rotki.example:4242"));
-    for hop in ["x-hop", "keep-alive", "proxy-authorization", "te"] {
+    for hop in ["x-hop", "keep-alive", "proxy-authorization", "te", "connection", "transfer-encoding", "upgrade"] {
         assert_eq!(get(hop), None, "hop-by-hop header {hop} reached legacy: {headers:?}");
     }
 }
@@ -66,6 +68,47 @@ fn the_client_gets_legacys_response_unchanged() {
         assert_eq!(direct.comparable_head(), proxied.comparable_head(), "{path}");
         assert_eq!(direct.body, proxied.body, "{path}");
     }
+}
+
+#[test]
+fn hop_by_hop_response_headers_stop_at_banyan() {
+    let legacy = Legacy::start();
+    let banyan = Banyan::start(&legacy.url(), "");
+    let req = request("GET", "/_test/hop", &[], b"");
+    let direct = raw(legacy.addr(), &req);
+    assert_eq!(direct.header("x-drop"), Some("connection-scoped"), "the legacy app must send them");
+    let proxied = raw(banyan.addr, &req);
+    for hop in ["connection", "x-drop", "keep-alive"] {
+        assert_eq!(proxied.header(hop), None, "{hop} reached the client:\n{}", proxied.head);
+    }
+    assert_eq!(proxied.header("x-kept"), Some("end-to-end"));
+    assert_eq!(proxied.body, direct.body);
+}
+
+/// A proxy that buffered whole responses would hold the first chunk until the second.
+#[test]
+fn responses_stream_as_legacy_writes_them() {
+    let legacy = Legacy::start();
+    let banyan = Banyan::start(&legacy.url(), "");
+    let mut s = std::net::TcpStream::connect(banyan.addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET /_test/drip?ms=3000 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let started = std::time::Instant::now();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("first chunk") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed early");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let first = started.elapsed();
+    assert!(first < std::time::Duration::from_millis(1500), "first chunk after {first:?}: buffered");
+    while !String::from_utf8_lossy(&seen).contains("second chunk") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed early");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert!(started.elapsed() >= std::time::Duration::from_secs(3));
 }
 
 #[test]

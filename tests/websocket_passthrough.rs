@@ -55,6 +55,22 @@ fn the_frontends_websocket_passes_through_to_legacy() {
     }
 }
 
+/// rotki upgrades on any path, then closes at once where no notifier lives; a native
+/// route must not answer such a request itself.
+#[test]
+fn an_upgrade_on_a_native_route_goes_to_legacy() {
+    let legacy = Legacy::start();
+    let banyan = Banyan::start(&legacy.url(), common::ALL_NATIVE);
+    let mut ws = TcpStream::connect(banyan.addr).unwrap();
+    ws.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = handshake(&mut ws, "/api/1/ping");
+    assert!(head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("x-banyan-backend: legacy"), "{head}");
+    let mut close = [0u8; 2];
+    ws.read_exact(&mut close).unwrap();
+    assert_eq!(close, [0x88, 0x00], "rotki's empty close frame");
+}
+
 #[test]
 fn a_plain_get_to_ws_is_ordinary_http() {
     let legacy = Legacy::start();

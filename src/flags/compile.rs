@@ -82,10 +82,13 @@ fn compile_route(
     }
 
     let path = spec.path.get_ref();
-    if !path.starts_with('/') || path.contains(['?', '#', ' ']) || path.contains("//") {
+    if !path.starts_with('/') || path.contains(['?', '#', ' ', '%', '<', '>']) || path.contains("//") {
         return Err((
             Some(spec.path.span()),
-            format!("route `{name}`: path {path:?} must start with '/' and hold no '?', '#', spaces or empty segments"),
+            format!(
+                "route `{name}`: path {path:?} must start with '/' and hold no '?', '#', '%', spaces, \
+                 empty segments or Flask converters (write <int:id> as {{id}}; paths match decoded)"
+            ),
         ));
     }
 
@@ -140,7 +143,9 @@ fn compile_route(
         None => default_sticky.clone(),
     };
     let group = match &spec.group {
-        Some(g) if g.get_ref().is_empty() => return Err((Some(g.span()), format!("route `{name}`: group is empty"))),
+        Some(g) if g.get_ref().is_empty() || g.get_ref().contains(':') => {
+            return Err((Some(g.span()), format!("route `{name}`: group must be non-empty and hold no ':'")));
+        }
         Some(g) => g.get_ref().clone(),
         None => name.to_string(),
     };
@@ -232,6 +237,9 @@ mod tests {
             ("[routes.a]\npath = \"/x\"\n[routes.a]\npath = \"/y\"\n", "flags.toml:3:"),
             ("[routes.a]\npath = \"x\"\n", "flags.toml:2:8: route `a`: path \"x\" must start with '/'"),
             ("[routes.a]\npath = \"/x/{a}-{b}\"\n", "flags.toml:2:8: route `a`: invalid path"),
+            ("[routes.a]\npath = \"/x/<int:id>\"\n", "flags.toml:2:8: route `a`: path \"/x/<int:id>\" must start"),
+            ("[routes.a]\npath = \"/x/%74\"\n", "flags.toml:2:8: route `a`: path \"/x/%74\" must start"),
+            ("[routes.a]\npath = \"/x\"\ngroup = \"a:b\"\n", "flags.toml:3:9: route `a`: group must be non-empty"),
             ("[routes.a]\npath = \"/x\"\nsticky = \"header:\"\n", "flags.toml:3:10: route `a`: bad sticky"),
         ];
         for (text, want) in cases {

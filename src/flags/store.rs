@@ -75,9 +75,19 @@ impl FlagsStore {
 
     /// Re-reads the file and applies it if it changed and is valid. Logs the outcome.
     pub fn reload(&self) -> ReloadOutcome {
+        self.apply(self.read())
+    }
+
+    /// The file's bytes now.
+    pub fn read(&self) -> Result<Vec<u8>, Located> {
+        read(&self.path)
+    }
+
+    /// Applies what [`read`](Self::read) returned if it changed and is valid. Logs the outcome.
+    pub fn apply(&self, read: Result<Vec<u8>, Located>) -> ReloadOutcome {
         let mut state = self.lock();
         let serving = self.current.load().generation;
-        let outcome = match read(&self.path) {
+        let outcome = match read {
             Err(e) => ReloadOutcome::Missing(e),
             Ok(bytes) if bytes == state.applied => ReloadOutcome::Unchanged,
             Ok(bytes) => {
@@ -102,6 +112,11 @@ impl FlagsStore {
             }
             ReloadOutcome::Unchanged => {
                 tracing::debug!(generation = serving, "flags file unchanged");
+                // Back to the bytes being served after a rejected or missing file: the file
+                // on disk is good again, so stop reporting the old error.
+                if state.status.error.is_some() {
+                    state.status = ReloadStatus { at: SystemTime::now(), outcome: "unchanged", error: None };
+                }
                 return outcome;
             }
             ReloadOutcome::Rejected(e) => {

@@ -1,15 +1,19 @@
 //! Hot reload. The watcher follows the flags file's directory, not the file: editors and
 //! Kubernetes replace files (rename, `..data` symlink swaps) rather than write them, and a
 //! watch on the old inode would go quiet. Events are coalesced for a few milliseconds so
-//! an editor's write-then-rename applies once; SIGHUP forces a re-read.
+//! an editor's write-then-rename applies once, and a file written in place is read only
+//! once its writer has closed it, so a half-written save is never compiled. SIGHUP forces
+//! a re-read, also when the watcher could not start.
 
 use std::ffi::OsString;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use super::FlagsStore;
 
@@ -17,66 +21,125 @@ use super::FlagsStore;
 const SETTLE: Duration = Duration::from_millis(5);
 /// Upper bound on coalescing, so a steady stream of events still applies.
 const MAX_DELAY: Duration = Duration::from_millis(25);
+/// How long a file written in place may stay open before it is read anyway.
+const MAX_WRITING: Duration = Duration::from_millis(500);
 
-/// Starts watching; the returned watcher must be kept alive for as long as reloads should
-/// happen.
-pub fn spawn_watcher(store: Arc<FlagsStore>) -> notify::Result<notify::RecommendedWatcher> {
-    let (tx, rx) = mpsc::unbounded_channel::<()>();
-    let dir = match store.path().parent() {
+/// What an event says about the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// Written in place; the writer may not be done.
+    Writing,
+    /// Complete: the writer closed it, or it was created, renamed or removed.
+    Done,
+}
+
+/// Starts the reload loop (file events and SIGHUP). Returns the watcher, which must be
+/// kept alive, or `None` when the directory cannot be watched: then only SIGHUP reloads.
+/// Signal handlers are installed before this returns, so a SIGHUP never kills banyan.
+pub fn spawn_watcher(store: Arc<FlagsStore>) -> Option<notify::RecommendedWatcher> {
+    let hangup = hangup_signal();
+    let (tx, rx) = mpsc::unbounded_channel::<Change>();
+    let watcher = match watch(store.path(), tx) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(file = %store.path().display(), "cannot watch the flags file ({e}); reload with SIGHUP");
+            None
+        }
+    };
+    tokio::spawn(reload_loop(store, rx, hangup));
+    watcher
+}
+
+fn watch(path: &Path, tx: mpsc::UnboundedSender<Change>) -> notify::Result<notify::RecommendedWatcher> {
+    let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => Path::new(".").to_path_buf(),
     };
-    let name: OsString = store.path().file_name().map(OsString::from).unwrap_or_default();
+    let name: OsString = path.file_name().map(OsString::from).unwrap_or_default();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
-        Ok(event) if relevant(&event, &name) => {
-            let _ = tx.send(());
+        Ok(event) => {
+            if let Some(change) = classify(&event, &name) {
+                let _ = tx.send(change);
+            }
         }
-        Ok(_) => {}
         Err(e) => tracing::warn!("flags watcher error: {e}"),
     })?;
     watcher.watch(&dir, RecursiveMode::NonRecursive)?;
-    tokio::spawn(reload_loop(store, rx));
     Ok(watcher)
 }
 
-fn relevant(event: &notify::Event, name: &OsString) -> bool {
-    if matches!(event.kind, EventKind::Access(_)) {
-        return false;
-    }
-    event.paths.iter().any(|p| match p.file_name() {
+fn classify(event: &notify::Event, name: &OsString) -> Option<Change> {
+    let ours = event.paths.iter().any(|p| match p.file_name() {
         // `..data` and `..<timestamp>` are how a Kubernetes ConfigMap mount swaps content.
         Some(f) => f == name.as_os_str() || f.to_string_lossy().starts_with(".."),
         None => false,
-    })
+    });
+    if !ours {
+        return None;
+    }
+    match event.kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => Some(Change::Done),
+        EventKind::Access(_) | EventKind::Modify(ModifyKind::Metadata(_)) => None,
+        EventKind::Modify(ModifyKind::Data(_)) | EventKind::Modify(ModifyKind::Any) => Some(Change::Writing),
+        _ => Some(Change::Done),
+    }
 }
 
-async fn reload_loop(store: Arc<FlagsStore>, mut events: mpsc::UnboundedReceiver<()>) {
-    let mut hangup = hangup_signal();
+async fn reload_loop(store: Arc<FlagsStore>, mut events: mpsc::UnboundedReceiver<Change>, mut hangup: Hangup) {
+    // An edit between the initial load and the watch would otherwise wait for the next one.
+    reload(&store, &mut events).await;
     loop {
         tokio::select! {
-            got = events.recv() => {
-                if got.is_none() {
-                    return;
-                }
-                settle(&mut events).await;
-            }
+            got = events.recv() => match got {
+                Some(change) => settle(&mut events, change).await,
+                None => std::future::pending::<()>().await,
+            },
             _ = recv_hangup(&mut hangup) => {
                 tracing::info!("SIGHUP: re-reading flags");
             }
         }
-        let store = store.clone();
-        // The read is a blocking file read; keep it off the request workers.
-        let _ = tokio::task::spawn_blocking(move || store.reload()).await;
+        reload(&store, &mut events).await;
     }
 }
 
-async fn settle(events: &mut mpsc::UnboundedReceiver<()>) {
-    let deadline = tokio::time::Instant::now() + MAX_DELAY;
+/// How long notify may take to hand over an event the kernel already raised.
+const EVENT_LAG: Duration = Duration::from_millis(2);
+
+/// Reads the file and applies it, unless a new write began meanwhile: a writer that
+/// truncated the file just before the read would otherwise get an empty file applied.
+async fn reload(store: &Arc<FlagsStore>, events: &mut mpsc::UnboundedReceiver<Change>) {
     loop {
-        let wait = SETTLE.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        let reader = store.clone();
+        // A blocking file read; keep it off the request workers.
+        let Ok(read) = tokio::task::spawn_blocking(move || reader.read()).await else {
+            return;
+        };
+        tokio::time::sleep(EVENT_LAG).await;
+        match events.try_recv() {
+            Ok(change) => settle(events, change).await,
+            Err(_) => {
+                store.apply(read);
+                return;
+            }
+        }
+    }
+}
+
+/// Waits until events stop for `SETTLE` and the last one says the file is complete, within
+/// `MAX_DELAY` (or `MAX_WRITING` while a writer still has the file open).
+async fn settle(events: &mut mpsc::UnboundedReceiver<Change>, mut last: Change) {
+    let start = Instant::now();
+    loop {
+        let budget = if last == Change::Writing { MAX_WRITING } else { MAX_DELAY };
+        let wait = SETTLE.min((start + budget).saturating_duration_since(Instant::now()));
+        if wait.is_zero() {
+            return;
+        }
         match tokio::time::timeout(wait, events.recv()).await {
-            Ok(Some(())) if tokio::time::Instant::now() < deadline => continue,
-            _ => return,
+            Ok(Some(change)) => last = change,
+            Ok(None) => return,
+            Err(_) if last == Change::Writing => continue,
+            Err(_) => return,
         }
     }
 }

@@ -5,17 +5,20 @@ mod forwarded;
 mod hop;
 mod upgrade;
 
+pub use upgrade::is_websocket_upgrade;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{Request, Response, StatusCode, Uri, Version};
+use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::body::{self, Body};
 use crate::config::LegacyConfig;
+use crate::rotki::cors::Cors;
 use crate::rotki::response;
 
 pub struct Legacy {
@@ -25,10 +28,13 @@ pub struct Legacy {
     url: String,
     timeout: Duration,
     connect_timeout: Duration,
+    /// rotki answers every allowed Origin with CORS headers, errors included; banyan's own
+    /// 502/504 do too, or the browser would hide them from the frontend.
+    cors: Cors,
 }
 
 impl Legacy {
-    pub fn new(cfg: &LegacyConfig) -> Legacy {
+    pub fn new(cfg: &LegacyConfig, cors: Cors) -> Legacy {
         let mut connector = HttpConnector::new();
         // Requests go out in one write and must not wait on Nagle's algorithm: gevent's
         // delayed ACKs would hold each one back by tens of milliseconds.
@@ -47,6 +53,7 @@ impl Legacy {
             url: cfg.url.to_string().trim_end_matches('/').to_string(),
             timeout: cfg.timeout,
             connect_timeout: cfg.connect_timeout,
+            cors,
         }
     }
 
@@ -57,6 +64,7 @@ impl Legacy {
     /// Forwards a request and returns legacy's response, or a 502/504 envelope.
     pub async fn forward(&self, req: Request<Body>, peer: SocketAddr) -> Response<Body> {
         let (mut parts, body) = req.into_parts();
+        let origin = Cors::origin(&parts.headers);
         let upgrade = upgrade::take(&mut parts);
         hop::strip(&mut parts.headers);
         if let Some(u) = &upgrade {
@@ -94,21 +102,28 @@ impl Legacy {
                 } else {
                     format!("Legacy backend at {} failed: {cause}", self.url)
                 };
-                response::fail(StatusCode::BAD_GATEWAY, &msg).map(body::full_from)
+                self.own_answer(StatusCode::BAD_GATEWAY, &msg, origin)
             }
             Err(_) => {
                 let ms = self.timeout.as_millis();
                 tracing::warn!(legacy = %self.url, timeout_ms = ms as u64, "legacy did not answer in time");
                 let msg = format!("Legacy backend at {} did not answer within {ms} ms", self.url);
-                response::fail(StatusCode::GATEWAY_TIMEOUT, &msg).map(body::full_from)
+                self.own_answer(StatusCode::GATEWAY_TIMEOUT, &msg, origin)
             }
         }
+    }
+
+    fn own_answer(&self, status: StatusCode, message: &str, origin: Option<HeaderValue>) -> Response<Body> {
+        let mut resp = response::fail(status, message);
+        self.cors.apply(origin.as_ref(), resp.headers_mut());
+        resp.map(body::full_from)
     }
 
     /// Whether legacy accepts TCP connections now (for `/readyz`).
     pub async fn reachable(&self) -> bool {
         let port = self.authority.port_u16().unwrap_or(80);
-        let connect = tokio::net::TcpStream::connect((self.authority.host(), port));
+        let host = self.authority.host().trim_start_matches('[').trim_end_matches(']');
+        let connect = tokio::net::TcpStream::connect((host, port));
         matches!(tokio::time::timeout(self.connect_timeout, connect).await, Ok(Ok(_)))
     }
 }

@@ -16,22 +16,28 @@ pub struct Pending {
 }
 
 /// rotki's rule (websocket.md §2): GET, `Upgrade: websocket`, and `upgrade` in `Connection`.
-pub fn take(parts: &mut Parts) -> Option<Pending> {
-    if parts.method != Method::GET {
-        return None;
-    }
-    let upgrade = parts.headers.get(UPGRADE)?;
-    if !upgrade.as_bytes().eq_ignore_ascii_case(b"websocket") {
-        return None;
-    }
-    let connection =
-        parts.headers.get_all(CONNECTION).iter().any(|v| {
+pub fn is_websocket_upgrade<B>(req: &http::Request<B>) -> bool {
+    is_websocket(req.method(), req.headers())
+}
+
+fn is_websocket(method: &Method, headers: &HeaderMap) -> bool {
+    // Most requests have no Upgrade header: one lookup and out.
+    let Some(upgrade) = headers.get(UPGRADE) else {
+        return false;
+    };
+    *method == Method::GET
+        && upgrade.as_bytes().eq_ignore_ascii_case(b"websocket")
+        && headers.get_all(CONNECTION).iter().any(|v| {
             v.to_str().map(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade"))).unwrap_or(false)
-        });
-    if !connection {
+        })
+}
+
+/// Takes the client side of a websocket upgrade out of the request, if it is one.
+pub fn take(parts: &mut Parts) -> Option<Pending> {
+    if !is_websocket(&parts.method, &parts.headers) {
         return None;
     }
-    let upgrade = upgrade.clone();
+    let upgrade = parts.headers.get(UPGRADE)?.clone();
     let client = parts.extensions.remove::<OnUpgrade>()?;
     Some(Pending { client, upgrade })
 }

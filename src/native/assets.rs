@@ -5,7 +5,7 @@ use std::sync::{Arc, LazyLock};
 use bytes::Bytes;
 use http::StatusCode;
 
-use super::{Context, NativeRequest, Outcome};
+use super::{Context, HandlerResult, NativeRequest, Outcome};
 use crate::rotki::{json, response};
 
 /// rotki's `AssetType` enum in declaration order, without `nft`, as the API names them.
@@ -46,8 +46,8 @@ static TYPES_BODY: LazyLock<Bytes> = LazyLock::new(|| {
 });
 
 /// `GET /api/1/assets/types`: a constant list; `async_query` and any body are ignored.
-pub async fn types(_req: NativeRequest, _ctx: Arc<Context>) -> Outcome {
-    Outcome::Respond(response::api_response(StatusCode::OK, TYPES_BODY.clone()))
+pub async fn types(_req: NativeRequest, _ctx: Arc<Context>) -> HandlerResult {
+    Ok(Outcome::Respond(response::api_response(StatusCode::OK, TYPES_BODY.clone())))
 }
 
 #[cfg(test)]

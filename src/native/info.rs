@@ -7,7 +7,7 @@ use std::sync::Arc;
 use http::StatusCode;
 use serde::Serialize;
 
-use super::{Context, NativeRequest, Outcome};
+use super::{Context, HandlerResult, NativeRequest, Outcome};
 use crate::rotki::args::{self, FieldErrors};
 use crate::rotki::response;
 
@@ -43,8 +43,8 @@ enum Plan {
     Legacy,
 }
 
-pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> Outcome {
-    match plan(&req) {
+pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
+    Ok(match plan(&req) {
         Plan::Invalid(errors) => Outcome::Respond(response::validation_error(&errors)),
         Plan::Legacy => Outcome::HandBack(req),
         Plan::Answer => {
@@ -61,7 +61,7 @@ pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> Outcome {
             };
             Outcome::Respond(response::envelope(StatusCode::OK, &info, ""))
         }
-    }
+    })
 }
 
 fn plan(req: &NativeRequest) -> Plan {

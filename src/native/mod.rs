@@ -26,6 +26,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 
+use crate::body::{self, Body};
 use crate::config::{Config, RotkiConfig};
 use crate::rotki::cors::Cors;
 use crate::rotki::response;
@@ -33,7 +34,10 @@ use crate::routes::{normalize_pattern, MethodSet};
 
 pub type HandlerId = usize;
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-pub type HandlerFn = fn(NativeRequest, Arc<Context>) -> BoxFuture<Outcome>;
+pub type HandlerFn = fn(NativeRequest, Arc<Context>) -> BoxFuture<HandlerResult>;
+/// A handler's error becomes a 500 envelope whose message is the error's text, as rotki's
+/// catch-all handler does with `str(exception)`.
+pub type HandlerResult = Result<Outcome, Box<dyn std::error::Error + Send + Sync>>;
 
 /// A request as a native handler sees it: head, whole body, and the body parsed as JSON
 /// when the request says it is JSON.
@@ -52,7 +56,7 @@ pub enum Outcome {
 /// What the dispatcher returns to the proxy.
 pub enum Served {
     Response(Response<Full<Bytes>>),
-    HandBack(Request<Full<Bytes>>),
+    HandBack(Request<Body>),
 }
 
 /// What handlers may read: rotki's process values, taken from banyan's config.
@@ -67,14 +71,14 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn from_config(config: &Config) -> Result<Context, String> {
-        Ok(Context {
+    pub fn from_config(config: &Config, cors: Cors) -> Context {
+        Context {
             rotki: config.rotki.clone(),
             data_directory: info::data_directory(config.data_dir.as_deref()),
-            cors: Cors::new(&config.rotki.api_cors)?,
+            cors,
             body_limit: config.native.body_limit,
             timeout: config.native.timeout,
-        })
+        }
     }
 }
 
@@ -146,6 +150,10 @@ impl Native {
 
     pub async fn serve(&self, id: HandlerId, req: Request<Incoming>) -> Served {
         let endpoint = self.registry.get(id);
+        // rotki reads any body size; a body too large to buffer here is legacy's, untouched.
+        if hyper::body::Body::size_hint(req.body()).lower() > self.ctx.body_limit as u64 {
+            return Served::HandBack(req.map(body::stream));
+        }
         let (parts, body) = req.into_parts();
         // What the answer needs from the request once the handler owns it.
         let origin = Cors::origin(&parts.headers);
@@ -153,6 +161,8 @@ impl Native {
         let body = match Limited::new(body, self.ctx.body_limit).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                // Only a chunked body without a length gets here: part of it is read, so it
+                // can no longer be handed back whole.
                 let msg =
                     format!("Request body is larger than the {} bytes native handlers accept", self.ctx.body_limit);
                 let resp = response::fail(StatusCode::PAYLOAD_TOO_LARGE, &msg);
@@ -176,7 +186,7 @@ impl Native {
             }
             match serde_json::from_slice(&body) {
                 Ok(v) => Some(v),
-                Err(_) => return Served::HandBack(Request::from_parts(parts, Full::new(body))),
+                Err(_) => return Served::HandBack(Request::from_parts(parts, body::full(body))),
             }
         } else {
             None
@@ -185,8 +195,14 @@ impl Native {
         let call = (endpoint.handler)(NativeRequest { parts, body, json }, self.ctx.clone());
         let outcome = tokio::time::timeout(self.ctx.timeout, AssertUnwindSafe(call).catch_unwind()).await;
         let resp = match outcome {
-            Ok(Ok(Outcome::Respond(resp))) => resp,
-            Ok(Ok(Outcome::HandBack(r))) => return Served::HandBack(Request::from_parts(r.parts, Full::new(r.body))),
+            Ok(Ok(Ok(Outcome::Respond(resp)))) => resp,
+            Ok(Ok(Ok(Outcome::HandBack(r)))) => {
+                return Served::HandBack(Request::from_parts(r.parts, body::full(r.body)))
+            }
+            Ok(Ok(Err(e))) => {
+                tracing::error!(endpoint = endpoint.path, "native handler failed: {e}");
+                response::fail(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
+            }
             Ok(Err(panic)) => {
                 let what = panic_message(&*panic);
                 tracing::error!(endpoint = endpoint.path, "native handler panicked: {what}");

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::StatusCode;
 
-use super::{Context, NativeRequest, Outcome};
+use super::{Context, HandlerResult, NativeRequest, Outcome};
 use crate::rotki::response;
 
 const BODY: &[u8] = br#"{"result": true, "message": ""}"#;
 
-pub async fn handle(_req: NativeRequest, _ctx: Arc<Context>) -> Outcome {
-    Outcome::Respond(response::api_response(StatusCode::OK, Bytes::from_static(BODY)))
+pub async fn handle(_req: NativeRequest, _ctx: Arc<Context>) -> HandlerResult {
+    Ok(Outcome::Respond(response::api_response(StatusCode::OK, Bytes::from_static(BODY))))
 }

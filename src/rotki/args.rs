@@ -82,6 +82,8 @@ impl Args<'_> {
         let parsed = match self {
             Args::Json(map) => match map.get(field) {
                 None => return Ok(None),
+                // The field has a default, so marshmallow does not allow None.
+                Some(Value::Null) => return Err("Field may not be null."),
                 Some(v) => bool_from_json(v),
             },
             Args::Query(pairs) => match pairs.iter().find(|(k, _)| k == field) {

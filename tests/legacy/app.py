@@ -179,6 +179,29 @@ def download():
     return Response(gen(), mimetype='application/octet-stream')
 
 
+@app.route('/_test/drip', methods=['GET'])
+def drip():
+    """One chunk now, another after `ms`: shows whether a proxy streams or buffers."""
+    ms = float(request.args.get('ms', '1000'))
+
+    def gen():
+        yield b'first chunk\n'
+        gevent.sleep(ms / 1000)
+        yield b'second chunk\n'
+    return Response(gen(), mimetype='text/plain')
+
+
+@app.route('/_test/hop', methods=['GET'])
+def hop_headers():
+    """Hop-by-hop headers in a response, which a proxy must not pass on."""
+    resp = api_response({'result': True, 'message': ''})
+    resp.headers['Connection'] = 'X-Drop'
+    resp.headers['X-Drop'] = 'connection-scoped'
+    resp.headers['Keep-Alive'] = 'timeout=5'
+    resp.headers['X-Kept'] = 'end-to-end'
+    return resp
+
+
 @app.route('/_test/count', methods=['GET'])
 def count():
     """Requests seen (these not included) and requests inside /_test/sleep right now."""
