@@ -3,6 +3,8 @@
 //! (the library's `server::start`, on real sockets) so the test can register handlers that
 //! misbehave on purpose.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,32 +26,12 @@ fn stall(_: NativeRequest, _: Arc<Context>) -> BoxFuture<HandlerResult> {
     })
 }
 
-const FLAGS: &str = r#"
-[routes.ping]
-path = "/api/1/ping"
-methods = ["GET"]
-native = 100
-
-[routes.boom]
-path = "/api/1/boom"
-methods = ["GET"]
-native = 100
-
-[routes.stall]
-path = "/api/1/stall"
-methods = ["GET"]
-native = 100
-
-[routes.fails]
-path = "/api/1/fails"
-methods = ["GET"]
-native = 100
-"#;
-
 #[test]
 fn panics_and_hangs_stay_inside_their_request() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("flags.toml"), FLAGS).unwrap();
+    let flags =
+        ["ping", "boom", "stall", "fails"].map(|n| common::get_route(n, &format!("/api/1/{n}"), "100", "")).concat();
+    std::fs::write(dir.path().join("flags.toml"), flags).unwrap();
     std::fs::write(dir.path().join("banyan.toml"), "[native]\ntimeout_ms = 300\n").unwrap();
     let overrides = Overrides {
         listen: Some("127.0.0.1:0".into()),

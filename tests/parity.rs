@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{raw, request, Banyan, Legacy, Options, Raw, ALL_NATIVE};
+use common::{all_native, raw, request, Banyan, Legacy, Options, Raw};
 
 fn both(legacy: &Legacy, banyan: &Banyan, req: &[u8]) -> (Raw, Raw) {
     (raw(legacy.addr(), req), raw(banyan.addr, req))
@@ -13,8 +13,12 @@ fn both(legacy: &Legacy, banyan: &Banyan, req: &[u8]) -> (Raw, Raw) {
 fn start() -> (Legacy, Banyan) {
     let legacy = Legacy::start();
     let data_dir = legacy.data_dir.clone();
-    let banyan =
-        Banyan::start_with(Options { legacy: legacy.url(), flags: ALL_NATIVE, config: "", data_dir: Some(&data_dir) });
+    let banyan = Banyan::start_with(Options {
+        legacy: legacy.url(),
+        flags: &all_native(),
+        config: "",
+        data_dir: Some(&data_dir),
+    });
     (legacy, banyan)
 }
 
@@ -105,7 +109,7 @@ fn native_hands_back_what_it_does_not_implement() {
     let legacy = Legacy::start_with(&["--latest-release", "1.44.0"]);
     let banyan = Banyan::start_with(Options {
         legacy: legacy.url(),
-        flags: ALL_NATIVE,
+        flags: &all_native(),
         config: "[native]\nbody_limit_bytes = 64\n",
         data_dir: Some(&legacy.data_dir),
     });

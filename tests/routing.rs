@@ -3,24 +3,11 @@
 
 mod common;
 
-use common::{backend, client, Banyan, Legacy};
+use common::{backend, client, get_route, Banyan, Legacy};
 
 fn info_flags(native: &str, sticky: &str) -> String {
-    format!(
-        r#"
-[routes.ping]
-path = "/api/1/ping"
-methods = ["GET"]
-native = 100
-
-[routes.info]
-path = "/api/1/info"
-methods = ["GET"]
-native = {native}
-sticky = "{sticky}"
-group = "pilot"
-"#
-    )
+    get_route("ping", "/api/1/ping", "100", "")
+        + &get_route("info", "/api/1/info", native, &format!("sticky = \"{sticky}\"\ngroup = \"pilot\""))
 }
 
 /// Which of `user-0`..`user-999` are served natively, by index.

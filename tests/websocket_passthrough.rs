@@ -10,6 +10,16 @@ use std::time::Duration;
 
 use common::{Banyan, Legacy};
 
+/// Connects to banyan and completes a websocket handshake on `path`; returns the head.
+fn open(banyan: &Banyan, path: &str) -> (TcpStream, String) {
+    let mut ws = TcpStream::connect(banyan.addr).unwrap();
+    ws.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = handshake(&mut ws, path);
+    assert!(head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("x-banyan-backend: legacy"), "{head}");
+    (ws, head)
+}
+
 fn handshake(stream: &mut TcpStream, path: &str) -> String {
     let req = format!(
         "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -38,13 +48,9 @@ fn text_frame(payload: &[u8]) -> Vec<u8> {
 #[test]
 fn the_frontends_websocket_passes_through_to_legacy() {
     let legacy = Legacy::start();
-    let banyan = Banyan::start(&legacy.url(), common::ALL_NATIVE);
-    let mut ws = TcpStream::connect(banyan.addr).unwrap();
-    ws.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let head = handshake(&mut ws, "/ws/");
-    assert!(head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{head}");
+    let banyan = Banyan::start(&legacy.url(), &common::all_native());
+    let (mut ws, head) = open(&banyan, "/ws/");
     assert!(head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), "{head}");
-    assert!(head.to_ascii_lowercase().contains("x-banyan-backend: legacy"), "{head}");
 
     for msg in [&b"hello"[..], br#"{"type": "legacy", "data": {}}"#] {
         ws.write_all(&text_frame(msg)).unwrap();
@@ -60,12 +66,8 @@ fn the_frontends_websocket_passes_through_to_legacy() {
 #[test]
 fn an_upgrade_on_a_native_route_goes_to_legacy() {
     let legacy = Legacy::start();
-    let banyan = Banyan::start(&legacy.url(), common::ALL_NATIVE);
-    let mut ws = TcpStream::connect(banyan.addr).unwrap();
-    ws.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let head = handshake(&mut ws, "/api/1/ping");
-    assert!(head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{head}");
-    assert!(head.to_ascii_lowercase().contains("x-banyan-backend: legacy"), "{head}");
+    let banyan = Banyan::start(&legacy.url(), &common::all_native());
+    let (mut ws, _) = open(&banyan, "/api/1/ping");
     let mut close = [0u8; 2];
     ws.read_exact(&mut close).unwrap();
     assert_eq!(close, [0x88, 0x00], "rotki's empty close frame");

@@ -350,20 +350,14 @@ pub fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]
     bytes
 }
 
+/// A `[routes.<name>]` table for GET on `path`; `extra` adds lines (sticky, group).
+pub fn get_route(name: &str, path: &str, native: &str, extra: &str) -> String {
+    format!("[routes.{name}]\npath = \"{path}\"\nmethods = [\"GET\"]\nnative = {native}\n{extra}\n")
+}
+
 /// Flags that send the three native endpoints to native at 100 %.
-pub const ALL_NATIVE: &str = r#"
-[routes.ping]
-path = "/api/1/ping"
-methods = ["GET"]
-native = 100
-
-[routes.info]
-path = "/api/1/info"
-methods = ["GET"]
-native = 100
-
-[routes.asset_types]
-path = "/api/1/assets/types"
-methods = ["GET"]
-native = 100
-"#;
+pub fn all_native() -> String {
+    [("ping", "/api/1/ping"), ("info", "/api/1/info"), ("asset_types", "/api/1/assets/types")]
+        .map(|(name, path)| get_route(name, path, "100", ""))
+        .concat()
+}
