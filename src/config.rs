@@ -63,6 +63,8 @@ pub struct RotkiConfig {
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
+    /// Threads serving the public listener, each with its own runtime and socket.
+    pub workers: usize,
     pub header_read_timeout: Duration,
     /// How long in-flight requests may run after SIGTERM before banyan exits anyway.
     pub drain_timeout: Duration,
@@ -123,6 +125,7 @@ struct RotkiFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ServerFile {
+    workers: Option<Spanned<usize>>,
     header_read_timeout_ms: Option<u64>,
     drain_timeout_ms: Option<u64>,
 }
@@ -195,6 +198,13 @@ impl Config {
             }
             None => vec!["http://localhost:*/*".to_string()],
         };
+        let workers = match &file.server.workers {
+            Some(w) if *w.get_ref() == 0 => {
+                return Err(Located::at_span(&path, &text, w.span(), "workers must be at least 1"));
+            }
+            Some(w) => *w.get_ref(),
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
         let ms = |v: Option<u64>, default: u64| Duration::from_millis(v.unwrap_or(default));
         Ok(Config {
             listen,
@@ -223,6 +233,7 @@ impl Config {
                 api_cors,
             },
             server: ServerConfig {
+                workers,
                 header_read_timeout: ms(file.server.header_read_timeout_ms, 60_000),
                 drain_timeout: ms(file.server.drain_timeout_ms, 10_000),
             },

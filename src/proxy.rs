@@ -2,7 +2,11 @@
 //! the request started with, serve it natively or from legacy, and say who answered in
 //! `x-banyan-backend`.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 use http::{HeaderName, HeaderValue, Request, Response};
@@ -12,12 +16,32 @@ use hyper::body::Incoming;
 use crate::app::App;
 use crate::body::Body;
 use crate::decide::Backend;
-use crate::legacy::is_websocket_upgrade;
+use crate::legacy::{is_websocket_upgrade, Slot};
 use crate::native::Served;
 
 pub static X_BANYAN_BACKEND: HeaderName = HeaderName::from_static("x-banyan-backend");
 
-pub async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+/// What one client connection keeps between its requests.
+struct Connection {
+    app: Arc<App>,
+    peer: SocketAddr,
+    /// The legacy connection this client connection last used.
+    legacy: Slot,
+}
+
+/// The request handler of a new client connection.
+pub fn connection(app: Arc<App>, peer: SocketAddr) -> impl Fn(Request<Incoming>) -> LocalFuture {
+    let conn = Rc::new(Connection { legacy: app.legacy.slot(), app, peer });
+    move |req| {
+        let conn = conn.clone();
+        Box::pin(async move { handle(&conn, req).await })
+    }
+}
+
+pub type LocalFuture = Pin<Box<dyn Future<Output = Response<Body>>>>;
+
+async fn handle(conn: &Connection, req: Request<Incoming>) -> Response<Body> {
+    let (app, peer, slot) = (&conn.app, conn.peer, &conn.legacy);
     let started = Instant::now();
     let snapshot = app.flags.snapshot();
     let routed = snapshot.route(req.method(), req.uri().path(), req.headers(), peer.ip());
@@ -30,9 +54,9 @@ pub async fn handle(app: &App, req: Request<Incoming>, peer: SocketAddr) -> Resp
     let (backend, mut resp) = match (routed.backend, handler) {
         (Backend::Native, Some(id)) => match app.native.serve(id, req).await {
             Served::Response(r) => (Backend::Native, r.map(Either::Right)),
-            Served::HandBack(r) => (Backend::Legacy, app.legacy.forward(r, peer).await),
+            Served::HandBack(r) => (Backend::Legacy, app.legacy.forward(r, peer, slot).await),
         },
-        _ => (Backend::Legacy, app.legacy.forward(req.map(Either::Left), peer).await),
+        _ => (Backend::Legacy, app.legacy.forward(req.map(Either::Left), peer, slot).await),
     };
     resp.headers_mut().insert(X_BANYAN_BACKEND.clone(), HeaderValue::from_static(backend.as_str()));
     tracing::debug!(

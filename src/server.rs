@@ -1,6 +1,12 @@
 //! Listeners and connections: binds the public and admin listeners once (a reload never
 //! re-binds them), serves HTTP/1.1 on each connection with upgrades enabled, and drains
 //! in-flight requests on shutdown. Knows nothing of flags or backends.
+//!
+//! The public listener runs thread-per-core, like nginx's workers: each worker thread has
+//! its own single-threaded runtime and its own `SO_REUSEPORT` socket on the public address,
+//! so the kernel spreads connections across workers and a request never crosses threads
+//! (no work-stealing wakeups, no shared pool locks). The admin listener has a thread of its
+//! own; the reload watcher and signals run on the caller's runtime.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -14,12 +20,11 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::app::{App, AppError};
 use crate::body::Body;
-use crate::config::Config;
+use crate::config::{Config, ServerConfig};
 use crate::native::Registry;
 use crate::{admin, proxy, rotki};
 
@@ -29,7 +34,7 @@ pub struct Running {
     pub admin_addr: SocketAddr,
     pub app: Arc<App>,
     stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    threads: Vec<oneshot::Receiver<()>>,
     _watcher: Option<notify::RecommendedWatcher>,
 }
 
@@ -39,66 +44,112 @@ pub enum StartError {
     App(#[from] AppError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot start a worker thread: {0}")]
+    Thread(std::io::Error),
 }
 
-/// Loads flags, binds both listeners and starts serving.
+/// Loads flags, binds both listeners and starts serving. Must run inside a tokio runtime,
+/// which then carries the flags watcher.
 pub async fn start(config: Config, registry: Registry) -> Result<Running, StartError> {
     rotki::response::learn_header_case().await;
     let app = Arc::new(App::new(config, registry)?);
-    let bind = |addr: SocketAddr| async move {
-        TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
-    };
-    let public = bind(app.config.listen).await?;
-    let admin = bind(app.config.admin_listen).await?;
-    let public_addr = public.local_addr().expect("bound socket has an address");
-    let admin_addr = admin.local_addr().expect("bound socket has an address");
+    let server = app.config.server.clone();
+
+    // The first socket resolves port 0; the other workers bind the port it got.
+    let first = bind(app.config.listen, true)?;
+    let public_addr = first.local_addr().map_err(|source| StartError::Bind { addr: app.config.listen, source })?;
+    let mut public = vec![first];
+    for _ in 1..server.workers {
+        public.push(bind(public_addr, true)?);
+    }
+    let admin = bind(app.config.admin_listen, false)?;
+    let admin_addr = admin.local_addr().map_err(|source| StartError::Bind { addr: app.config.admin_listen, source })?;
 
     let watcher = crate::flags::spawn_watcher(app.flags.clone());
     let (stop, stopped) = watch::channel(false);
-    let server = &app.config.server;
-    let proxy_app = app.clone();
+    let mut threads = Vec::new();
+    for (i, listener) in public.into_iter().enumerate() {
+        let app = app.clone();
+        let connection = move |peer| proxy::connection(app.clone(), peer);
+        threads.push(spawn_thread(format!("banyan-worker-{i}"), listener, connection, &server, stopped.clone())?);
+    }
     let admin_app = app.clone();
-    let tasks = vec![
-        tokio::spawn(accept_loop(
-            public,
-            move |req, peer| {
-                let app = proxy_app.clone();
-                async move { proxy::handle(&app, req, peer).await }
-            },
-            server.header_read_timeout,
-            server.drain_timeout,
-            stopped.clone(),
-        )),
-        tokio::spawn(accept_loop(
-            admin,
-            move |req, _| admin::handle(admin_app.clone(), req),
-            server.header_read_timeout,
-            server.drain_timeout,
-            stopped,
-        )),
-    ];
-    Ok(Running { public_addr, admin_addr, app, stop, tasks, _watcher: watcher })
+    let connection = move |_| {
+        let app = admin_app.clone();
+        move |req| admin::handle(app.clone(), req)
+    };
+    threads.push(spawn_thread("banyan-admin".into(), admin, connection, &server, stopped)?);
+    Ok(Running { public_addr, admin_addr, app, stop, threads, _watcher: watcher })
 }
 
 impl Running {
     /// Stops accepting, lets in-flight requests finish (up to the drain timeout), returns.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        for t in self.tasks {
-            let _ = t.await;
+        for done in self.threads {
+            let _ = done.await;
         }
     }
 }
 
-async fn accept_loop<F, Fut>(
+fn bind(addr: SocketAddr, reuse_port: bool) -> Result<std::net::TcpListener, StartError> {
+    use socket2::{Domain, Socket, Type};
+    let fail = |source| StartError::Bind { addr, source };
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(fail)?;
+    socket.set_reuse_address(true).map_err(fail)?;
+    #[cfg(unix)]
+    if reuse_port {
+        socket.set_reuse_port(true).map_err(fail)?;
+    }
+    socket.bind(&addr.into()).map_err(fail)?;
+    socket.listen(1024).map_err(fail)?;
+    socket.set_nonblocking(true).map_err(fail)?;
+    Ok(socket.into())
+}
+
+/// A thread with its own single-threaded runtime serving one listener; the receiver fires
+/// when it has drained and stopped. `connection` makes the request handler of each new
+/// connection, which may keep per-connection state.
+fn spawn_thread<C, H, Fut>(
+    name: String,
+    listener: std::net::TcpListener,
+    connection: C,
+    server: &ServerConfig,
+    stop: watch::Receiver<bool>,
+) -> Result<oneshot::Receiver<()>, StartError>
+where
+    C: Fn(SocketAddr) -> H + Send + 'static,
+    H: Fn(Request<Incoming>) -> Fut + 'static,
+    Fut: Future<Output = Response<Body>> + 'static,
+{
+    let (done, finished) = oneshot::channel();
+    let server = server.clone();
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&runtime, async move {
+                match TcpListener::from_std(listener) {
+                    Ok(listener) => accept_loop(listener, connection, &server, stop).await,
+                    Err(e) => tracing::error!("cannot serve a listener: {e}"),
+                }
+            });
+            let _ = done.send(());
+        })
+        .map_err(StartError::Thread)?;
+    Ok(finished)
+}
+
+async fn accept_loop<C, H, Fut>(
     listener: TcpListener,
-    handler: F,
-    header_read_timeout: Duration,
-    drain_timeout: Duration,
+    connection: C,
+    server: &ServerConfig,
     mut stop: watch::Receiver<bool>,
 ) where
-    F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Response<Body>> + Send + 'static,
+    C: Fn(SocketAddr) -> H,
+    H: Fn(Request<Incoming>) -> Fut + 'static,
+    Fut: Future<Output = Response<Body>> + 'static,
 {
     // Every connection task holds a clone of `open`; when the last one is gone, `all_closed`
     // yields None. (hyper-util's GracefulShutdown cannot watch upgradeable connections.)
@@ -109,7 +160,7 @@ async fn accept_loop<F, Fut>(
         .preserve_header_case(true)
         .title_case_headers(true)
         .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout);
+        .header_read_timeout(server.header_read_timeout);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -123,13 +174,13 @@ async fn accept_loop<F, Fut>(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let handler = handler.clone();
+                let handler = connection(peer);
                 let service = service_fn(move |req| {
-                    let fut = handler(req, peer);
+                    let fut = handler(req);
                     async move { Ok::<_, Infallible>(fut.await) }
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
-                tokio::spawn(serve_connection(conn, peer, stop.clone(), open.clone()));
+                tokio::task::spawn_local(serve_connection(conn, peer, stop.clone(), open.clone()));
             }
             _ = stopped(&mut stop) => break,
         }
@@ -138,8 +189,8 @@ async fn accept_loop<F, Fut>(
     drop(open);
     tokio::select! {
         _ = all_closed.recv() => {}
-        _ = tokio::time::sleep(drain_timeout) => {
-            tracing::warn!(timeout_ms = drain_timeout.as_millis() as u64, "drain timeout: closing remaining connections");
+        _ = tokio::time::sleep(server.drain_timeout) => {
+            tracing::warn!(timeout_ms = server.drain_timeout.as_millis() as u64, "drain timeout: closing remaining connections");
         }
     }
 }

@@ -1,20 +1,21 @@
-//! The way to legacy: a pooled hyper client that forwards requests as they came, streaming
-//! bodies both ways, and answers in rotki's envelope when legacy is down (502) or slow (504).
+//! The way to legacy: forwards requests as they came, streaming bodies both ways, over
+//! connections kept per worker thread (`pool.rs`), and answers in rotki's envelope when
+//! legacy is down (502) or slow (504).
 
 mod forwarded;
 mod hop;
+mod pool;
 mod upgrade;
 
+pub use pool::Slot;
 pub use upgrade::is_websocket_upgrade;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use http::uri::Authority;
+use http::{HeaderValue, Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
 
 use crate::body::{self, Body};
 use crate::config::LegacyConfig;
@@ -22,8 +23,7 @@ use crate::rotki::cors::Cors;
 use crate::rotki::response;
 
 pub struct Legacy {
-    client: Client<HttpConnector, Body>,
-    scheme: Scheme,
+    pool: pool::Pool,
     authority: Authority,
     url: String,
     timeout: Duration,
@@ -33,23 +33,19 @@ pub struct Legacy {
     cors: Cors,
 }
 
+/// Why a request got no answer from legacy.
+enum Failure {
+    Connect(pool::ConnectError),
+    Send(hyper::Error),
+}
+
 impl Legacy {
     pub fn new(cfg: &LegacyConfig, cors: Cors) -> Legacy {
-        let mut connector = HttpConnector::new();
-        // Requests go out in one write and must not wait on Nagle's algorithm: gevent's
-        // delayed ACKs would hold each one back by tens of milliseconds.
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(cfg.connect_timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(cfg.pool_idle_timeout)
-            // Forwarded header names keep the case they arrived with, both ways.
-            .http1_preserve_header_case(true)
-            .build(connector);
+        let authority = cfg.url.authority().cloned().expect("validated in config");
+        let port = authority.port_u16().unwrap_or(80);
         Legacy {
-            client,
-            scheme: cfg.url.scheme().cloned().unwrap_or(Scheme::HTTP),
-            authority: cfg.url.authority().cloned().expect("validated in config"),
+            pool: pool::Pool::new(authority.host(), port, cfg.connect_timeout, cfg.pool_idle_timeout),
+            authority,
             url: cfg.url.to_string().trim_end_matches('/').to_string(),
             timeout: cfg.timeout,
             connect_timeout: cfg.connect_timeout,
@@ -57,12 +53,17 @@ impl Legacy {
         }
     }
 
+    /// A legacy-connection slot for a new client connection.
+    pub fn slot(&self) -> Slot {
+        self.pool.slot()
+    }
+
     pub fn url(&self) -> &str {
         &self.url
     }
 
     /// Forwards a request and returns legacy's response, or a 502/504 envelope.
-    pub async fn forward(&self, req: Request<Body>, peer: SocketAddr) -> Response<Body> {
+    pub async fn forward(&self, req: Request<Body>, peer: SocketAddr, slot: &Slot) -> Response<Body> {
         let (mut parts, body) = req.into_parts();
         let origin = Cors::origin(&parts.headers);
         let upgrade = upgrade::take(&mut parts);
@@ -71,37 +72,39 @@ impl Legacy {
             u.restore_headers(&mut parts.headers);
         }
         forwarded::add(&mut parts.headers, peer);
-        let path = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
-        let mut uri = Uri::builder().scheme(self.scheme.clone()).authority(self.authority.clone());
-        uri = uri.path_and_query(path);
-        parts.uri = uri.build().expect("parts of valid URIs");
+        if !parts.headers.contains_key(http::header::HOST) {
+            // An HTTP/1.0 client may send none; legacy still needs one.
+            parts.headers.insert(http::header::HOST, HeaderValue::from_str(self.authority.as_str()).expect("valid"));
+        }
+        // The request line goes out in origin form (`/api/1/ping?x`), as clients send it.
+        if parts.uri.authority().is_some() {
+            let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            parts.uri = path.parse().unwrap_or_else(|_| http::Uri::from_static("/"));
+        }
         parts.version = Version::HTTP_11;
 
-        match tokio::time::timeout(self.timeout, self.client.request(Request::from_parts(parts, body))).await {
+        match tokio::time::timeout(self.timeout, self.send(Request::from_parts(parts, body), slot)).await {
             Ok(Ok(mut resp)) => {
                 let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
                 match upgrade {
                     Some(u) if switching => {
                         u.splice(&mut resp);
                         // The 101 must keep its Upgrade and Connection headers.
-                        let (parts, incoming) = resp.into_parts();
-                        Response::from_parts(parts, body::stream(incoming))
+                        resp.map(body::stream)
                     }
                     _ => {
-                        let (mut parts, incoming) = resp.into_parts();
-                        hop::strip(&mut parts.headers);
-                        Response::from_parts(parts, body::stream(incoming))
+                        hop::strip(resp.headers_mut());
+                        resp.map(body::stream)
                     }
                 }
             }
-            Ok(Err(e)) => {
-                let cause = root_cause(&e);
-                tracing::warn!(legacy = %self.url, "legacy request failed: {cause}");
-                let msg = if e.is_connect() {
-                    format!("Legacy backend at {} is unreachable: {cause}", self.url)
-                } else {
-                    format!("Legacy backend at {} failed: {cause}", self.url)
+            Ok(Err(failure)) => {
+                let (cause, msg) = match failure {
+                    Failure::Connect(e) => (e.to_string(), "is unreachable"),
+                    Failure::Send(e) => (root_cause(&e), "failed"),
                 };
+                tracing::warn!(legacy = %self.url, "legacy request failed: {cause}");
+                let msg = format!("Legacy backend at {} {msg}: {cause}", self.url);
                 self.own_answer(StatusCode::BAD_GATEWAY, &msg, origin)
             }
             Err(_) => {
@@ -110,6 +113,28 @@ impl Legacy {
                 let msg = format!("Legacy backend at {} did not answer within {ms} ms", self.url);
                 self.own_answer(StatusCode::GATEWAY_TIMEOUT, &msg, origin)
             }
+        }
+    }
+
+    /// Sends on the slot's connection (or another ready one). A request that a reused
+    /// connection failed before sending anything (legacy had closed it while idle) is sent
+    /// once more on a new connection; nothing of it reached legacy, so that is safe.
+    async fn send(&self, req: Request<Body>, slot: &Slot) -> Result<Response<Incoming>, Failure> {
+        let (mut sender, reused) = self.pool.acquire(slot).await.map_err(Failure::Connect)?;
+        match sender.try_send_request(req).await {
+            Ok(resp) => {
+                self.pool.release(slot, sender);
+                Ok(resp)
+            }
+            Err(mut e) => match e.take_message() {
+                Some(req) if reused => {
+                    let mut fresh = self.pool.connect().await.map_err(Failure::Connect)?;
+                    let resp = fresh.send_request(req).await.map_err(Failure::Send)?;
+                    self.pool.release(slot, fresh);
+                    Ok(resp)
+                }
+                _ => Err(Failure::Send(e.into_error())),
+            },
         }
     }
 

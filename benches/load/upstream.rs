@@ -1,0 +1,39 @@
+//! The fast upstream every load-benchmark contender forwards to: answers any request
+//! with rotki's `/api/1/ping` response (same headers and bytes), as fast as hyper can,
+//! so the benchmark measures the proxies, not the backend.
+//! Usage: `upstream <addr>` (port 0 picks one); prints `LISTENING <port>`.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+const BODY: &[u8] = br#"{"result": true, "message": ""}"#;
+
+#[tokio::main]
+async fn main() {
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into());
+    let listener = TcpListener::bind(&addr).await.expect("bind");
+    println!("LISTENING {}", listener.local_addr().unwrap().port());
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(async move {
+            let service = service_fn(|_req: Request<hyper::body::Incoming>| async {
+                let resp = Response::builder()
+                    .header("mimetype", "application/json")
+                    .header("content-type", "application/json")
+                    .header("content-length", BODY.len())
+                    .body(Full::new(Bytes::from_static(BODY)))
+                    .expect("valid response");
+                Ok::<_, Infallible>(resp)
+            });
+            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
