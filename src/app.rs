@@ -34,7 +34,7 @@ impl App {
         let ctx = Context::from_config(&config, cors.clone());
         Ok(App {
             native: Native::new(registry.clone(), Arc::new(ctx)),
-            legacy: Legacy::new(&config.legacy, cors),
+            legacy: Legacy::new(&config.legacy, cors, config.server.preserve_header_case),
             flags: Arc::new(flags),
             registry,
             config,

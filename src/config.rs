@@ -65,6 +65,9 @@ pub struct RotkiConfig {
 pub struct ServerConfig {
     /// Threads serving the public listener, each with its own runtime and socket.
     pub workers: usize,
+    /// Forward header names in the case they were written (costs about 13 % of banyan's
+    /// own instructions per proxied request; lower-case names are just as valid HTTP).
+    pub preserve_header_case: bool,
     pub header_read_timeout: Duration,
     /// How long in-flight requests may run after SIGTERM before banyan exits anyway.
     pub drain_timeout: Duration,
@@ -126,6 +129,7 @@ struct RotkiFile {
 #[serde(deny_unknown_fields)]
 struct ServerFile {
     workers: Option<Spanned<usize>>,
+    preserve_header_case: Option<bool>,
     header_read_timeout_ms: Option<u64>,
     drain_timeout_ms: Option<u64>,
 }
@@ -234,6 +238,7 @@ impl Config {
             },
             server: ServerConfig {
                 workers,
+                preserve_header_case: file.server.preserve_header_case.unwrap_or(true),
                 header_read_timeout: ms(file.server.header_read_timeout_ms, 60_000),
                 drain_timeout: ms(file.server.drain_timeout_ms, 10_000),
             },

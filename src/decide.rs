@@ -7,7 +7,7 @@
 //! when absent. Raising `p` only ever adds buckets, so a key never flips back to legacy
 //! on the way up.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::IpAddr;
 
 use http::header::COOKIE;
@@ -130,12 +130,8 @@ fn sticky_bucket(route: &CompiledRoute, headers: &HeaderMap, peer: IpAddr) -> u3
         }
         Sticky::Ip => {
             // The textual form, so any implementation that hashes "group:1.2.3.4" agrees.
-            let mut buf = [0u8; 48];
-            let mut cursor = std::io::Cursor::new(&mut buf[..]);
-            if write!(cursor, "{peer}").is_ok() {
-                let n = cursor.position() as usize;
-                return bucket_with_prefix(&prefix, &buf[..n]);
-            }
+            let mut buf = [0; 48];
+            return bucket_with_prefix(&prefix, crate::ip::text(peer, &mut buf));
         }
     }
     fastrand::u32(..BUCKETS)

@@ -11,6 +11,7 @@ pub mod config;
 pub mod decide;
 pub mod flags;
 pub mod inventory;
+pub mod ip;
 pub mod legacy;
 pub mod location;
 pub mod native;

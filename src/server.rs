@@ -156,9 +156,10 @@ async fn accept_loop<C, H, Fut>(
     let (open, mut all_closed) = mpsc::channel::<()>(1);
     let mut builder = http1::Builder::new();
     builder
-        // Forwarded responses keep legacy's header case; banyan's own use rotki's.
-        .preserve_header_case(true)
-        .title_case_headers(true)
+        // Forwarded responses keep legacy's header case (or go out in lower case, the
+        // cheapest); banyan's own answers carry rotki's case (`rotki/response.rs`).
+        .preserve_header_case(server.preserve_header_case)
+        .title_case_headers(server.preserve_header_case)
         .timer(TokioTimer::new())
         .header_read_timeout(server.header_read_timeout);
     loop {

@@ -11,20 +11,36 @@ fn both(legacy: &Legacy, banyan: &Banyan, req: &[u8]) -> (Raw, Raw) {
 }
 
 fn start() -> (Legacy, Banyan) {
+    start_with_config("")
+}
+
+fn start_with_config(config: &str) -> (Legacy, Banyan) {
     let legacy = Legacy::start();
     let data_dir = legacy.data_dir.clone();
-    let banyan = Banyan::start_with(Options {
-        legacy: legacy.url(),
-        flags: &all_native(),
-        config: "",
-        data_dir: Some(&data_dir),
-    });
+    let banyan =
+        Banyan::start_with(Options { legacy: legacy.url(), flags: &all_native(), config, data_dir: Some(&data_dir) });
     (legacy, banyan)
 }
 
 #[test]
 fn native_answers_match_legacy_to_the_byte() {
-    let (legacy, banyan) = start();
+    native_parity(start());
+}
+
+/// Native answers keep rotki's header case even when forwarded ones go out in lower case.
+#[test]
+fn native_answers_keep_rotkis_case_without_header_case_preservation() {
+    let (legacy, banyan) = start_with_config("[server]\npreserve_header_case = false\n");
+    let forwarded = raw(banyan.addr, &request("GET", "/nope", &[], b""));
+    assert!(
+        forwarded.head.contains("\r\nmimetype: application/json\r\ncontent-type: application/json\r\n"),
+        "{}",
+        forwarded.head
+    );
+    native_parity((legacy, banyan));
+}
+
+fn native_parity((legacy, banyan): (Legacy, Banyan)) {
     let json = ("Content-Type", "application/json");
     let origin_ok = ("Origin", "http://localhost:8080");
     let origin_no = ("Origin", "http://example.com");

@@ -12,10 +12,20 @@ static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-prot
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 pub fn add(headers: &mut HeaderMap, peer: SocketAddr) {
-    let ip = peer.ip().to_string();
-    let chain: Vec<&str> = headers.get_all(&X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()).collect();
-    let value = if chain.is_empty() { ip } else { format!("{}, {ip}", chain.join(", ")) };
-    if let Ok(v) = HeaderValue::from_str(&value) {
+    let mut buf = [0; 48];
+    let ip = crate::ip::text(peer.ip(), &mut buf);
+    let value = if headers.contains_key(&X_FORWARDED_FOR) {
+        let mut chain: Vec<u8> = Vec::new();
+        for v in headers.get_all(&X_FORWARDED_FOR) {
+            chain.extend_from_slice(v.as_bytes());
+            chain.extend_from_slice(b", ");
+        }
+        chain.extend_from_slice(ip);
+        HeaderValue::from_bytes(&chain)
+    } else {
+        HeaderValue::from_bytes(ip)
+    };
+    if let Ok(v) = value {
         headers.insert(X_FORWARDED_FOR.clone(), v);
     }
     headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));

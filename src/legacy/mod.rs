@@ -40,11 +40,11 @@ enum Failure {
 }
 
 impl Legacy {
-    pub fn new(cfg: &LegacyConfig, cors: Cors) -> Legacy {
+    pub fn new(cfg: &LegacyConfig, cors: Cors, preserve_header_case: bool) -> Legacy {
         let authority = cfg.url.authority().cloned().expect("validated in config");
         let port = authority.port_u16().unwrap_or(80);
         Legacy {
-            pool: pool::Pool::new(authority.host(), port, cfg.connect_timeout, cfg.pool_idle_timeout),
+            pool: pool::Pool::new(authority.host(), port, cfg, preserve_header_case),
             authority,
             url: cfg.url.to_string().trim_end_matches('/').to_string(),
             timeout: cfg.timeout,

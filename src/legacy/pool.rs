@@ -15,6 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::body::Body;
+use crate::config::LegacyConfig;
 
 /// Idle legacy connections kept per worker thread, at most.
 const MAX_IDLE: usize = 512;
@@ -38,6 +39,7 @@ pub struct Pool {
     port: u16,
     connect_timeout: Duration,
     idle_timeout: Duration,
+    preserve_header_case: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,14 +59,15 @@ pub struct Slot {
 }
 
 impl Pool {
-    pub fn new(host: &str, port: u16, connect_timeout: Duration, idle_timeout: Duration) -> Pool {
+    pub fn new(host: &str, port: u16, cfg: &LegacyConfig, preserve_header_case: bool) -> Pool {
         Pool {
             id: NEXT_POOL.fetch_add(1, Ordering::Relaxed),
             // `[::1]` in a URL is `::1` to connect().
             host: host.trim_start_matches('[').trim_end_matches(']').to_string(),
             port,
-            connect_timeout,
-            idle_timeout,
+            connect_timeout: cfg.connect_timeout,
+            idle_timeout: cfg.pool_idle_timeout,
+            preserve_header_case,
         }
     }
 
@@ -106,11 +109,12 @@ impl Pool {
         stream.set_nodelay(true)?;
         let (sender, conn) = http1::Builder::new()
             // Forwarded header names keep the case they arrived with, both ways.
-            .preserve_header_case(true)
+            .preserve_header_case(self.preserve_header_case)
             .handshake(TokioIo::new(stream))
             .await?;
-        // On a current-thread runtime this task runs on the worker that uses the connection.
-        tokio::spawn(async move {
+        // A task of the worker's own local set: it wakes and is woken by the client
+        // connection's task without crossing schedulers (which would cost an eventfd write).
+        tokio::task::spawn_local(async move {
             if let Err(e) = conn.with_upgrades().await {
                 tracing::debug!("legacy connection ended: {e}");
             }

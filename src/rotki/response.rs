@@ -92,11 +92,12 @@ fn werkzeug_reason(status: StatusCode) -> Option<ReasonPhrase> {
 /// Header names as rotki writes them. hyper keeps the case of forwarded headers through
 /// a private extension that only its own parser can create, so banyan parses rotki's
 /// response head once at start and stamps a copy of that extension on native answers;
-/// names it does not cover fall back to title case (`Content-Type`, `Date`).
+/// names it does not cover follow `preserve_header_case` (title case, or lower case).
 static HEADER_CASE: OnceLock<http::Extensions> = OnceLock::new();
 
 const ROTKI_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nmimetype: application/json\r\nContent-Type: application/json\r\n\
-Content-Length: 0\r\nAccess-Control-Allow-Origin: x\r\nVary: Origin\r\n\r\n";
+Content-Length: 0\r\nAccess-Control-Allow-Origin: x\r\nVary: Origin\r\nX-Banyan-Backend: native\r\n\
+Date: Sat, 21 Nov 2026 07:13:02 GMT\r\n\r\n";
 
 /// Learns rotki's header case; call once at start, inside the runtime.
 pub async fn learn_header_case() {
