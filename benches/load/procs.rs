@@ -1,0 +1,149 @@
+//! Starting and stopping the processes the benchmark measures.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A process killed when dropped.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // SIGTERM, so nginx's master takes its workers down with it.
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn wait_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on port {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts a program that prints `LISTENING <port>` on stdout.
+pub fn start_reporting(cmd: &mut Command) -> (Proc, u16) {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start helper");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port = line.trim().strip_prefix("LISTENING ").and_then(|p| p.parse().ok()).expect("LISTENING <port>");
+    (Proc(child), port)
+}
+
+pub fn release_dir() -> PathBuf {
+    // target/release/examples/loadbench -> target/release
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+}
+
+pub struct Contender {
+    pub name: &'static str,
+    pub port: u16,
+    pub _procs: Vec<Proc>,
+}
+
+pub fn nginx(dir: &Path, upstream: u16) -> Contender {
+    let port = free_port();
+    let d = dir.display();
+    let conf = format!(
+        "worker_processes auto;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log warn;\n\
+         events {{ worker_connections 8192; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d};\n  uwsgi_temp_path {d}; scgi_temp_path {d};\n\
+           upstream legacy {{ server 127.0.0.1:{upstream}; keepalive 512; }}\n\
+           server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://legacy; proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }}\n}}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let child = Command::new("nginx")
+        .args(["-c", &dir.join("nginx.conf").display().to_string(), "-g", "daemon off;"])
+        .spawn()
+        .expect("start nginx (apt-get install nginx-light)");
+    wait_port(port);
+    Contender { name: "nginx", port, _procs: vec![Proc(child)] }
+}
+
+pub fn haproxy(dir: &Path, upstream: u16) -> Contender {
+    let port = free_port();
+    let conf = format!(
+        "global\n  nbthread {}\n  maxconn 8000\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\
+         option http-keep-alive\n  http-reuse always\nfrontend fe\n  bind 127.0.0.1:{port}\n  default_backend be\n\
+         backend be\n  server s1 127.0.0.1:{upstream}\n",
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    );
+    std::fs::write(dir.join("haproxy.cfg"), conf).unwrap();
+    let child = Command::new("haproxy")
+        .args(["-f", &dir.join("haproxy.cfg").display().to_string(), "-db"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start haproxy (apt-get install haproxy)");
+    wait_port(port);
+    Contender { name: "haproxy", port, _procs: vec![Proc(child)] }
+}
+
+pub fn bare(upstream: u16) -> Contender {
+    let (p, port) = start_reporting(
+        Command::new(release_dir().join("examples/bare-forwarder"))
+            .args(["127.0.0.1:0", &format!("127.0.0.1:{upstream}")]),
+    );
+    Contender { name: "bare hyper", port, _procs: vec![p] }
+}
+
+/// Banyan in front of `legacy` with `flags`, its flags file in `dir`; returns the process,
+/// its port and the flags file (for reload measurements).
+pub fn banyan_with(dir: &Path, legacy: &str, flags: &str) -> (Proc, u16, PathBuf) {
+    let dir = tempfile::Builder::new().prefix("banyan").tempdir_in(dir).unwrap().keep();
+    let flags_path = dir.join("flags.toml");
+    std::fs::write(&flags_path, flags).unwrap();
+    std::fs::write(dir.join("banyan.toml"), "").unwrap();
+    let port = free_port();
+    let child = Command::new(release_dir().join("banyan"))
+        .arg("serve")
+        .arg("--config")
+        .arg(dir.join("banyan.toml"))
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--admin-listen", "127.0.0.1:0"])
+        .args(["--legacy", legacy])
+        .arg("--flags")
+        .arg(&flags_path)
+        .env("BANYAN_LOG", "warn")
+        .spawn()
+        .expect("start banyan (cargo build --release)");
+    wait_port(port);
+    (Proc(child), port, flags_path)
+}
+
+/// Banyan with no route matching the benchmark path: every request is legacy passthrough.
+pub fn banyan(dir: &Path, upstream: u16) -> Contender {
+    let flags = "[routes.info]\npath = \"/api/1/info\"\nmethods = [\"GET\"]\n";
+    let (proc, port, _) = banyan_with(dir, &format!("http://127.0.0.1:{upstream}"), flags);
+    Contender { name: "banyan", port, _procs: vec![proc] }
+}
+
+/// The legacy test app (rotki's gevent/Flask stack), from `tests/legacy/`.
+pub fn legacy_app() -> (Proc, u16) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new("bash").arg(root.join("tests/legacy/setup.sh")).status().expect("run setup.sh");
+    assert!(status.success(), "tests/legacy/setup.sh failed");
+    start_reporting(
+        Command::new(root.join("tests/legacy/.venv/bin/python")).arg(root.join("tests/legacy/app.py")).args([
+            "--port",
+            "0",
+            "--data-dir",
+            "/tmp/banyan-bench-rotki",
+        ]),
+    )
+}

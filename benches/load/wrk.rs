@@ -1,0 +1,61 @@
+//! Driving wrk and reading its report.
+
+use std::net::SocketAddr;
+use std::process::Command;
+
+use crate::Options;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Run {
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub errors: u64,
+}
+
+pub fn wrk(addr: SocketAddr, path: &str, connections: usize, o: &Options) -> Run {
+    let out = Command::new("wrk")
+        .args(["-t", &o.threads.min(connections).to_string(), "-c", &connections.to_string()])
+        .args(["-d", &format!("{}s", o.duration), "--latency"])
+        .arg(format!("http://{addr}{path}"))
+        .output()
+        .expect("run wrk (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |prefix: &str| -> Option<&str> {
+        text.lines().map(str::trim).find(|l| l.starts_with(prefix)).and_then(|l| l.split_whitespace().nth(1))
+    };
+    let ms = |v: &str| -> f64 {
+        let (num, unit) = v.split_at(v.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(v.len()));
+        let n: f64 = num.parse().unwrap_or(f64::NAN);
+        match unit {
+            "us" => n / 1000.0,
+            "ms" => n,
+            "s" => n * 1000.0,
+            _ => f64::NAN,
+        }
+    };
+    let socket_errors: u64 = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("Socket errors"))
+        .map(|l| l.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse::<u64>().ok()).sum())
+        .unwrap_or(0);
+    let non_2xx: u64 = field("Non-2xx")
+        .and_then(|_| {
+            text.lines()
+                .find(|l| l.contains("Non-2xx"))
+                .and_then(|l| l.split(':').nth(1))
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0);
+    Run {
+        rps: field("Requests/sec:").and_then(|v| v.parse().ok()).unwrap_or(0.0),
+        p50_ms: field("50%").map_or(f64::NAN, ms),
+        p99_ms: field("99%").map_or(f64::NAN, ms),
+        errors: socket_errors + non_2xx,
+    }
+}
+
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
