@@ -5,6 +5,7 @@
 mod forwarded;
 mod hop;
 mod pool;
+mod quickack;
 mod upgrade;
 
 pub use pool::Slot;

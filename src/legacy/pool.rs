@@ -14,6 +14,7 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use super::quickack::QuickAck;
 use crate::body::Body;
 use crate::config::LegacyConfig;
 
@@ -110,7 +111,7 @@ impl Pool {
         let (sender, conn) = http1::Builder::new()
             // Forwarded header names keep the case they arrived with, both ways.
             .preserve_header_case(self.preserve_header_case)
-            .handshake(TokioIo::new(stream))
+            .handshake(TokioIo::new(QuickAck(stream)))
             .await?;
         // A task of the worker's own local set: it wakes and is woken by the client
         // connection's task without crossing schedulers (which would cost an eventfd write).
