@@ -47,6 +47,10 @@ pub fn wrk(addr: SocketAddr, path: &str, connections: usize, o: &Options) -> Run
                 .and_then(|n| n.trim().parse().ok())
         })
         .unwrap_or(0);
+    if socket_errors + non_2xx > 0 {
+        let detail: Vec<&str> = text.lines().filter(|l| l.contains("Socket errors") || l.contains("Non-2xx")).collect();
+        eprintln!("  wrk on {addr} ({connections} connections) reported errors: {}", detail.join("; ").trim());
+    }
     Run {
         rps: field("Requests/sec:").and_then(|v| v.parse().ok()).unwrap_or(0.0),
         p50_ms: field("50%").map_or(f64::NAN, ms),
