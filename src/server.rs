@@ -55,13 +55,13 @@ pub async fn start(config: Config, registry: Registry) -> Result<Running, StartE
     let app = Arc::new(App::new(config, registry)?);
     let server = app.config.server.clone();
 
-    // The first socket resolves port 0; the other workers bind the port it got.
-    let first = bind(app.config.listen, true)?;
-    let public_addr = first.local_addr().map_err(|source| StartError::Bind { addr: app.config.listen, source })?;
-    let mut public = vec![first];
-    for _ in 1..server.workers {
-        public.push(bind(public_addr, true)?);
-    }
+    // A plain bind first: it fails if anything else holds the port (a second banyan would
+    // otherwise join the reuse-port group and silently take part of the traffic), and it
+    // resolves port 0. The workers' group then binds the port it got.
+    let probe = bind(app.config.listen, false)?;
+    let public_addr = probe.local_addr().map_err(|source| StartError::Bind { addr: app.config.listen, source })?;
+    drop(probe);
+    let public = (0..server.workers).map(|_| bind(public_addr, true)).collect::<Result<Vec<_>, _>>()?;
     let admin = bind(app.config.admin_listen, false)?;
     let admin_addr = admin.local_addr().map_err(|source| StartError::Bind { addr: app.config.admin_listen, source })?;
 
@@ -107,9 +107,10 @@ fn bind(addr: SocketAddr, reuse_port: bool) -> Result<std::net::TcpListener, Sta
     Ok(socket.into())
 }
 
-/// A thread with its own single-threaded runtime serving one listener; the receiver fires
-/// when it has drained and stopped. `connection` makes the request handler of each new
-/// connection, which may keep per-connection state.
+/// A thread with its own single-threaded runtime serving one listener; returns once the
+/// thread serves (or why it cannot), with a receiver that fires when it has drained and
+/// stopped. `connection` makes the request handler of each new connection, which may keep
+/// per-connection state.
 fn spawn_thread<C, H, Fut>(
     name: String,
     listener: std::net::TcpListener,
@@ -123,22 +124,38 @@ where
     Fut: Future<Output = Response<Body>> + 'static,
 {
     let (done, finished) = oneshot::channel();
+    let (ready, serving) = std::sync::mpsc::channel::<std::io::Result<()>>();
     let server = server.clone();
     std::thread::Builder::new()
         .name(name)
         .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
-            let local = tokio::task::LocalSet::new();
-            local.block_on(&runtime, async move {
-                match TcpListener::from_std(listener) {
-                    Ok(listener) => accept_loop(listener, connection, &server, stop).await,
-                    Err(e) => tracing::error!("cannot serve a listener: {e}"),
-                }
+            let started = tokio::runtime::Builder::new_current_thread().enable_all().build().and_then(|runtime| {
+                let listener = {
+                    let _entered = runtime.enter();
+                    TcpListener::from_std(listener)?
+                };
+                Ok((runtime, listener))
             });
+            let (runtime, listener) = match started {
+                Ok(s) => {
+                    let _ = ready.send(Ok(()));
+                    s
+                }
+                Err(e) => {
+                    let _ = ready.send(Err(e));
+                    return;
+                }
+            };
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&runtime, accept_loop(listener, connection, &server, stop));
             let _ = done.send(());
         })
         .map_err(StartError::Thread)?;
-    Ok(finished)
+    match serving.recv() {
+        Ok(Ok(())) => Ok(finished),
+        Ok(Err(e)) => Err(StartError::Thread(e)),
+        Err(_) => Err(StartError::Thread(std::io::Error::other("the thread ended before serving"))),
+    }
 }
 
 async fn accept_loop<C, H, Fut>(
@@ -215,11 +232,12 @@ where
     }
 }
 
+/// Resolves on stop, or when the [`Running`] that could send it is gone (dropped without
+/// `shutdown`, or a start that failed half-way): threads never outlive their owner.
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     while !*stop.borrow_and_update() {
         if stop.changed().await.is_err() {
-            // The sender is gone without a stop: keep serving.
-            std::future::pending::<()>().await;
+            return;
         }
     }
 }

@@ -84,3 +84,25 @@ fn sigterm_finishes_the_request_in_flight_and_exits_zero() {
     assert!(exit.success(), "{exit:?}");
     assert!(std::net::TcpStream::connect(banyan.addr).is_err(), "still accepting after SIGTERM");
 }
+
+/// Listeners share their port between workers only: a second banyan on a port in use
+/// must fail, not quietly take part of the traffic.
+#[test]
+fn a_second_banyan_on_the_same_port_refuses_to_start() {
+    let first = Banyan::start("http://127.0.0.1:9", "");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("flags.toml"), "").unwrap();
+    std::fs::write(dir.path().join("banyan.toml"), "").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_banyan"))
+        .arg("serve")
+        .arg("--config")
+        .arg(dir.path().join("banyan.toml"))
+        .args(["--listen", &first.addr.to_string(), "--admin-listen", "127.0.0.1:0"])
+        .arg("--flags")
+        .arg(dir.path().join("flags.toml"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("cannot listen on {}", first.addr)), "{err}");
+}

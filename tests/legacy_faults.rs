@@ -73,3 +73,20 @@ fn slow_legacy_gives_504_at_the_configured_timeout() {
     let r = c.get(banyan.url("/_test/sleep?ms=10")).send().unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// A legacy restart between two requests of one keep-alive client: the second request
+/// must not see the dead legacy connection (no 502), it gets a fresh one.
+#[test]
+fn a_legacy_restart_between_requests_costs_no_request() {
+    let mut legacy = Legacy::start();
+    let port = legacy.port;
+    let banyan = Banyan::start(&legacy.url(), "");
+    let c = client();
+    assert_eq!(c.get(banyan.url("/api/1/ping")).send().unwrap().status(), 200);
+    legacy.stop();
+    let _legacy = Legacy::start_on(port, &[]);
+    for _ in 0..3 {
+        let r = c.get(banyan.url("/api/1/ping")).send().unwrap();
+        assert_eq!((r.status().as_u16(), backend(&r)), (200, "legacy".to_string()));
+    }
+}

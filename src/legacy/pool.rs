@@ -3,7 +3,9 @@
 //! free again by the next one); when the client connection ends, that legacy connection
 //! goes to an idle list of the worker thread, for the next client connection to take. A
 //! request therefore never waits on a lock or on another thread, and its legacy connection
-//! is driven by a task on its own thread.
+//! is driven by a task on its own thread. The price: legacy sees about one connection per
+//! open client connection (kept while the client keeps its own open, up to the idle
+//! timeout), where a shared pool would need one per request in flight.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,10 +55,10 @@ pub enum ConnectError {
     Handshake(#[from] hyper::Error),
 }
 
-/// The legacy connection of one client connection.
+/// The legacy connection of one client connection, and when it last served a request.
 pub struct Slot {
     pool: usize,
-    sender: RefCell<Option<SendRequest<Body>>>,
+    sender: RefCell<Option<(SendRequest<Body>, Instant)>>,
 }
 
 impl Pool {
@@ -81,9 +83,10 @@ impl Pool {
     /// connection's own, else an idle one of this thread, else a new one.
     pub async fn acquire(&self, slot: &Slot) -> Result<(SendRequest<Body>, bool), ConnectError> {
         let own = slot.sender.borrow_mut().take();
-        if let Some(mut sender) = own {
-            // Free again once the previous response was read to its end.
-            if sender.ready().await.is_ok() {
+        if let Some((mut sender, used)) = own {
+            // Free again once the previous response was read to its end; past the idle
+            // timeout it is dropped, which closes it.
+            if used.elapsed() < self.idle_timeout && sender.ready().await.is_ok() {
                 return Ok((sender, true));
             }
         }
@@ -97,7 +100,7 @@ impl Pool {
 
     /// Keeps `sender` for the slot's next request.
     pub fn release(&self, slot: &Slot, sender: SendRequest<Body>) {
-        *slot.sender.borrow_mut() = Some(sender);
+        *slot.sender.borrow_mut() = Some((sender, Instant::now()));
     }
 
     pub async fn connect(&self) -> Result<SendRequest<Body>, ConnectError> {
@@ -115,6 +118,7 @@ impl Pool {
             .await?;
         // A task of the worker's own local set: it wakes and is woken by the client
         // connection's task without crossing schedulers (which would cost an eventfd write).
+        // So forwarding runs on a banyan worker thread (inside its `LocalSet`), always.
         tokio::task::spawn_local(async move {
             if let Err(e) = conn.with_upgrades().await {
                 tracing::debug!("legacy connection ended: {e}");
@@ -126,21 +130,21 @@ impl Pool {
     fn take_idle(&self) -> Option<SendRequest<Body>> {
         let now = Instant::now();
         IDLE.with_borrow_mut(|idle| {
+            // Expired and closed connections go first (dropping one closes it), so the list
+            // never keeps legacy sockets open past the idle timeout for long.
+            idle.retain(|e| {
+                e.pool != self.id || (now.duration_since(e.since) < self.idle_timeout && !e.sender.is_closed())
+            });
             // Newest first: the least likely to have been closed by legacy meanwhile.
-            while let Some(i) = idle.iter().rposition(|e| e.pool == self.id) {
-                let entry = idle.remove(i);
-                if now.duration_since(entry.since) < self.idle_timeout && !entry.sender.is_closed() {
-                    return Some(entry.sender);
-                }
-            }
-            None
+            let i = idle.iter().rposition(|e| e.pool == self.id)?;
+            Some(idle.remove(i).sender)
         })
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let Some(sender) = self.sender.get_mut().take() else { return };
+        let Some((sender, since)) = self.sender.get_mut().take() else { return };
         if sender.is_closed() {
             return;
         }
@@ -149,7 +153,7 @@ impl Drop for Slot {
             if idle.len() >= MAX_IDLE {
                 idle.remove(0);
             }
-            idle.push(Idle { pool: self.pool, sender, since: Instant::now() });
+            idle.push(Idle { pool: self.pool, sender, since });
         });
     }
 }
