@@ -7,20 +7,24 @@
 //!   from run to run on a shared machine);
 //! - legacy: the legacy test app (rotki's gevent stack) reached directly and through
 //!   banyan, against banyan's native handler for the same endpoint;
-//! - reload: how long a saved flags file takes to serve, while wrk loads banyan.
+//! - reload: how long a saved flags file takes to serve, while wrk loads banyan;
+//! - soak (only when asked for, `--only soak`): RSS over `--soak-secs` (600) at full load.
 //!
 //! Run it with `scripts/bench-load.sh` (installs wrk, nginx and HAProxy, builds, runs).
 //! Options: `--duration SECS` (per run, default 5), `--rounds N` (default 3),
 //! `--connections 32,256`, `--threads N` (wrk threads, default 2), `--only
-//! passthrough,legacy,reload` (the parts to run, default all).
+//! passthrough,legacy,reload,soak` (the parts to run; default all but soak),
+//! `--soak-secs SECS`.
 
 pub struct Options {
     pub duration: u64,
     pub rounds: usize,
     pub connections: Vec<usize>,
     pub threads: usize,
-    /// Which parts to run: passthrough, legacy, reload.
+    /// Which parts to run: passthrough, legacy, reload, soak.
     pub only: Vec<String>,
+    /// How long the memory soak runs.
+    pub soak_secs: u64,
 }
 
 fn options() -> Options {
@@ -30,6 +34,7 @@ fn options() -> Options {
         connections: vec![32, 256],
         threads: 2,
         only: vec!["passthrough".into(), "legacy".into(), "reload".into()],
+        soak_secs: 600,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -40,6 +45,7 @@ fn options() -> Options {
             "--rounds" => o.rounds = value.parse().expect("--rounds N"),
             "--threads" => o.threads = value.parse().expect("--threads N"),
             "--only" => o.only = value.split(',').map(str::to_string).collect(),
+            "--soak-secs" => o.soak_secs = value.parse().expect("--soak-secs SECS"),
             "--connections" => {
                 o.connections = value.split(',').map(|c| c.parse().expect("--connections 32,256")).collect()
             }
@@ -59,6 +65,7 @@ mod legacy_app;
 mod passthrough;
 mod procs;
 mod reload;
+mod soak;
 mod wrk;
 
 fn main() {
@@ -73,5 +80,8 @@ fn main() {
     }
     if wants("reload") {
         reload::run(&o, dir.path());
+    }
+    if wants("soak") {
+        soak::run(&o, dir.path());
     }
 }
