@@ -7,13 +7,9 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use crate::procs::{banyan_with, legacy_app};
+use crate::procs::{banyan_with, legacy_app, ping_flags};
 use crate::wrk::{median, wrk, Run};
 use crate::Options;
-
-fn ping_flags(native: u32) -> String {
-    format!("[routes.ping]\npath = \"/api/1/ping\"\nmethods = [\"GET\"]\nnative = {native}\n")
-}
 
 pub fn run(o: &Options, dir: &Path) {
     let (_legacy, legacy_port) = legacy_app();

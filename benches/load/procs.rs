@@ -147,3 +147,8 @@ pub fn legacy_app() -> (Proc, u16) {
         ]),
     )
 }
+
+/// Flags routing `GET /api/1/ping` to native at `native` percent.
+pub fn ping_flags(native: u32) -> String {
+    format!("[routes.ping]\npath = \"/api/1/ping\"\nmethods = [\"GET\"]\nnative = {native}\n")
+}

@@ -9,15 +9,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::procs::{banyan_with, release_dir, start_reporting};
+use crate::procs::{banyan_with, ping_flags, release_dir, start_reporting};
 use crate::wrk::wrk;
 use crate::Options;
 
 const WRITES: usize = 100;
-
-fn ping_flags(native: u32) -> String {
-    format!("[routes.ping]\npath = \"/api/1/ping\"\nmethods = [\"GET\"]\nnative = {native}\n")
-}
 
 /// Who answered one request on `conn`.
 fn backend(conn: &mut TcpStream) -> String {

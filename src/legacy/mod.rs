@@ -28,7 +28,6 @@ pub struct Legacy {
     authority: Authority,
     url: String,
     timeout: Duration,
-    connect_timeout: Duration,
     /// rotki answers every allowed Origin with CORS headers, errors included; banyan's own
     /// 502/504 do too, or the browser would hide them from the frontend.
     cors: Cors,
@@ -49,7 +48,6 @@ impl Legacy {
             authority,
             url: cfg.url.to_string().trim_end_matches('/').to_string(),
             timeout: cfg.timeout,
-            connect_timeout: cfg.connect_timeout,
             cors,
         }
     }
@@ -147,10 +145,7 @@ impl Legacy {
 
     /// Whether legacy accepts TCP connections now (for `/readyz`).
     pub async fn reachable(&self) -> bool {
-        let port = self.authority.port_u16().unwrap_or(80);
-        let host = self.authority.host().trim_start_matches('[').trim_end_matches(']');
-        let connect = tokio::net::TcpStream::connect((host, port));
-        matches!(tokio::time::timeout(self.connect_timeout, connect).await, Ok(Ok(_)))
+        self.pool.reachable().await
     }
 }
 

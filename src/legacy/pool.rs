@@ -103,11 +103,20 @@ impl Pool {
         *slot.sender.borrow_mut() = Some((sender, Instant::now()));
     }
 
-    pub async fn connect(&self) -> Result<SendRequest<Body>, ConnectError> {
+    /// Whether legacy accepts TCP connections now (for `/readyz`).
+    pub async fn reachable(&self) -> bool {
+        self.tcp().await.is_ok()
+    }
+
+    async fn tcp(&self) -> Result<TcpStream, ConnectError> {
         let connect = TcpStream::connect((self.host.as_str(), self.port));
-        let stream = tokio::time::timeout(self.connect_timeout, connect)
+        Ok(tokio::time::timeout(self.connect_timeout, connect)
             .await
-            .map_err(|_| ConnectError::Timeout(self.connect_timeout.as_millis()))??;
+            .map_err(|_| ConnectError::Timeout(self.connect_timeout.as_millis()))??)
+    }
+
+    pub async fn connect(&self) -> Result<SendRequest<Body>, ConnectError> {
+        let stream = self.tcp().await?;
         // Requests must go out at once: with Nagle's algorithm a small write can wait for
         // the peer's delayed ACK.
         stream.set_nodelay(true)?;
