@@ -69,6 +69,9 @@ pub struct ServerConfig {
     /// own instructions per proxied request; lower-case names are just as valid HTTP).
     pub preserve_header_case: bool,
     pub header_read_timeout: Duration,
+    /// Carry plain legacy requests at the byte level (`passthrough/`); off, hyper carries
+    /// every request.
+    pub byte_passthrough: bool,
     /// How long in-flight requests may run after SIGTERM before banyan exits anyway.
     pub drain_timeout: Duration,
 }
@@ -131,6 +134,7 @@ struct ServerFile {
     workers: Option<Spanned<usize>>,
     preserve_header_case: Option<bool>,
     header_read_timeout_ms: Option<u64>,
+    byte_passthrough: Option<bool>,
     drain_timeout_ms: Option<u64>,
 }
 
@@ -240,6 +244,7 @@ impl Config {
                 workers,
                 preserve_header_case: file.server.preserve_header_case.unwrap_or(true),
                 header_read_timeout: ms(file.server.header_read_timeout_ms, 60_000),
+                byte_passthrough: file.server.byte_passthrough.unwrap_or(true),
                 drain_timeout: ms(file.server.drain_timeout_ms, 10_000),
             },
         })

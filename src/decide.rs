@@ -13,7 +13,38 @@ use std::net::IpAddr;
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderName};
 
+/// Header lookup for the decision, over hyper's `HeaderMap` or the byte-level
+/// passthrough's parsed head alike.
+pub trait Headers {
+    fn first(&self, name: &HeaderName) -> Option<&[u8]>;
+    fn all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a [u8]>;
+}
+
+impl Headers for HeaderMap {
+    fn first(&self, name: &HeaderName) -> Option<&[u8]> {
+        self.get(name).map(|v| v.as_bytes())
+    }
+
+    fn all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a [u8]> {
+        self.get_all(name).iter().map(|v| v.as_bytes())
+    }
+}
+
+impl Headers for [httparse::Header<'_>] {
+    fn first(&self, name: &HeaderName) -> Option<&[u8]> {
+        self.iter().find(|h| h.name.eq_ignore_ascii_case(name.as_str())).map(|h| h.value)
+    }
+
+    fn all<'a>(&'a self, name: &'a HeaderName) -> impl Iterator<Item = &'a [u8]> {
+        // `HeaderName`s are lower case; names on the wire may be in any case.
+        self.iter().filter(|h| h.name.eq_ignore_ascii_case(name.as_str())).map(|h| h.value)
+    }
+}
+
 use crate::flags::{CompiledRoute, Snapshot};
+
+/// A static, so lookups can borrow it for as long as they like.
+static COOKIE_NAME: HeaderName = COOKIE;
 
 pub const BUCKETS: u32 = 10_000;
 
@@ -90,12 +121,12 @@ fn bucket_with_prefix(prefix: &[&[u8]], key: &[u8]) -> u32 {
 }
 
 /// Decides who serves a request that matched `route`.
-pub fn decide(snap: &Snapshot, route: &CompiledRoute, headers: &HeaderMap, peer: IpAddr) -> Backend {
+pub fn decide(snap: &Snapshot, route: &CompiledRoute, headers: &(impl Headers + ?Sized), peer: IpAddr) -> Backend {
     if snap.legacy_only {
         return Backend::Legacy;
     }
     if let Some(name) = &snap.override_header {
-        match headers.get(name).map(|v| v.as_bytes()) {
+        match headers.first(name) {
             Some(b"native") if route.handler.is_some() => return Backend::Native,
             Some(b"native") | Some(b"legacy") => return Backend::Legacy,
             _ => {}
@@ -114,13 +145,13 @@ pub fn decide(snap: &Snapshot, route: &CompiledRoute, headers: &HeaderMap, peer:
     }
 }
 
-fn sticky_bucket(route: &CompiledRoute, headers: &HeaderMap, peer: IpAddr) -> u32 {
+fn sticky_bucket(route: &CompiledRoute, headers: &(impl Headers + ?Sized), peer: IpAddr) -> u32 {
     let prefix: [&[u8]; 2] = [route.group.as_bytes(), b":"];
     match &route.sticky {
         Sticky::Random => {}
         Sticky::Header(name) => {
-            if let Some(v) = headers.get(name) {
-                return bucket_with_prefix(&prefix, v.as_bytes());
+            if let Some(v) = headers.first(name) {
+                return bucket_with_prefix(&prefix, v);
             }
         }
         Sticky::Cookie(name) => {
@@ -138,9 +169,9 @@ fn sticky_bucket(route: &CompiledRoute, headers: &HeaderMap, peer: IpAddr) -> u3
 }
 
 /// The value of cookie `name` across all `Cookie` headers.
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h [u8]> {
-    headers.get_all(COOKIE).iter().find_map(|v| {
-        v.as_bytes().split(|&b| b == b';').find_map(|pair| {
+fn cookie<'h>(headers: &'h (impl Headers + ?Sized), name: &str) -> Option<&'h [u8]> {
+    headers.all(&COOKIE_NAME).find_map(|v| {
+        v.split(|&b| b == b';').find_map(|pair| {
             let pair = pair.trim_ascii();
             let eq = pair.iter().position(|&b| b == b'=')?;
             (pair[..eq].trim_ascii() == name.as_bytes()).then(|| pair[eq + 1..].trim_ascii())

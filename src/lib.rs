@@ -15,6 +15,7 @@ pub mod ip;
 pub mod legacy;
 pub mod location;
 pub mod native;
+pub mod passthrough;
 pub mod proxy;
 pub mod rotki;
 pub mod routes;

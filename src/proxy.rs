@@ -12,6 +12,7 @@ use std::time::Instant;
 use http::{HeaderName, HeaderValue, Request, Response};
 use http_body_util::Either;
 use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
 
 use crate::app::App;
 use crate::body::Body;
@@ -26,7 +27,7 @@ struct Connection {
     app: Arc<App>,
     peer: SocketAddr,
     /// The legacy connection this client connection last used.
-    legacy: Slot,
+    legacy: Slot<SendRequest<Body>>,
 }
 
 /// The request handler of a new client connection.

@@ -1,6 +1,7 @@
 //! Listeners and connections: binds the public and admin listeners once (a reload never
-//! re-binds them), serves HTTP/1.1 on each connection with upgrades enabled, and drains
-//! in-flight requests on shutdown. Knows nothing of flags or backends.
+//! re-binds them), serves HTTP/1.1 on each connection (the byte-level passthrough first,
+//! then hyper with upgrades enabled once a request needs it), and drains in-flight
+//! requests on shutdown. Knows nothing of flags or backends.
 //!
 //! The public listener runs thread-per-core, like nginx's workers: each worker thread has
 //! its own single-threaded runtime and its own `SO_REUSEPORT` socket on the public address,
@@ -19,13 +20,14 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::app::{App, AppError};
 use crate::body::Body;
 use crate::config::{Config, ServerConfig};
 use crate::native::Registry;
+use crate::passthrough::{self, Prefixed};
 use crate::{admin, proxy, rotki};
 
 /// A started banyan: both listeners bound, flags loaded, the watcher running.
@@ -67,18 +69,20 @@ pub async fn start(config: Config, registry: Registry) -> Result<Running, StartE
 
     let watcher = crate::flags::spawn_watcher(app.flags.clone());
     let (stop, stopped) = watch::channel(false);
+    let builder = http1_builder(&server);
     let mut threads = Vec::new();
     for (i, listener) in public.into_iter().enumerate() {
-        let app = app.clone();
-        let connection = move |peer| proxy::connection(app.clone(), peer);
-        threads.push(spawn_thread(format!("banyan-worker-{i}"), listener, connection, &server, stopped.clone())?);
+        let (app, builder) = (app.clone(), builder.clone());
+        let serve = move |stream, peer, stop| public_connection(app.clone(), builder.clone(), stream, peer, stop);
+        threads.push(spawn_thread(format!("banyan-worker-{i}"), listener, serve, &server, stopped.clone())?);
     }
     let admin_app = app.clone();
-    let connection = move |_| {
+    let serve = move |stream, peer, stop| {
         let app = admin_app.clone();
-        move |req| admin::handle(app.clone(), req)
+        let handler = move |req| admin::handle(app.clone(), req);
+        serve_hyper(builder.clone(), Prefixed::new(stream, Vec::new()), peer, handler, stop)
     };
-    threads.push(spawn_thread("banyan-admin".into(), admin, connection, &server, stopped)?);
+    threads.push(spawn_thread("banyan-admin".into(), admin, serve, &server, stopped)?);
     Ok(Running { public_addr, admin_addr, app, stop, threads, _watcher: watcher })
 }
 
@@ -109,19 +113,17 @@ fn bind(addr: SocketAddr, reuse_port: bool) -> Result<std::net::TcpListener, Sta
 
 /// A thread with its own single-threaded runtime serving one listener; returns once the
 /// thread serves (or why it cannot), with a receiver that fires when it has drained and
-/// stopped. `connection` makes the request handler of each new connection, which may keep
-/// per-connection state.
-fn spawn_thread<C, H, Fut>(
+/// stopped. `serve` serves one connection, until it closes or shutdown ends it.
+fn spawn_thread<C, F>(
     name: String,
     listener: std::net::TcpListener,
-    connection: C,
+    serve: C,
     server: &ServerConfig,
     stop: watch::Receiver<bool>,
 ) -> Result<oneshot::Receiver<()>, StartError>
 where
-    C: Fn(SocketAddr) -> H + Send + 'static,
-    H: Fn(Request<Incoming>) -> Fut + 'static,
-    Fut: Future<Output = Response<Body>> + 'static,
+    C: Fn(TcpStream, SocketAddr, watch::Receiver<bool>) -> F + Send + 'static,
+    F: Future<Output = ()> + 'static,
 {
     let (done, finished) = oneshot::channel();
     let (ready, serving) = std::sync::mpsc::channel::<std::io::Result<()>>();
@@ -147,7 +149,7 @@ where
                 }
             };
             let local = tokio::task::LocalSet::new();
-            local.block_on(&runtime, accept_loop(listener, connection, &server, stop));
+            local.block_on(&runtime, accept_loop(listener, serve, &server, stop));
             let _ = done.send(());
         })
         .map_err(StartError::Thread)?;
@@ -158,27 +160,14 @@ where
     }
 }
 
-async fn accept_loop<C, H, Fut>(
-    listener: TcpListener,
-    connection: C,
-    server: &ServerConfig,
-    mut stop: watch::Receiver<bool>,
-) where
-    C: Fn(SocketAddr) -> H,
-    H: Fn(Request<Incoming>) -> Fut + 'static,
-    Fut: Future<Output = Response<Body>> + 'static,
+async fn accept_loop<C, F>(listener: TcpListener, serve: C, server: &ServerConfig, mut stop: watch::Receiver<bool>)
+where
+    C: Fn(TcpStream, SocketAddr, watch::Receiver<bool>) -> F,
+    F: Future<Output = ()> + 'static,
 {
     // Every connection task holds a clone of `open`; when the last one is gone, `all_closed`
     // yields None. (hyper-util's GracefulShutdown cannot watch upgradeable connections.)
     let (open, mut all_closed) = mpsc::channel::<()>(1);
-    let mut builder = http1::Builder::new();
-    builder
-        // Forwarded responses keep legacy's header case (or go out in lower case, the
-        // cheapest); banyan's own answers carry rotki's case (`rotki/response.rs`).
-        .preserve_header_case(server.preserve_header_case)
-        .title_case_headers(server.preserve_header_case)
-        .timer(TokioTimer::new())
-        .header_read_timeout(server.header_read_timeout);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -192,13 +181,12 @@ async fn accept_loop<C, H, Fut>(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let handler = connection(peer);
-                let service = service_fn(move |req| {
-                    let fut = handler(req);
-                    async move { Ok::<_, Infallible>(fut.await) }
+                let connection = serve(stream, peer, stop.clone());
+                let open = open.clone();
+                tokio::task::spawn_local(async move {
+                    connection.await;
+                    drop(open);
                 });
-                let conn = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
-                tokio::task::spawn_local(serve_connection(conn, peer, stop.clone(), open.clone()));
             }
             _ = stopped(&mut stop) => break,
         }
@@ -213,18 +201,71 @@ async fn accept_loop<C, H, Fut>(
     }
 }
 
-/// Serves one connection; on shutdown, finishes the request in flight and closes instead of
-/// waiting for the next one.
-async fn serve_connection<C>(conn: C, peer: SocketAddr, mut stop: watch::Receiver<bool>, _open: mpsc::Sender<()>)
-where
-    C: Future<Output = Result<(), hyper::Error>> + GracefulConnection,
+fn http1_builder(server: &ServerConfig) -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder
+        // Forwarded responses keep legacy's header case (or go out in lower case, the
+        // cheapest); banyan's own answers carry rotki's case (`rotki/response.rs`).
+        .preserve_header_case(server.preserve_header_case)
+        .title_case_headers(server.preserve_header_case)
+        .timer(TokioTimer::new())
+        .header_read_timeout(server.header_read_timeout);
+    builder
+}
+
+/// A public connection: the byte-level passthrough while it can (`passthrough/`), then
+/// hyper.
+async fn public_connection(
+    app: Arc<App>,
+    builder: http1::Builder,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) {
+    let (stream, read) = if app.config.server.byte_passthrough {
+        match passthrough::serve(&app, stream, peer, stopped(&mut stop)).await {
+            passthrough::End::Closed => return,
+            passthrough::End::HandOff(stream, read) => (stream, read),
+        }
+    } else {
+        (stream, Vec::new())
+    };
+    let handler = proxy::connection(app, peer);
+    serve_hyper(builder, Prefixed::new(stream, read), peer, handler, stop).await
+}
+
+/// Serves a connection with hyper; on shutdown, finishes the request in flight and closes
+/// instead of waiting for the next one.
+async fn serve_hyper<H, Fut>(
+    mut builder: http1::Builder,
+    io: Prefixed<TcpStream>,
+    peer: SocketAddr,
+    handler: H,
+    mut stop: watch::Receiver<bool>,
+) where
+    H: Fn(Request<Incoming>) -> Fut + 'static,
+    Fut: Future<Output = Response<Body>> + 'static,
 {
+    let service = service_fn(move |req| {
+        let fut = handler(req);
+        async move { Ok::<_, Infallible>(fut.await) }
+    });
+    // Handed over while draining, with a request read: answer it, then close.
+    let draining = *stop.borrow();
+    if draining {
+        builder.keep_alive(false);
+    }
+    let conn = builder.serve_connection(TokioIo::new(io), service).with_upgrades();
     tokio::pin!(conn);
-    let result = tokio::select! {
-        r = conn.as_mut() => r,
-        _ = stopped(&mut stop) => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
+    let result = if draining {
+        conn.await
+    } else {
+        tokio::select! {
+            r = conn.as_mut() => r,
+            _ = stopped(&mut stop) => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
         }
     };
     if let Err(e) = result {
@@ -239,22 +280,5 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
         if stop.changed().await.is_err() {
             return;
         }
-    }
-}
-
-/// hyper's graceful shutdown as a trait, so `serve_connection` does not name the
-/// connection type.
-trait GracefulConnection {
-    fn graceful_shutdown(self: std::pin::Pin<&mut Self>);
-}
-
-impl<I, S> GracefulConnection for http1::UpgradeableConnection<I, S>
-where
-    S: hyper::service::HttpService<Incoming, ResBody = Body>,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    fn graceful_shutdown(self: std::pin::Pin<&mut Self>) {
-        http1::UpgradeableConnection::graceful_shutdown(self)
     }
 }

@@ -1,11 +1,13 @@
-//! Legacy passthrough under load: banyan against nginx, HAProxy, the bare hyper forwarder
-//! and a direct connection, all in front of the same fast upstream.
+//! Legacy passthrough under load: banyan against nginx, HAProxy, the bare hyper and byte
+//! forwarders and a direct connection, all in front of the same fast upstream. Banyan
+//! runs twice: as configured by default (the byte-level passthrough) and with
+//! `byte_passthrough = false` (every request through hyper).
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 
-use crate::procs::{banyan, bare, haproxy, nginx, release_dir, start_reporting, Contender};
+use crate::procs::{banyan, bare, bare_bytes, haproxy, nginx, release_dir, start_reporting, Contender};
 use crate::wrk::{median, wrk, Run};
 use crate::Options;
 
@@ -16,7 +18,9 @@ pub fn run(o: &Options, dir: &Path) {
         nginx(dir, upstream),
         haproxy(dir, upstream),
         bare(upstream),
-        banyan(dir, upstream),
+        bare_bytes(upstream),
+        banyan(dir, upstream, true),
+        banyan(dir, upstream, false),
     ];
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
@@ -54,19 +58,20 @@ pub fn run(o: &Options, dir: &Path) {
             })
             .collect();
         let nginx_rps = med[1].0;
-        let bare_rps = med[3].0;
+        let (bare_rps, bytes_rps) = (med[3].0, med[4].0);
         println!("### {conns} connections\n");
-        println!("| contender | req/s | p50 ms | p99 ms | vs nginx | vs bare hyper | errors |");
-        println!("|---|---:|---:|---:|---:|---:|---:|");
+        println!("| contender | req/s | p50 ms | p99 ms | vs nginx | vs bare hyper | vs bare bytes | errors |");
+        println!("|---|---:|---:|---:|---:|---:|---:|---:|");
         for (c, (rps, p50, p99, errors)) in contenders.iter().zip(&med) {
             println!(
-                "| {} | {:.0} | {:.2} | {:.2} | {:.2}x | {:.2}x | {} |",
+                "| {} | {:.0} | {:.2} | {:.2} | {:.2}x | {:.2}x | {:.2}x | {} |",
                 c.name,
                 rps,
                 p50,
                 p99,
                 rps / nginx_rps,
                 rps / bare_rps,
+                rps / bytes_rps,
                 errors
             );
         }

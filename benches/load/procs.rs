@@ -103,13 +103,26 @@ pub fn bare(upstream: u16) -> Contender {
     Contender { name: "bare hyper", port, _procs: vec![p] }
 }
 
+/// The bare byte forwarder (`bare_bytes.rs`).
+pub fn bare_bytes(upstream: u16) -> Contender {
+    let (p, port) = start_reporting(
+        Command::new(release_dir().join("examples/bare-bytes")).args(["127.0.0.1:0", &format!("127.0.0.1:{upstream}")]),
+    );
+    Contender { name: "bare bytes", port, _procs: vec![p] }
+}
+
 /// Banyan in front of `legacy` with `flags`, its flags file in `dir`; returns the process,
 /// its port and the flags file (for reload measurements).
 pub fn banyan_with(dir: &Path, legacy: &str, flags: &str) -> (Proc, u16, PathBuf) {
+    banyan_configured(dir, legacy, flags, "")
+}
+
+/// The same with `config` as its `banyan.toml`.
+pub fn banyan_configured(dir: &Path, legacy: &str, flags: &str, config: &str) -> (Proc, u16, PathBuf) {
     let dir = tempfile::Builder::new().prefix("banyan").tempdir_in(dir).unwrap().keep();
     let flags_path = dir.join("flags.toml");
     std::fs::write(&flags_path, flags).unwrap();
-    std::fs::write(dir.join("banyan.toml"), "").unwrap();
+    std::fs::write(dir.join("banyan.toml"), config).unwrap();
     let port = free_port();
     let child = Command::new(release_dir().join("banyan"))
         .arg("serve")
@@ -126,11 +139,13 @@ pub fn banyan_with(dir: &Path, legacy: &str, flags: &str) -> (Proc, u16, PathBuf
     (Proc(child), port, flags_path)
 }
 
-/// Banyan with no route matching the benchmark path: every request is legacy passthrough.
-pub fn banyan(dir: &Path, upstream: u16) -> Contender {
+/// Banyan with no route matching the benchmark path: every request is legacy passthrough,
+/// on the byte-level path (the default) or, with `hyper`, through hyper's server and client.
+pub fn banyan(dir: &Path, upstream: u16, hyper: bool) -> Contender {
     let flags = "[routes.info]\npath = \"/api/1/info\"\nmethods = [\"GET\"]\n";
-    let (proc, port, _) = banyan_with(dir, &format!("http://127.0.0.1:{upstream}"), flags);
-    Contender { name: "banyan", port, _procs: vec![proc] }
+    let config = if hyper { "[server]\nbyte_passthrough = false\n" } else { "" };
+    let (proc, port, _) = banyan_configured(dir, &format!("http://127.0.0.1:{upstream}"), flags, config);
+    Contender { name: if hyper { "banyan, hyper path" } else { "banyan" }, port, _procs: vec![proc] }
 }
 
 /// The legacy test app (rotki's gevent/Flask stack), from `tests/legacy/`.

@@ -9,13 +9,13 @@ mod watch;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use http::{HeaderMap, HeaderName, Method};
+use http::{HeaderName, Method};
 
 pub use compile::compile;
 pub use store::{FlagsStore, ReloadOutcome, ReloadStatus};
 pub use watch::spawn_watcher;
 
-use crate::decide::{decide, Backend, Sticky};
+use crate::decide::{decide, Backend, Headers, Sticky};
 use crate::native::HandlerId;
 use crate::routes::{MethodSet, RouteTable};
 
@@ -56,7 +56,7 @@ pub struct Routed<'s> {
 
 impl Snapshot {
     /// Matches the request and decides its backend. Unmatched requests go to legacy.
-    pub fn route(&self, method: &Method, path: &str, headers: &HeaderMap, peer: IpAddr) -> Routed<'_> {
+    pub fn route(&self, method: &Method, path: &str, headers: &(impl Headers + ?Sized), peer: IpAddr) -> Routed<'_> {
         match self.table.lookup(path, method) {
             Some(i) => {
                 let route = &self.routes[i];

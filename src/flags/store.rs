@@ -3,6 +3,7 @@
 //! nothing (an invalid or missing file leaves the last good snapshot serving).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -16,6 +17,8 @@ pub struct FlagsStore {
     path: PathBuf,
     registry: Arc<Registry>,
     current: ArcSwap<Snapshot>,
+    /// `current`'s generation, stored after it: what [`refresh`](Self::refresh) checks.
+    generation: AtomicU64,
     /// Held for the whole of a reload, so reloads apply one at a time and in order.
     state: Mutex<State>,
 }
@@ -53,6 +56,7 @@ impl FlagsStore {
             path: path.to_path_buf(),
             registry,
             current: ArcSwap::from_pointee(snapshot),
+            generation: AtomicU64::new(1),
             state: Mutex::new(State {
                 applied: bytes,
                 status: ReloadStatus { at: SystemTime::now(), outcome: "applied", error: None },
@@ -67,6 +71,15 @@ impl FlagsStore {
     /// The snapshot a new request should use for its whole life.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.current.load_full()
+    }
+
+    /// Replaces `held` with the current snapshot if flags changed since it was taken. A
+    /// connection keeps its snapshot between requests this way, and the workers do not
+    /// share a reference count that every request would bump.
+    pub fn refresh(&self, held: &mut Arc<Snapshot>) {
+        if self.generation.load(Ordering::Acquire) != held.generation {
+            *held = self.snapshot();
+        }
     }
 
     pub fn status(&self) -> ReloadStatus {
@@ -98,6 +111,7 @@ impl FlagsStore {
                     Ok(snapshot) => {
                         let generation = snapshot.generation;
                         self.current.store(Arc::new(snapshot));
+                        self.generation.store(generation, Ordering::Release);
                         state.applied = bytes;
                         ReloadOutcome::Applied(generation)
                     }

@@ -4,10 +4,8 @@
 //! and the `Proxy-*` family. `Expect` is answered by
 //! banyan's own server, so legacy never sees it either.
 
-use http::header::{CONNECTION, EXPECT, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
+use http::header::CONNECTION;
 use http::{HeaderMap, HeaderName};
-
-static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 
 pub fn strip(headers: &mut HeaderMap) {
     // Most messages carry none of these: one pass over the names, no lookups, and out.
@@ -31,14 +29,18 @@ pub fn strip(headers: &mut HeaderMap) {
 }
 
 fn is_hop_by_hop(name: &HeaderName) -> bool {
-    name == CONNECTION
-        || name == TE
-        || name == TRAILER
-        || name == TRANSFER_ENCODING
-        || name == UPGRADE
-        || name == EXPECT
-        || name == KEEP_ALIVE
-        || name.as_str().starts_with("proxy-")
+    is_hop_by_hop_name(name.as_str())
+}
+
+/// The list, for a name in any case (as it came on the wire).
+pub fn is_hop_by_hop_name(name: &str) -> bool {
+    const HOP: [&str; 7] = ["connection", "te", "trailer", "transfer-encoding", "upgrade", "expect", "keep-alive"];
+    HOP.iter().any(|h| h.eq_ignore_ascii_case(name)) || name.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("proxy-"))
+}
+
+/// Whether a `Connection` header value names `token` (`close`, `upgrade`, a header name).
+pub fn names(connection: &[u8], token: &str) -> bool {
+    connection.split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
 }
 
 #[cfg(test)]
@@ -64,5 +66,17 @@ mod tests {
         let mut left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
         left.sort();
         assert_eq!(left, ["cookie", "x-keep"]);
+    }
+
+    #[test]
+    fn wire_names_follow_the_same_list() {
+        for name in ["Connection", "TE", "Transfer-Encoding", "Proxy-Authorization", "KEEP-ALIVE", "expect"] {
+            assert!(is_hop_by_hop_name(name), "{name}");
+        }
+        for name in ["Content-Length", "Proxy", "X-Connection", "Cookie"] {
+            assert!(!is_hop_by_hop_name(name), "{name}");
+        }
+        assert!(names(b"keep-alive, X-Drop", "x-drop"));
+        assert!(!names(b"keep-alive, X-Dropped", "x-drop"));
     }
 }

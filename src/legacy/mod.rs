@@ -2,13 +2,14 @@
 //! connections kept per worker thread (`pool.rs`), and answers in rotki's envelope when
 //! legacy is down (502) or slow (504).
 
-mod forwarded;
-mod hop;
+pub(crate) mod forwarded;
+pub(crate) mod hop;
 mod pool;
 mod quickack;
 mod upgrade;
 
-pub use pool::Slot;
+pub use pool::{Pooled, Slot};
+pub use quickack::QuickAck;
 pub use upgrade::is_websocket_upgrade;
 
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use http::uri::Authority;
 use http::{HeaderValue, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
 
 use crate::body::{self, Body};
 use crate::config::LegacyConfig;
@@ -34,9 +36,11 @@ pub struct Legacy {
 }
 
 /// Why a request got no answer from legacy.
-enum Failure {
+pub enum Failure {
     Connect(pool::ConnectError),
-    Send(hyper::Error),
+    /// The exchange failed; the root cause.
+    Send(String),
+    TimedOut,
 }
 
 impl Legacy {
@@ -53,7 +57,7 @@ impl Legacy {
     }
 
     /// A legacy-connection slot for a new client connection.
-    pub fn slot(&self) -> Slot {
+    pub fn slot<T: pool::Pooled>(&self) -> Slot<T> {
         self.pool.slot()
     }
 
@@ -62,7 +66,12 @@ impl Legacy {
     }
 
     /// Forwards a request and returns legacy's response, or a 502/504 envelope.
-    pub async fn forward(&self, req: Request<Body>, peer: SocketAddr, slot: &Slot) -> Response<Body> {
+    pub async fn forward(
+        &self,
+        req: Request<Body>,
+        peer: SocketAddr,
+        slot: &Slot<SendRequest<Body>>,
+    ) -> Response<Body> {
         let (mut parts, body) = req.into_parts();
         let origin = Cors::origin(&parts.headers);
         let upgrade = upgrade::take(&mut parts);
@@ -97,28 +106,56 @@ impl Legacy {
                     }
                 }
             }
-            Ok(Err(failure)) => {
-                let (cause, msg) = match failure {
-                    Failure::Connect(e) => (e.to_string(), "is unreachable"),
-                    Failure::Send(e) => (root_cause(&e), "failed"),
-                };
-                tracing::warn!(legacy = %self.url, "legacy request failed: {cause}");
-                let msg = format!("Legacy backend at {} {msg}: {cause}", self.url);
-                self.own_answer(StatusCode::BAD_GATEWAY, &msg, origin)
-            }
-            Err(_) => {
+            Ok(Err(failure)) => self.failed(failure, origin),
+            Err(_) => self.failed(Failure::TimedOut, origin),
+        }
+    }
+
+    /// rotki's envelope for a request legacy did not answer: 502, or 504 when it timed out.
+    pub fn failed(&self, failure: Failure, origin: Option<HeaderValue>) -> Response<Body> {
+        let (status, message) = match failure {
+            Failure::TimedOut => {
                 let ms = self.timeout.as_millis();
                 tracing::warn!(legacy = %self.url, timeout_ms = ms as u64, "legacy did not answer in time");
-                let msg = format!("Legacy backend at {} did not answer within {ms} ms", self.url);
-                self.own_answer(StatusCode::GATEWAY_TIMEOUT, &msg, origin)
+                (StatusCode::GATEWAY_TIMEOUT, format!("Legacy backend at {} did not answer within {ms} ms", self.url))
             }
-        }
+            Failure::Connect(e) => self.bad_gateway("is unreachable", &e.to_string()),
+            Failure::Send(cause) => self.bad_gateway("failed", &cause),
+        };
+        let mut resp = response::fail(status, &message);
+        self.cors.apply(origin.as_ref(), resp.headers_mut());
+        resp.map(body::full_from)
+    }
+
+    fn bad_gateway(&self, what: &str, cause: &str) -> (StatusCode, String) {
+        tracing::warn!(legacy = %self.url, "legacy request failed: {cause}");
+        (StatusCode::BAD_GATEWAY, format!("Legacy backend at {} {what}: {cause}", self.url))
+    }
+
+    /// How long legacy may take to start its answer.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// A stream for the byte-level passthrough, and whether it was used before.
+    pub async fn acquire_raw(&self, slot: &Slot<QuickAck>) -> Result<(QuickAck, bool), Failure> {
+        self.pool.acquire_raw(slot).await.map_err(Failure::Connect)
+    }
+
+    /// A new stream, for a retry.
+    pub async fn connect_raw(&self) -> Result<QuickAck, Failure> {
+        self.pool.connect_raw().await.map_err(Failure::Connect)
+    }
+
+    /// Keeps a stream that finished its exchange cleanly for the slot's next request.
+    pub fn release_raw(&self, slot: &Slot<QuickAck>, stream: QuickAck) {
+        self.pool.release(slot, stream)
     }
 
     /// Sends on the slot's connection (or another ready one). A request that a reused
     /// connection failed before sending anything (legacy had closed it while idle) is sent
     /// once more on a new connection; nothing of it reached legacy, so that is safe.
-    async fn send(&self, req: Request<Body>, slot: &Slot) -> Result<Response<Incoming>, Failure> {
+    async fn send(&self, req: Request<Body>, slot: &Slot<SendRequest<Body>>) -> Result<Response<Incoming>, Failure> {
         let (mut sender, reused) = self.pool.acquire(slot).await.map_err(Failure::Connect)?;
         match sender.try_send_request(req).await {
             Ok(resp) => {
@@ -128,19 +165,13 @@ impl Legacy {
             Err(mut e) => match e.take_message() {
                 Some(req) if reused => {
                     let mut fresh = self.pool.connect().await.map_err(Failure::Connect)?;
-                    let resp = fresh.send_request(req).await.map_err(Failure::Send)?;
+                    let resp = fresh.send_request(req).await.map_err(|e| Failure::Send(root_cause(&e)))?;
                     self.pool.release(slot, fresh);
                     Ok(resp)
                 }
-                _ => Err(Failure::Send(e.into_error())),
+                _ => Err(Failure::Send(root_cause(&e.into_error()))),
             },
         }
-    }
-
-    fn own_answer(&self, status: StatusCode, message: &str, origin: Option<HeaderValue>) -> Response<Body> {
-        let mut resp = response::fail(status, message);
-        self.cors.apply(origin.as_ref(), resp.headers_mut());
-        resp.map(body::full_from)
     }
 
     /// Whether legacy accepts TCP connections now (for `/readyz`).
@@ -149,7 +180,7 @@ impl Legacy {
     }
 }
 
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = e;
     while let Some(next) = cause.source() {
         cause = next;

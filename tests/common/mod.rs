@@ -361,3 +361,89 @@ pub fn all_native() -> String {
         .map(|(name, path)| get_route(name, path, "100", ""))
         .concat()
 }
+
+/// A client connection kept open across requests, reading responses off the wire as they
+/// come: Content-Length, chunked (decoded) or until close.
+pub struct KeepAlive {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl KeepAlive {
+    pub fn connect(addr: SocketAddr) -> KeepAlive {
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        KeepAlive { stream, buf: Vec::new() }
+    }
+
+    pub fn send(&mut self, request: &[u8]) {
+        self.stream.write_all(request).unwrap();
+    }
+
+    /// Reads the next response; `head_request` says it answers a HEAD (no body).
+    pub fn response(&mut self, head_request: bool) -> Raw {
+        let head_end = self.fill_until(|b| b.windows(4).position(|w| w == b"\r\n\r\n"));
+        let head = String::from_utf8(self.buf[..head_end].to_vec()).unwrap();
+        self.buf.drain(..head_end + 4);
+        let r = Raw { head, body: Vec::new() };
+        let status = r.status();
+        if (100..200).contains(&status) || head_request || status == 204 || status == 304 {
+            return r;
+        }
+        let chunked = r.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+        let body = if chunked {
+            self.chunked_body()
+        } else if let Some(len) = r.header("content-length") {
+            let len: usize = len.parse().unwrap();
+            self.fill_until(|b| (b.len() >= len).then_some(len));
+            self.buf.drain(..len).collect()
+        } else {
+            while self.read_more() {}
+            std::mem::take(&mut self.buf)
+        };
+        // (Until close: the server closed the connection to end the body.)
+        Raw { body, ..r }
+    }
+
+    /// Whether the server closed the connection: reads end of stream, with nothing before
+    /// it (a read that times out instead means it is still open).
+    pub fn closed(&mut self) -> bool {
+        self.buf.is_empty() && matches!(self.stream.read(&mut [0; 1]), Ok(0))
+    }
+
+    fn chunked_body(&mut self) -> Vec<u8> {
+        let mut body = Vec::new();
+        loop {
+            let line_end = self.fill_until(|b| b.windows(2).position(|w| w == b"\r\n"));
+            let line = String::from_utf8(self.buf[..line_end].to_vec()).unwrap();
+            let size = usize::from_str_radix(line.split(';').next().unwrap().trim(), 16).unwrap();
+            self.buf.drain(..line_end + 2);
+            if size == 0 {
+                // No trailers expected: the final CRLF.
+                self.fill_until(|b| (b.len() >= 2).then_some(2));
+                self.buf.drain(..2);
+                return body;
+            }
+            self.fill_until(|b| (b.len() >= size + 2).then_some(size));
+            body.extend(self.buf.drain(..size));
+            self.buf.drain(..2);
+        }
+    }
+
+    fn fill_until(&mut self, mut found: impl FnMut(&[u8]) -> Option<usize>) -> usize {
+        loop {
+            if let Some(i) = found(&self.buf) {
+                return i;
+            }
+            assert!(self.read_more(), "connection closed early: {:?}", String::from_utf8_lossy(&self.buf));
+        }
+    }
+
+    /// Reads what is there; false at end of stream. A read timeout fails the test.
+    fn read_more(&mut self) -> bool {
+        let mut chunk = [0u8; 16384];
+        let n = self.stream.read(&mut chunk).expect("the server neither answered nor closed");
+        self.buf.extend_from_slice(&chunk[..n]);
+        n > 0
+    }
+}

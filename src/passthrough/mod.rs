@@ -1,0 +1,297 @@
+//! The byte-level legacy passthrough: most requests during a migration go to legacy
+//! unchanged, and this carries them without hyper. It parses each head with httparse (the
+//! parser hyper uses), routes it like any request, writes legacy's head into one buffer
+//! (hop-by-hop headers out, `X-Forwarded-*` in) and relays the response's bytes as they
+//! come, following only their framing. No header map, no body frames, no task per legacy
+//! connection: about half the CPU per request of carrying the same request through hyper's
+//! server and client (`docs/benchmarks.md`).
+//!
+//! Anything it does not carry (`request.rs` says what) goes to hyper with the bytes already
+//! read (`handoff.rs`), and the connection stays with hyper from then on: native routes,
+//! websocket handshakes, chunked uploads, HTTP/1.0, malformed or oversized heads. So every
+//! rule hyper's path enforces still holds, and the two never read a request differently.
+
+mod answer;
+mod chunked;
+mod deadline;
+mod handoff;
+mod request;
+mod response;
+
+pub use handoff::Prefixed;
+
+use std::cell::Cell;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use http::header::CONNECTION;
+use http::{HeaderValue, Method};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::app::App;
+use crate::legacy::{Failure, QuickAck, Slot};
+use crate::proxy::X_BANYAN_BACKEND;
+use deadline::Deadline;
+use request::{Forward, Plan, Style};
+use response::{Final, Framing, Head};
+
+/// Buffers start this big and grow to `MAX_BUF`; a request head and body (or a response
+/// head) larger than that goes to hyper (or is a 502).
+const FIRST_BUF: usize = 8 * 1024;
+const MAX_BUF: usize = 64 * 1024;
+
+/// How a connection left the passthrough.
+pub enum End {
+    Closed,
+    /// hyper serves the rest of the connection, starting with these bytes.
+    HandOff(TcpStream, Vec<u8>),
+}
+
+/// What the connection and its shutdown watch share.
+#[derive(Default)]
+struct Shared {
+    /// Waiting for a request with nothing of it read: safe to close at once.
+    idle: Cell<bool>,
+    /// Shutting down: finish the request in flight, answer with `Connection: close`.
+    draining: Cell<bool>,
+}
+
+/// Serves a client connection until it closes or needs hyper. When `stop` resolves, an
+/// idle connection closes at once and a busy one after its response.
+pub async fn serve(app: &App, client: TcpStream, peer: SocketAddr, stop: impl Future<Output = ()>) -> End {
+    let shared = Shared::default();
+    let conn = Conn::new(app, client, peer, &shared).run();
+    tokio::pin!(conn);
+    tokio::select! {
+        end = conn.as_mut() => return end,
+        _ = stop => {}
+    }
+    if shared.idle.get() {
+        return End::Closed;
+    }
+    shared.draining.set(true);
+    conn.await
+}
+
+struct Conn<'a> {
+    app: &'a App,
+    peer: SocketAddr,
+    client: TcpStream,
+    /// Bytes from the client not yet forwarded.
+    buf: Vec<u8>,
+    filled: usize,
+    /// Bytes from legacy.
+    rbuf: Vec<u8>,
+    /// The head being written (legacy's request head, then the client's response head).
+    out: Vec<u8>,
+    /// The request's `Origin`, for CORS headers on banyan's own answers.
+    origin: Vec<u8>,
+    legacy: Slot<QuickAck>,
+    style: Style,
+    /// The connection's timer (see `deadline.rs`).
+    timer: Option<Deadline>,
+    shared: &'a Shared,
+}
+
+impl<'a> Conn<'a> {
+    fn new(app: &'a App, client: TcpStream, peer: SocketAddr, shared: &'a Shared) -> Conn<'a> {
+        Conn {
+            app,
+            peer,
+            client,
+            buf: vec![0; FIRST_BUF],
+            filled: 0,
+            rbuf: vec![0; FIRST_BUF],
+            out: Vec::with_capacity(1024),
+            origin: Vec::new(),
+            legacy: app.legacy.slot(),
+            style: Style { preserve_case: app.config.server.preserve_header_case },
+            timer: Some(Deadline::new()),
+            shared,
+        }
+    }
+
+    async fn run(mut self) -> End {
+        let mut snapshot = self.app.flags.snapshot();
+        loop {
+            // Like hyper's, the header-read timeout also bounds how long a keep-alive
+            // connection may sit idle.
+            let deadline = tokio::time::Instant::now() + self.app.config.server.header_read_timeout;
+            let fwd = loop {
+                if self.filled > 0 {
+                    // The flags in force when the request arrived, as on hyper's path.
+                    self.app.flags.refresh(&mut snapshot);
+                    let head = &self.buf[..self.filled];
+                    match request::plan(head, &snapshot, self.peer, &self.style, &mut self.out, &mut self.origin) {
+                        Plan::Forward(f) if f.head_len + f.body_len <= MAX_BUF => break f,
+                        Plan::Forward(_) | Plan::HandOff => return self.hand_off(),
+                        Plan::Incomplete => {}
+                    }
+                }
+                if self.filled == self.buf.len() {
+                    if self.buf.len() >= MAX_BUF {
+                        return self.hand_off();
+                    }
+                    self.buf.resize(MAX_BUF.min(self.buf.len() * 2), 0);
+                }
+                self.shared.idle.set(self.filled == 0);
+                let timer = self.timer.get_or_insert_with(Deadline::new);
+                let read = timer.run(deadline, self.client.read(&mut self.buf[self.filled..])).await;
+                self.shared.idle.set(false);
+                match read {
+                    Ok(Ok(n)) if n > 0 => self.filled += n,
+                    _ => return End::Closed,
+                }
+            };
+            if !self.exchange(&fwd, snapshot.generation).await || self.shared.draining.get() {
+                return End::Closed;
+            }
+        }
+    }
+
+    fn hand_off(mut self) -> End {
+        self.buf.truncate(self.filled);
+        End::HandOff(self.client, self.buf)
+    }
+
+    /// Carries one request to legacy and its response back; whether the client connection
+    /// stays open.
+    async fn exchange(&mut self, fwd: &Forward<'_>, generation: u64) -> bool {
+        let started = Instant::now();
+        let end = fwd.head_len + fwd.body_len;
+        if self.buf.len() < end {
+            self.buf.resize(end, 0);
+        }
+        while self.filled < end {
+            match self.client.read(&mut self.buf[self.filled..]).await {
+                Ok(n) if n > 0 => self.filled += n,
+                _ => return false,
+            }
+        }
+        self.out.extend_from_slice(&self.buf[fwd.head_len..end]);
+        self.buf.copy_within(end..self.filled, 0);
+        self.filled -= end;
+
+        let head_request = fwd.method == Method::HEAD;
+        let deadline = tokio::time::Instant::now() + self.app.legacy.timeout();
+        // `send` borrows the connection, so the timer is taken out for it.
+        let mut timer = self.timer.take().unwrap_or_else(Deadline::new);
+        let sent = timer.run(deadline, self.send(head_request, fwd.close)).await;
+        self.timer = Some(timer);
+        let (keep, status) = match sent {
+            Ok(Ok((stream, head, filled))) => {
+                let status = head.status;
+                (self.relay(stream, head, filled).await, status)
+            }
+            Ok(Err(failure)) => self.answer(failure, head_request, fwd.close).await,
+            Err(_) => self.answer(Failure::TimedOut, head_request, fwd.close).await,
+        };
+        tracing::debug!(
+            route = fwd.route.map_or("unmatched", |r| r.name.as_str()),
+            method = %fwd.method,
+            backend = "legacy",
+            status,
+            generation,
+            micros = started.elapsed().as_micros() as u64,
+            "request"
+        );
+        keep
+    }
+
+    /// Writes the request (in `out`) to legacy and reads the response head; returns the
+    /// stream, the head (the client's is then in `out`) and how much of `rbuf` is filled.
+    async fn send(&mut self, head_request: bool, close: bool) -> Result<(QuickAck, Final, usize), Failure> {
+        let legacy = &self.app.legacy;
+        let (mut stream, reused) = legacy.acquire_raw(&self.legacy).await?;
+        match stream.0.write(&self.out).await {
+            Ok(n) => stream.0.write_all(&self.out[n..]).await.map_err(send_failed)?,
+            // Nothing of it reached legacy, which had closed the idle connection: once more
+            // on a new one is safe.
+            Err(_) if reused => {
+                stream = legacy.connect_raw().await?;
+                stream.0.write_all(&self.out).await.map_err(send_failed)?;
+            }
+            Err(e) => return Err(send_failed(e)),
+        }
+        let mut filled = 0;
+        loop {
+            let close = close || self.shared.draining.get();
+            match response::parse(&self.rbuf[..filled], head_request, close, self.style.preserve_case, &mut self.out) {
+                Ok(Head::Final(head)) => return Ok((stream, head, filled)),
+                Ok(Head::Informational(n)) => {
+                    self.rbuf.copy_within(n..filled, 0);
+                    filled -= n;
+                    continue;
+                }
+                Ok(Head::Incomplete) => {}
+                Err(e) => return Err(Failure::Send(e)),
+            }
+            if filled == self.rbuf.len() {
+                if filled >= MAX_BUF {
+                    return Err(Failure::Send("response head too large".into()));
+                }
+                self.rbuf.resize(MAX_BUF.min(filled * 2), 0);
+            }
+            if filled > 0 {
+                stream.ack_now();
+            }
+            match stream.0.read(&mut self.rbuf[filled..]).await {
+                Ok(0) => return Err(Failure::Send("connection closed before message completed".into())),
+                Ok(n) => filled += n,
+                Err(e) => return Err(send_failed(e)),
+            }
+        }
+    }
+
+    /// Sends the client the response head (in `out`) and the body as legacy sends it;
+    /// whether the client connection stays open. A response cut short closes it.
+    async fn relay(&mut self, mut stream: QuickAck, mut head: Final, filled: usize) -> bool {
+        let body = &self.rbuf[head.len..filled];
+        let Ok((take, mut done)) = head.framing.take(body) else { return false };
+        let mut extra = take < body.len();
+        self.out.extend_from_slice(&body[..take]);
+        if self.client.write_all(&self.out).await.is_err() {
+            return false;
+        }
+        let until_close = matches!(head.framing, Framing::UntilClose);
+        while !done {
+            stream.ack_now();
+            let n = match stream.0.read(&mut self.rbuf).await {
+                Ok(0) if until_close => break,
+                Ok(n) if n > 0 => n,
+                _ => return false,
+            };
+            let Ok((take, complete)) = head.framing.take(&self.rbuf[..n]) else { return false };
+            extra |= take < n;
+            done = complete;
+            if self.client.write_all(&self.rbuf[..take]).await.is_err() {
+                return false;
+            }
+        }
+        // Bytes past the response mean legacy is out of step: that connection is done.
+        if head.reusable && !extra {
+            self.app.legacy.release_raw(&self.legacy, stream);
+        }
+        !head.closes
+    }
+
+    /// Banyan's own 502 or 504; whether the client connection stays open, and the status.
+    async fn answer(&mut self, failure: Failure, head_request: bool, close: bool) -> (bool, u16) {
+        let origin = (!self.origin.is_empty()).then(|| HeaderValue::from_bytes(&self.origin).ok()).flatten();
+        let mut resp = self.app.legacy.failed(failure, origin);
+        let status = resp.status().as_u16();
+        resp.headers_mut().insert(X_BANYAN_BACKEND.clone(), HeaderValue::from_static("legacy"));
+        let close = close || self.shared.draining.get();
+        if close {
+            resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        let bytes = answer::wire(resp, head_request, self.style.preserve_case).await;
+        (self.client.write_all(&bytes).await.is_ok() && !close, status)
+    }
+}
+
+fn send_failed(e: std::io::Error) -> Failure {
+    Failure::Send(e.to_string())
+}

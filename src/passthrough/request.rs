@@ -1,0 +1,200 @@
+//! Which requests the byte-level passthrough carries, and their head as legacy gets it.
+//!
+//! It carries only what it can read one way: HTTP/1.1 in origin form with one `Host`, a
+//! body framed by at most one `Content-Length` (no `Transfer-Encoding`), no `Expect` and
+//! no `Upgrade`, on a route that goes to legacy. Anything else (a native route, a
+//! websocket handshake, a chunked upload, HTTP/1.0, a head hyper would answer 400 or 431)
+//! is handed to hyper, so the two paths never disagree on what a request means.
+
+use std::mem::MaybeUninit;
+use std::net::SocketAddr;
+
+use http::Method;
+
+use crate::decide::Backend;
+use crate::flags::{CompiledRoute, Snapshot};
+use crate::legacy::{forwarded, hop};
+
+/// More headers than this: hyper reads the request (it allows 100).
+const MAX_HEADERS: usize = 64;
+
+pub enum Plan<'s> {
+    /// The head is not complete yet.
+    Incomplete,
+    HandOff,
+    Forward(Forward<'s>),
+}
+
+/// A request the passthrough carries; its head for legacy is in the caller's `out`.
+pub struct Forward<'s> {
+    pub head_len: usize,
+    pub body_len: usize,
+    pub method: Method,
+    pub route: Option<&'s CompiledRoute>,
+    /// Asked to close the connection after the response.
+    pub close: bool,
+}
+
+/// How the passthrough writes what it forwards.
+pub struct Style {
+    /// Header names as they came (else in lower case, like hyper's path does then).
+    pub preserve_case: bool,
+}
+
+/// Reads the head at the start of `buf`: hands it off, or decides it goes to legacy and
+/// writes legacy's head to `out`. The request's `Origin` goes to `origin` (for banyan's own
+/// answers' CORS headers).
+pub fn plan<'s>(
+    buf: &[u8],
+    snapshot: &'s Snapshot,
+    peer: SocketAddr,
+    style: &Style,
+    out: &mut Vec<u8>,
+    origin: &mut Vec<u8>,
+) -> Plan<'s> {
+    // Uninitialised: httparse writes only the slots it fills (no 2 KiB memset per request).
+    let mut headers = [MaybeUninit::uninit(); MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    let head_len = match req.parse_with_uninit_headers(buf, &mut headers) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Plan::Incomplete,
+        Err(_) => return Plan::HandOff,
+    };
+    let (Some(method), Some(target), Some(1)) = (req.method, req.path, req.version) else {
+        return Plan::HandOff;
+    };
+    if method == "CONNECT" || !target.starts_with('/') || !target.bytes().all(plain_target_byte) {
+        return Plan::HandOff;
+    }
+    let Ok(method) = Method::from_bytes(method.as_bytes()) else { return Plan::HandOff };
+
+    let (mut host, mut hosts, mut body_len, mut lengths) = (&b""[..], 0, 0, 0);
+    let (mut close, mut has_connection) = (false, false);
+    origin.clear();
+    for h in req.headers.iter() {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("host") {
+            host = h.value;
+            hosts += 1;
+        } else if name.eq_ignore_ascii_case("content-length") {
+            let Some(n) = content_length(h.value) else { return Plan::HandOff };
+            body_len = n;
+            lengths += 1;
+        } else if ["transfer-encoding", "upgrade", "expect"].iter().any(|n| name.eq_ignore_ascii_case(n)) {
+            return Plan::HandOff;
+        } else if name.eq_ignore_ascii_case("connection") {
+            close |= hop::names(h.value, "close");
+            has_connection = true;
+        } else if name.eq_ignore_ascii_case("origin") {
+            origin.extend_from_slice(h.value);
+        }
+    }
+    if hosts != 1 || lengths > 1 {
+        return Plan::HandOff;
+    }
+    let path = target.split_once('?').map_or(target, |(p, _)| p);
+    let routed = snapshot.route(&method, path, &*req.headers, peer.ip());
+    if routed.backend == Backend::Native && routed.route.is_some_and(|r| r.handler.is_some()) {
+        return Plan::HandOff;
+    }
+
+    out.clear();
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let connection = || req.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection"));
+    for h in req.headers.iter() {
+        let dropped = hop::is_hop_by_hop_name(h.name)
+            || forwarded::is_forwarded_name(h.name)
+            || (has_connection && connection().any(|c| hop::names(c.value, h.name)));
+        if !dropped {
+            write_header(out, h.name, h.value, style.preserve_case);
+        }
+    }
+    let chain = req.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("x-forwarded-for")).map(|h| h.value);
+    forwarded::write(out, chain, host, peer);
+    out.extend_from_slice(b"\r\n");
+    Plan::Forward(Forward { head_len, body_len, method, route: routed.route, close })
+}
+
+/// `name: value` and CRLF, the name as it came or in lower case.
+pub fn write_header(out: &mut Vec<u8>, name: &str, value: &[u8], preserve_case: bool) {
+    let start = out.len();
+    out.extend_from_slice(name.as_bytes());
+    if !preserve_case {
+        out[start..].make_ascii_lowercase();
+    }
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A `Content-Length` this path accepts: digits only, at most 18 of them (no list, sign or
+/// space, which hyper would read its own way).
+fn content_length(value: &[u8]) -> Option<usize> {
+    if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
+
+/// RFC 3986's characters of a path and query (unreserved, sub-delims, `:@/?%`). A target
+/// with anything else goes to hyper, which decides whether it is valid.
+fn plain_target_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::native::Registry;
+
+    fn run(head: &str) -> (String, Option<(usize, usize, bool)>) {
+        let flags = "[routes.ping]\npath = \"/api/1/ping\"\nmethods = [\"GET\"]\nnative = 100\n\n[routes.info]\npath = \"/api/1/info\"\n";
+        let snapshot = crate::flags::compile("flags.toml".as_ref(), flags, &Registry::builtin(), 1).unwrap();
+        let (mut out, mut origin) = (Vec::new(), Vec::new());
+        let peer = "10.1.2.3:5000".parse().unwrap();
+        let style = Style { preserve_case: true };
+        match plan(head.as_bytes(), &snapshot, peer, &style, &mut out, &mut origin) {
+            Plan::Forward(f) => (String::from_utf8(out).unwrap(), Some((f.head_len, f.body_len, f.close))),
+            Plan::HandOff => ("hand off".into(), None),
+            Plan::Incomplete => ("incomplete".into(), None),
+        }
+    }
+
+    #[test]
+    fn rewrites_a_plain_request_for_legacy() {
+        let head = "POST /api/1/info?x=1 HTTP/1.1\r\nHost: h:1\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n\
+                    Keep-Alive: 5\r\nX-Forwarded-For: 9.9.9.9\r\nX-Forwarded-Proto: https\r\nContent-Length: 2\r\n\r\nhi";
+        let (out, f) = run(head);
+        assert_eq!(
+            out,
+            "POST /api/1/info?x=1 HTTP/1.1\r\nHost: h:1\r\nContent-Length: 2\r\n\
+             x-forwarded-for: 9.9.9.9, 10.1.2.3\r\nx-forwarded-proto: http\r\nx-forwarded-host: h:1\r\n\r\n"
+        );
+        assert_eq!(f, Some((head.len() - 2, 2, false)));
+        assert!(run("GET / HTTP/1.1\r\nHost: h\r\nConnection: Close\r\n\r\n").1.unwrap().2);
+    }
+
+    #[test]
+    fn hands_off_what_it_does_not_carry() {
+        for head in [
+            "GET /api/1/ping HTTP/1.1\r\nHost: h\r\n\r\n",
+            "GET / HTTP/1.0\r\nHost: h\r\n\r\n",
+            "GET / HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            "GET http://h/ HTTP/1.1\r\nHost: h\r\n\r\n",
+            "GET /a{b} HTTP/1.1\r\nHost: h\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +1\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n",
+            "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: h\r\nBad Header: x\r\n\r\n",
+        ] {
+            assert_eq!(run(head).0, "hand off", "{head:?}");
+        }
+        assert_eq!(run("GET / HTTP/1.1\r\nHost: h\r\n").0, "incomplete");
+    }
+}
