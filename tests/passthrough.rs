@@ -1,7 +1,7 @@
 //! The byte-level passthrough (`src/passthrough/`) and hyper's path answer every request
-//! alike, and a connection moves from the first to the second when a request needs hyper
-//! (a native route, a chunked upload, an oversized body, HTTP/1.0, `Expect`), with
-//! pipelined requests kept in order.
+//! alike (legacy's answers, native handlers', banyan's own 502), and a connection moves
+//! from the first to the second when a request needs hyper (a chunked upload, an
+//! oversized body, HTTP/1.0, `Expect`), with pipelined requests kept in order.
 
 mod common;
 
@@ -43,6 +43,25 @@ fn comparable(r: &Raw) -> (String, Vec<String>, serde_json::Value) {
     (status, headers, body)
 }
 
+/// Sends each request on a new connection to both banyans and compares the answers.
+fn assert_alike(bytes: &Banyan, hyper: &Banyan, requests: &[(Vec<u8>, bool)], backend: &str) {
+    for (req, head_request) in requests {
+        let answers: Vec<Raw> = [bytes, hyper]
+            .iter()
+            .map(|b| {
+                let mut conn = KeepAlive::connect(b.addr);
+                conn.send(req);
+                conn.response(*head_request)
+            })
+            .collect();
+        let what = String::from_utf8_lossy(&req[..req.iter().position(|&b| b == b'\r').unwrap()]).to_string();
+        assert_eq!(answers[0].header("x-banyan-backend"), Some(backend), "{what}");
+        assert_eq!(comparable(&answers[0]), comparable(&answers[1]), "{what}");
+        // Same bytes, header case included, apart from the Date.
+        assert_eq!(answers[0].comparable_head(), answers[1].comparable_head(), "{what}");
+    }
+}
+
 #[test]
 fn both_paths_answer_alike() {
     let legacy = Legacy::start();
@@ -76,19 +95,41 @@ fn both_paths_answer_alike() {
         (request("GET", "/_test/hop", &[], b""), false),
         (request("GET", "/_test/drip?ms=10", &[], b""), false),
     ];
-    for (req, head_request) in &requests {
-        let answers: Vec<Raw> = [&bytes, &hyper]
-            .iter()
-            .map(|b| {
-                let mut conn = KeepAlive::connect(b.addr);
-                conn.send(req);
-                conn.response(*head_request)
-            })
-            .collect();
-        let what = String::from_utf8_lossy(&req[..req.iter().position(|&b| b == b'\r').unwrap()]).to_string();
-        assert_eq!(answers[0].header("x-banyan-backend"), Some("legacy"), "{what}");
-        assert_eq!(comparable(&answers[0]), comparable(&answers[1]), "{what}");
-    }
+    assert_alike(&bytes, &hyper, &requests, "legacy");
+}
+
+#[test]
+fn both_paths_answer_natively_alike() {
+    let legacy = Legacy::start();
+    let (bytes, hyper) = both(&legacy, &common::all_native());
+    let cors = ("Origin", "http://localhost:8080");
+    let requests: Vec<(Vec<u8>, bool)> = vec![
+        (request("GET", "/api/1/ping", &[cors], b""), false),
+        (request("HEAD", "/api/1/ping", &[], b""), true),
+        (request("GET", "/api/1/info?check_for_updates=false", &[], b""), false),
+        (
+            request("GET", "/api/1/info", &[("Content-Type", "application/json")], b"{\"check_for_updates\": \"x\"}"),
+            false,
+        ),
+        (request("GET", "/api/1/info", &[("Content-Type", "application/json")], b""), false),
+        (request("GET", "/api/1/assets/types", &[cors], b""), false),
+    ];
+    assert_alike(&bytes, &hyper, &requests, "native");
+}
+
+#[test]
+fn both_paths_answer_502_alike() {
+    let (bytes, hyper) = {
+        // Nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let legacy = format!("http://127.0.0.1:{port}");
+        let start = |config| Banyan::start_with(Options { legacy: legacy.clone(), flags: "", config, data_dir: None });
+        (start(""), start("[server]\nbyte_passthrough = false\n"))
+    };
+    let cors = ("Origin", "http://localhost:8080");
+    let requests =
+        vec![(request("GET", "/api/1/ping", &[cors], b""), false), (request("HEAD", "/nope", &[], b""), true)];
+    assert_alike(&bytes, &hyper, &requests, "legacy");
 }
 
 #[test]

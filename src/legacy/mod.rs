@@ -15,8 +15,10 @@ pub use upgrade::is_websocket_upgrade;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::uri::Authority;
 use http::{HeaderValue, Request, Response, StatusCode, Version};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 
@@ -106,13 +108,13 @@ impl Legacy {
                     }
                 }
             }
-            Ok(Err(failure)) => self.failed(failure, origin),
-            Err(_) => self.failed(Failure::TimedOut, origin),
+            Ok(Err(failure)) => self.failed(failure, origin).map(body::full_from),
+            Err(_) => self.failed(Failure::TimedOut, origin).map(body::full_from),
         }
     }
 
     /// rotki's envelope for a request legacy did not answer: 502, or 504 when it timed out.
-    pub fn failed(&self, failure: Failure, origin: Option<HeaderValue>) -> Response<Body> {
+    pub fn failed(&self, failure: Failure, origin: Option<HeaderValue>) -> Response<Full<Bytes>> {
         let (status, message) = match failure {
             Failure::TimedOut => {
                 let ms = self.timeout.as_millis();
@@ -124,7 +126,7 @@ impl Legacy {
         };
         let mut resp = response::fail(status, &message);
         self.cors.apply(origin.as_ref(), resp.headers_mut());
-        resp.map(body::full_from)
+        resp
     }
 
     fn bad_gateway(&self, what: &str, cause: &str) -> (StatusCode, String) {

@@ -149,15 +149,11 @@ impl Native {
     }
 
     pub async fn serve(&self, id: HandlerId, req: Request<Incoming>) -> Served {
-        let endpoint = self.registry.get(id);
         // rotki reads any body size; a body too large to buffer here is legacy's, untouched.
         if hyper::body::Body::size_hint(req.body()).lower() > self.ctx.body_limit as u64 {
             return Served::HandBack(req.map(body::stream));
         }
         let (parts, body) = req.into_parts();
-        // What the answer needs from the request once the handler owns it.
-        let origin = Cors::origin(&parts.headers);
-        let method = parts.method.clone();
         let body = match Limited::new(body, self.ctx.body_limit).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => {
@@ -166,14 +162,24 @@ impl Native {
                 let msg =
                     format!("Request body is larger than the {} bytes native handlers accept", self.ctx.body_limit);
                 let resp = response::fail(StatusCode::PAYLOAD_TOO_LARGE, &msg);
-                return Served::Response(self.finish(origin.as_ref(), &method, resp));
+                return Served::Response(self.finish(Cors::origin(&parts.headers).as_ref(), &parts.method, resp));
             }
             Err(e) => {
                 let msg = format!("Could not read the request body: {e}");
                 let resp = response::fail(StatusCode::BAD_REQUEST, &msg);
-                return Served::Response(self.finish(origin.as_ref(), &method, resp));
+                return Served::Response(self.finish(Cors::origin(&parts.headers).as_ref(), &parts.method, resp));
             }
         };
+        self.serve_buffered(id, parts, body).await
+    }
+
+    /// The same for a request whose body is already read (the byte-level passthrough's):
+    /// the caller checked it against [`body_limit`](Self::body_limit).
+    pub async fn serve_buffered(&self, id: HandlerId, parts: Parts, body: Bytes) -> Served {
+        let endpoint = self.registry.get(id);
+        // What the answer needs from the request once the handler owns it.
+        let origin = Cors::origin(&parts.headers);
+        let method = parts.method.clone();
 
         // rotki's before-request hook parses every JSON body; Flask fails an empty one with a
         // BadRequest that the catch-all handler turns into a 500. A body serde rejects goes to
@@ -226,6 +232,11 @@ impl Native {
             }
         };
         Served::Response(self.finish(origin.as_ref(), &method, resp))
+    }
+
+    /// The largest body a native handler reads; a larger one is legacy's, untouched.
+    pub fn body_limit(&self) -> usize {
+        self.ctx.body_limit
     }
 
     fn finish(

@@ -1,17 +1,17 @@
-//! The byte-level legacy passthrough: most requests during a migration go to legacy
-//! unchanged, and this carries them without hyper. It parses each head with httparse (the
-//! parser hyper uses), routes it like any request, writes legacy's head into one buffer
+//! The byte-level passthrough: most requests during a migration go to legacy unchanged,
+//! and this carries them without hyper. It parses each head with httparse (the parser
+//! hyper uses), routes it like any request, writes legacy's head into one buffer
 //! (hop-by-hop headers out, `X-Forwarded-*` in) and relays the response's bytes as they
 //! come, following only their framing. No header map, no body frames, no task per legacy
-//! connection: about half the CPU per request of carrying the same request through hyper's
-//! server and client (`docs/benchmarks.md`).
+//! connection (`docs/benchmarks.md` has what that saves). A request for a native handler
+//! gets its head as the handler sees it and the handler's answer written as hyper would
+//! write it (`rotki/head.rs`), as do banyan's own 502 and 504.
 //!
 //! Anything it does not carry (`request.rs` says what) goes to hyper with the bytes already
-//! read (`handoff.rs`), and the connection stays with hyper from then on: native routes,
-//! websocket handshakes, chunked uploads, HTTP/1.0, malformed or oversized heads. So every
-//! rule hyper's path enforces still holds, and the two never read a request differently.
+//! read (`handoff.rs`), and the connection stays with hyper from then on: websocket
+//! handshakes, chunked uploads, HTTP/1.0, malformed or oversized heads. So every rule
+//! hyper's path enforces still holds, and the two never read a request differently.
 
-mod answer;
 mod chunked;
 mod deadline;
 mod handoff;
@@ -25,16 +25,22 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use bytes::Bytes;
+use futures_util::FutureExt;
 use http::header::CONNECTION;
-use http::{HeaderValue, Method};
+use http::{HeaderValue, Method, Response};
+use http_body_util::{BodyExt, Full};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::app::App;
+use crate::decide::Backend;
 use crate::legacy::{Failure, QuickAck, Slot};
+use crate::native::Served;
 use crate::proxy::X_BANYAN_BACKEND;
+use crate::rotki::head;
 use deadline::Deadline;
-use request::{Forward, Plan, Style};
+use request::{Forward, Plan, Settings};
 use response::{Final, Framing, Head};
 
 /// Buffers start this big and grow to `MAX_BUF`; a request head and body (or a response
@@ -89,7 +95,7 @@ struct Conn<'a> {
     /// The request's `Origin`, for CORS headers on banyan's own answers.
     origin: Vec<u8>,
     legacy: Slot<QuickAck>,
-    style: Style,
+    settings: Settings,
     /// The connection's timer (see `deadline.rs`).
     timer: Option<Deadline>,
     shared: &'a Shared,
@@ -107,7 +113,10 @@ impl<'a> Conn<'a> {
             out: Vec::with_capacity(1024),
             origin: Vec::new(),
             legacy: app.legacy.slot(),
-            style: Style { preserve_case: app.config.server.preserve_header_case },
+            settings: Settings {
+                preserve_case: app.config.server.preserve_header_case,
+                native_body_limit: app.native.body_limit(),
+            },
             timer: Some(Deadline::new()),
             shared,
         }
@@ -124,7 +133,7 @@ impl<'a> Conn<'a> {
                     // The flags in force when the request arrived, as on hyper's path.
                     self.app.flags.refresh(&mut snapshot);
                     let head = &self.buf[..self.filled];
-                    match request::plan(head, &snapshot, self.peer, &self.style, &mut self.out, &mut self.origin) {
+                    match request::plan(head, &snapshot, self.peer, &self.settings, &mut self.out, &mut self.origin) {
                         Plan::Forward(f) if f.head_len + f.body_len <= MAX_BUF => break f,
                         Plan::Forward(_) | Plan::HandOff => return self.hand_off(),
                         Plan::Incomplete => {}
@@ -145,7 +154,7 @@ impl<'a> Conn<'a> {
                     _ => return End::Closed,
                 }
             };
-            if !self.exchange(&fwd, snapshot.generation).await || self.shared.draining.get() {
+            if !self.exchange(fwd, snapshot.generation).await || self.shared.draining.get() {
                 return End::Closed;
             }
         }
@@ -156,9 +165,9 @@ impl<'a> Conn<'a> {
         End::HandOff(self.client, self.buf)
     }
 
-    /// Carries one request to legacy and its response back; whether the client connection
-    /// stays open.
-    async fn exchange(&mut self, fwd: &Forward<'_>, generation: u64) -> bool {
+    /// Serves one request, natively or from legacy; whether the client connection stays
+    /// open.
+    async fn exchange(&mut self, mut fwd: Forward<'_>, generation: u64) -> bool {
         let started = Instant::now();
         let end = fwd.head_len + fwd.body_len;
         if self.buf.len() < end {
@@ -170,34 +179,57 @@ impl<'a> Conn<'a> {
                 _ => return false,
             }
         }
-        self.out.extend_from_slice(&self.buf[fwd.head_len..end]);
+        let body = &self.buf[fwd.head_len..end];
+        let head_request = fwd.method == Method::HEAD;
+        let native = match fwd.native.take() {
+            Some((id, parts)) => match self.app.native.serve_buffered(id, parts, Bytes::copy_from_slice(body)).await {
+                Served::Response(resp) => Some(resp),
+                // Legacy answers instead, with the bytes as they came.
+                Served::HandBack(_) => None,
+            },
+            None => None,
+        };
+        if native.is_none() {
+            self.out.extend_from_slice(body);
+        }
         self.buf.copy_within(end..self.filled, 0);
         self.filled -= end;
 
-        let head_request = fwd.method == Method::HEAD;
-        let deadline = tokio::time::Instant::now() + self.app.legacy.timeout();
-        // `send` borrows the connection, so the timer is taken out for it.
-        let mut timer = self.timer.take().unwrap_or_else(Deadline::new);
-        let sent = timer.run(deadline, self.send(head_request, fwd.close)).await;
-        self.timer = Some(timer);
-        let (keep, status) = match sent {
-            Ok(Ok((stream, head, filled))) => {
-                let status = head.status;
-                (self.relay(stream, head, filled).await, status)
-            }
-            Ok(Err(failure)) => self.answer(failure, head_request, fwd.close).await,
-            Err(_) => self.answer(Failure::TimedOut, head_request, fwd.close).await,
+        let (backend, (keep, status)) = match native {
+            Some(resp) => (Backend::Native, self.respond(resp, Backend::Native, head_request, fwd.close).await),
+            None => (Backend::Legacy, self.forward(head_request, fwd.close).await),
         };
         tracing::debug!(
             route = fwd.route.map_or("unmatched", |r| r.name.as_str()),
             method = %fwd.method,
-            backend = "legacy",
+            backend = backend.as_str(),
             status,
             generation,
             micros = started.elapsed().as_micros() as u64,
             "request"
         );
         keep
+    }
+
+    /// Sends the request in `out` to legacy and relays its answer, or answers 502/504;
+    /// whether the client connection stays open, and the status.
+    async fn forward(&mut self, head_request: bool, close: bool) -> (bool, u16) {
+        let deadline = tokio::time::Instant::now() + self.app.legacy.timeout();
+        // `send` borrows the connection, so the timer is taken out for it.
+        let mut timer = self.timer.take().unwrap_or_else(Deadline::new);
+        let sent = timer.run(deadline, self.send(head_request, close)).await;
+        self.timer = Some(timer);
+        let failure = match sent {
+            Ok(Ok((stream, head, filled))) => {
+                let status = head.status;
+                return (self.relay(stream, head, filled).await, status);
+            }
+            Ok(Err(failure)) => failure,
+            Err(_) => Failure::TimedOut,
+        };
+        let origin = (!self.origin.is_empty()).then(|| HeaderValue::from_bytes(&self.origin).ok()).flatten();
+        let resp = self.app.legacy.failed(failure, origin);
+        self.respond(resp, Backend::Legacy, head_request, close).await
     }
 
     /// Writes the request (in `out`) to legacy and reads the response head; returns the
@@ -218,7 +250,8 @@ impl<'a> Conn<'a> {
         let mut filled = 0;
         loop {
             let close = close || self.shared.draining.get();
-            match response::parse(&self.rbuf[..filled], head_request, close, self.style.preserve_case, &mut self.out) {
+            match response::parse(&self.rbuf[..filled], head_request, close, self.settings.preserve_case, &mut self.out)
+            {
                 Ok(Head::Final(head)) => return Ok((stream, head, filled)),
                 Ok(Head::Informational(n)) => {
                     self.rbuf.copy_within(n..filled, 0);
@@ -277,18 +310,29 @@ impl<'a> Conn<'a> {
         !head.closes
     }
 
-    /// Banyan's own 502 or 504; whether the client connection stays open, and the status.
-    async fn answer(&mut self, failure: Failure, head_request: bool, close: bool) -> (bool, u16) {
-        let origin = (!self.origin.is_empty()).then(|| HeaderValue::from_bytes(&self.origin).ok()).flatten();
-        let mut resp = self.app.legacy.failed(failure, origin);
+    /// Writes an answer banyan made (a native handler's, or its own 502/504) as hyper's
+    /// path would; whether the client connection stays open, and the status.
+    async fn respond(
+        &mut self,
+        mut resp: Response<Full<Bytes>>,
+        by: Backend,
+        head_request: bool,
+        close: bool,
+    ) -> (bool, u16) {
         let status = resp.status().as_u16();
-        resp.headers_mut().insert(X_BANYAN_BACKEND.clone(), HeaderValue::from_static("legacy"));
+        resp.headers_mut().insert(X_BANYAN_BACKEND.clone(), HeaderValue::from_static(by.as_str()));
         let close = close || self.shared.draining.get();
         if close {
             resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
         }
-        let bytes = answer::wire(resp, head_request, self.style.preserve_case).await;
-        (self.client.write_all(&bytes).await.is_ok() && !close, status)
+        self.out.clear();
+        head::write(&resp, self.settings.preserve_case, &mut self.out);
+        if !head_request {
+            // A `Full` body is ready at once.
+            let body = resp.into_body().collect().now_or_never().and_then(Result::ok).map(|b| b.to_bytes());
+            self.out.extend_from_slice(&body.unwrap_or_default());
+        }
+        (self.client.write_all(&self.out).await.is_ok() && !close, status)
     }
 }
 

@@ -2,22 +2,28 @@
 //!
 //! It carries only what it can read one way: HTTP/1.1 in origin form with one `Host`, a
 //! body framed by at most one `Content-Length` (no `Transfer-Encoding`), no `Expect` and
-//! no `Upgrade`, on a route that goes to legacy. Anything else (a native route, a
-//! websocket handshake, a chunked upload, HTTP/1.0, a head hyper would answer 400 or 431)
-//! is handed to hyper, so the two paths never disagree on what a request means.
+//! no `Upgrade`. Anything else (a websocket handshake, a chunked upload, HTTP/1.0, a head
+//! hyper would answer 400 or 431) is handed to hyper, so the two paths never disagree on
+//! what a request means. A request for a native handler also gets its head as the
+//! handler sees it (`http::request::Parts`), and legacy's head in case the handler hands
+//! it back.
 
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 
-use http::Method;
+use http::request::Parts;
+use http::{HeaderName, HeaderValue, Method, Request, Version};
 
 use crate::decide::Backend;
 use crate::flags::{CompiledRoute, Snapshot};
 use crate::legacy::{forwarded, hop};
+use crate::native::HandlerId;
 
 /// More headers than this: hyper reads the request (it allows 100).
 const MAX_HEADERS: usize = 64;
 
+// One lives for a moment per request, on the stack: its size costs nothing, a box would.
+#[allow(clippy::large_enum_variant)]
 pub enum Plan<'s> {
     /// The head is not complete yet.
     Incomplete,
@@ -33,12 +39,16 @@ pub struct Forward<'s> {
     pub route: Option<&'s CompiledRoute>,
     /// Asked to close the connection after the response.
     pub close: bool,
+    /// The native handler that serves it, with the head it sees.
+    pub native: Option<(HandlerId, Parts)>,
 }
 
-/// How the passthrough writes what it forwards.
-pub struct Style {
+/// What the passthrough needs to know of the configuration.
+pub struct Settings {
     /// Header names as they came (else in lower case, like hyper's path does then).
     pub preserve_case: bool,
+    /// A larger body goes to legacy even on a native route, as on hyper's path.
+    pub native_body_limit: usize,
 }
 
 /// Reads the head at the start of `buf`: hands it off, or decides it goes to legacy and
@@ -48,7 +58,7 @@ pub fn plan<'s>(
     buf: &[u8],
     snapshot: &'s Snapshot,
     peer: SocketAddr,
-    style: &Style,
+    settings: &Settings,
     out: &mut Vec<u8>,
     origin: &mut Vec<u8>,
 ) -> Plan<'s> {
@@ -94,9 +104,15 @@ pub fn plan<'s>(
     }
     let path = target.split_once('?').map_or(target, |(p, _)| p);
     let routed = snapshot.route(&method, path, &*req.headers, peer.ip());
-    if routed.backend == Backend::Native && routed.route.is_some_and(|r| r.handler.is_some()) {
-        return Plan::HandOff;
-    }
+    let native = match routed.route.and_then(|r| r.handler) {
+        Some(id) if routed.backend == Backend::Native && body_len <= settings.native_body_limit => {
+            match parts(&method, target, req.headers) {
+                Some(parts) => Some((id, parts)),
+                None => return Plan::HandOff,
+            }
+        }
+        _ => None,
+    };
 
     out.clear();
     out.extend_from_slice(method.as_str().as_bytes());
@@ -109,13 +125,26 @@ pub fn plan<'s>(
             || forwarded::is_forwarded_name(h.name)
             || (has_connection && connection().any(|c| hop::names(c.value, h.name)));
         if !dropped {
-            write_header(out, h.name, h.value, style.preserve_case);
+            write_header(out, h.name, h.value, settings.preserve_case);
         }
     }
     let chain = req.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("x-forwarded-for")).map(|h| h.value);
     forwarded::write(out, chain, host, peer);
     out.extend_from_slice(b"\r\n");
-    Plan::Forward(Forward { head_len, body_len, method, route: routed.route, close })
+    Plan::Forward(Forward { head_len, body_len, method, route: routed.route, close, native })
+}
+
+/// The head as hyper would give it to a native handler; None where hyper would refuse it.
+fn parts(method: &Method, target: &str, headers: &[httparse::Header<'_>]) -> Option<Parts> {
+    let (mut parts, ()) = Request::new(()).into_parts();
+    parts.method = method.clone();
+    parts.uri = target.parse().ok()?;
+    parts.version = Version::HTTP_11;
+    parts.headers.reserve(headers.len());
+    for h in headers {
+        parts.headers.append(HeaderName::from_bytes(h.name.as_bytes()).ok()?, HeaderValue::from_bytes(h.value).ok()?);
+    }
+    Some(parts)
 }
 
 /// `name: value` and CRLF, the name as it came or in lower case.
@@ -155,8 +184,12 @@ mod tests {
         let snapshot = crate::flags::compile("flags.toml".as_ref(), flags, &Registry::builtin(), 1).unwrap();
         let (mut out, mut origin) = (Vec::new(), Vec::new());
         let peer = "10.1.2.3:5000".parse().unwrap();
-        let style = Style { preserve_case: true };
-        match plan(head.as_bytes(), &snapshot, peer, &style, &mut out, &mut origin) {
+        let settings = Settings { preserve_case: true, native_body_limit: 1024 };
+        match plan(head.as_bytes(), &snapshot, peer, &settings, &mut out, &mut origin) {
+            Plan::Forward(f) if f.native.is_some() => {
+                let (_, parts) = f.native.unwrap();
+                (format!("native {} {}", parts.method, parts.uri), Some((f.head_len, f.body_len, f.close)))
+            }
             Plan::Forward(f) => (String::from_utf8(out).unwrap(), Some((f.head_len, f.body_len, f.close))),
             Plan::HandOff => ("hand off".into(), None),
             Plan::Incomplete => ("incomplete".into(), None),
@@ -180,7 +213,6 @@ mod tests {
     #[test]
     fn hands_off_what_it_does_not_carry() {
         for head in [
-            "GET /api/1/ping HTTP/1.1\r\nHost: h\r\n\r\n",
             "GET / HTTP/1.0\r\nHost: h\r\n\r\n",
             "GET / HTTP/1.1\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
@@ -196,5 +228,13 @@ mod tests {
             assert_eq!(run(head).0, "hand off", "{head:?}");
         }
         assert_eq!(run("GET / HTTP/1.1\r\nHost: h\r\n").0, "incomplete");
+    }
+
+    #[test]
+    fn a_native_route_gets_the_head_its_handler_sees() {
+        assert_eq!(run("GET /api/1/ping?x=1 HTTP/1.1\r\nHost: h\r\n\r\n").0, "native GET /api/1/ping?x=1");
+        // A body over the native limit is legacy's, as on hyper's path.
+        let big = format!("GET /api/1/ping HTTP/1.1\r\nHost: h\r\nContent-Length: 2000\r\n\r\n{}", "x".repeat(2000));
+        assert!(run(&big).0.starts_with("GET /api/1/ping HTTP/1.1\r\n"));
     }
 }

@@ -4,5 +4,6 @@
 
 pub mod args;
 pub mod cors;
+pub mod head;
 pub mod json;
 pub mod response;

@@ -95,7 +95,8 @@ fn werkzeug_reason(status: StatusCode) -> Option<ReasonPhrase> {
 /// names it does not cover follow `preserve_header_case` (title case, or lower case).
 static HEADER_CASE: OnceLock<http::Extensions> = OnceLock::new();
 
-const ROTKI_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nmimetype: application/json\r\nContent-Type: application/json\r\n\
+pub(super) const ROTKI_HEAD: &[u8] =
+    b"HTTP/1.1 200 OK\r\nmimetype: application/json\r\nContent-Type: application/json\r\n\
 Content-Length: 0\r\nAccess-Control-Allow-Origin: x\r\nVary: Origin\r\nX-Banyan-Backend: native\r\n\
 Date: Sat, 21 Nov 2026 07:13:02 GMT\r\n\r\n";
 
