@@ -124,10 +124,12 @@ impl<'a> Conn<'a> {
 
     async fn run(mut self) -> End {
         let mut snapshot = self.app.flags.snapshot();
+        // When the last request ended (one clock read serves two purposes).
+        let mut ended = Instant::now();
         loop {
             // Like hyper's, the header-read timeout also bounds how long a keep-alive
             // connection may sit idle.
-            let deadline = tokio::time::Instant::now() + self.app.config.server.header_read_timeout;
+            let deadline = tokio::time::Instant::from_std(ended) + self.app.config.server.header_read_timeout;
             let fwd = loop {
                 if self.filled > 0 {
                     // The flags in force when the request arrived, as on hyper's path.
@@ -154,7 +156,9 @@ impl<'a> Conn<'a> {
                     _ => return End::Closed,
                 }
             };
-            if !self.exchange(fwd, snapshot.generation).await || self.shared.draining.get() {
+            let keep;
+            (keep, ended) = self.exchange(fwd, snapshot.generation).await;
+            if !keep || self.shared.draining.get() {
                 return End::Closed;
             }
         }
@@ -166,8 +170,8 @@ impl<'a> Conn<'a> {
     }
 
     /// Serves one request, natively or from legacy; whether the client connection stays
-    /// open.
-    async fn exchange(&mut self, mut fwd: Forward<'_>, generation: u64) -> bool {
+    /// open, and when the request ended.
+    async fn exchange(&mut self, mut fwd: Forward<'_>, generation: u64) -> (bool, Instant) {
         let started = Instant::now();
         let end = fwd.head_len + fwd.body_len;
         if self.buf.len() < end {
@@ -176,7 +180,7 @@ impl<'a> Conn<'a> {
         while self.filled < end {
             match self.client.read(&mut self.buf[self.filled..]).await {
                 Ok(n) if n > 0 => self.filled += n,
-                _ => return false,
+                _ => return (false, started),
             }
         }
         let body = &self.buf[fwd.head_len..end];
@@ -197,24 +201,25 @@ impl<'a> Conn<'a> {
 
         let (backend, (keep, status)) = match native {
             Some(resp) => (Backend::Native, self.respond(resp, Backend::Native, head_request, fwd.close).await),
-            None => (Backend::Legacy, self.forward(head_request, fwd.close).await),
+            None => (Backend::Legacy, self.forward(started, head_request, fwd.close).await),
         };
+        let ended = Instant::now();
         tracing::debug!(
             route = fwd.route.map_or("unmatched", |r| r.name.as_str()),
             method = %fwd.method,
             backend = backend.as_str(),
             status,
             generation,
-            micros = started.elapsed().as_micros() as u64,
+            micros = (ended - started).as_micros() as u64,
             "request"
         );
-        keep
+        (keep, ended)
     }
 
     /// Sends the request in `out` to legacy and relays its answer, or answers 502/504;
     /// whether the client connection stays open, and the status.
-    async fn forward(&mut self, head_request: bool, close: bool) -> (bool, u16) {
-        let deadline = tokio::time::Instant::now() + self.app.legacy.timeout();
+    async fn forward(&mut self, started: Instant, head_request: bool, close: bool) -> (bool, u16) {
+        let deadline = tokio::time::Instant::from_std(started) + self.app.legacy.timeout();
         // `send` borrows the connection, so the timer is taken out for it.
         let mut timer = self.timer.take().unwrap_or_else(Deadline::new);
         let sent = timer.run(deadline, self.send(head_request, close)).await;
