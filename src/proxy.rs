@@ -17,6 +17,7 @@ use hyper::client::conn::http1::SendRequest;
 use crate::app::App;
 use crate::body::Body;
 use crate::decide::Backend;
+use crate::flags::WebsocketMode;
 use crate::legacy::{is_websocket_upgrade, Slot};
 use crate::native::Served;
 
@@ -51,13 +52,15 @@ async fn handle(conn: &Connection, req: Request<Incoming>) -> Response<Body> {
 
     // rotki completes a websocket handshake on any path, so an upgrade is legacy's even on
     // a native route.
-    let handler = routed.route.and_then(|r| r.handler).filter(|_| !is_websocket_upgrade(&req));
+    let upgrade = is_websocket_upgrade(&req);
+    let handler = routed.route.and_then(|r| r.handler).filter(|_| !upgrade);
+    let relay = upgrade && routed.route.and_then(|r| r.websocket) == Some(WebsocketMode::Relay);
     let (backend, mut resp) = match (routed.backend, handler) {
         (Backend::Native, Some(id)) => match app.native.serve(id, req).await {
             Served::Response(r) => (Backend::Native, r.map(Either::Right)),
-            Served::HandBack(r) => (Backend::Legacy, app.legacy.forward(r, peer, slot).await),
+            Served::HandBack(r) => (Backend::Legacy, app.legacy.forward(r, peer, slot, false).await),
         },
-        _ => (Backend::Legacy, app.legacy.forward(req.map(Either::Left), peer, slot).await),
+        _ => (Backend::Legacy, app.legacy.forward(req.map(Either::Left), peer, slot, relay).await),
     };
     resp.headers_mut().insert(X_BANYAN_BACKEND.clone(), HeaderValue::from_static(backend.as_str()));
     tracing::debug!(

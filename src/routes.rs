@@ -133,12 +133,13 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    /// Builds the table from `(pattern, methods)` per route, in route order. Routes with the
-    /// same normalized pattern share one entry; overlapping methods there are the caller's
-    /// to reject before this.
-    pub fn build<'a>(routes: impl IntoIterator<Item = (&'a str, MethodSet)>) -> Result<RouteTable, TableError> {
+    /// Builds the table from `(route index, pattern, methods)`, in route order (a route may
+    /// come more than once, under several patterns). Routes with the same normalized
+    /// pattern share one entry; overlapping methods there are the caller's to reject before
+    /// this.
+    pub fn build<'a>(routes: impl IntoIterator<Item = (usize, &'a str, MethodSet)>) -> Result<RouteTable, TableError> {
         let mut by_pattern: IndexMap<String, Vec<(MethodSet, usize)>> = IndexMap::new();
-        for (i, (path, methods)) in routes.into_iter().enumerate() {
+        for (i, path, methods) in routes {
             by_pattern.entry(normalize_pattern(path)).or_default().push((methods, i));
         }
         let mut router = matchit::Router::new();
@@ -172,7 +173,7 @@ mod tests {
 
     #[test]
     fn static_segments_win_over_parameters() {
-        let t = RouteTable::build([("/api/1/tasks/{id}", get()), ("/api/1/tasks/trigger", get())]).unwrap();
+        let t = RouteTable::build([(0, "/api/1/tasks/{id}", get()), (1, "/api/1/tasks/trigger", get())]).unwrap();
         assert_eq!(t.lookup("/api/1/tasks/trigger", &Method::GET), Some(1));
         assert_eq!(t.lookup("/api/1/tasks/7", &Method::GET), Some(0));
         assert_eq!(t.lookup("/api/1/tasks/7/x", &Method::GET), None);
@@ -181,7 +182,7 @@ mod tests {
     #[test]
     fn methods_split_a_path_between_routes_and_get_brings_head() {
         let post = MethodSet::parse("POST").unwrap();
-        let t = RouteTable::build([("/a", get()), ("/a", post)]).unwrap();
+        let t = RouteTable::build([(0, "/a", get()), (1, "/a", post)]).unwrap();
         assert_eq!(t.lookup("/a", &Method::HEAD), Some(0));
         assert_eq!(t.lookup("/a", &Method::POST), Some(1));
         assert_eq!(t.lookup("/a", &Method::DELETE), None);
@@ -189,14 +190,14 @@ mod tests {
 
     #[test]
     fn percent_encoded_paths_match_like_werkzeug() {
-        let t = RouteTable::build([("/api/1/assets/types", get())]).unwrap();
+        let t = RouteTable::build([(0, "/api/1/assets/types", get())]).unwrap();
         assert_eq!(t.lookup("/api/1/assets/%74ypes", &Method::GET), Some(0));
         assert_eq!(t.lookup("/api/1/assets/%ff", &Method::GET), None);
     }
 
     #[test]
     fn catch_all_and_trailing_slash() {
-        let t = RouteTable::build([("/static/{*rest}", MethodSet::ALL), ("/api/1/ping", get())]).unwrap();
+        let t = RouteTable::build([(0, "/static/{*rest}", MethodSet::ALL), (1, "/api/1/ping", get())]).unwrap();
         assert_eq!(t.lookup("/static/a/b.js", &Method::GET), Some(0));
         assert_eq!(t.lookup("/api/1/ping/", &Method::GET), None);
     }

@@ -7,7 +7,7 @@ use std::path::Path;
 use http::HeaderName;
 
 use super::model::{FlagsFile, RouteSpec};
-use super::{CompiledRoute, Snapshot};
+use super::{CompiledRoute, Snapshot, WebsocketMode};
 use crate::decide::{Sticky, BUCKETS};
 use crate::location::Located;
 use crate::native::Registry;
@@ -37,24 +37,28 @@ pub fn compile(file: &Path, text: &str, registry: &Registry, generation: u64) ->
     for (name, spec) in &parsed.routes {
         let route = compile_route(name, spec.get_ref(), &default_sticky, registry)
             .map_err(|(span, msg)| err(span.unwrap_or_else(|| spec.span()), msg))?;
-        let same_path = by_pattern.entry(normalize_pattern(&route.path)).or_default();
-        if let Some(other) = same_path.iter().map(|&i| &routes[i]).find(|r| r.methods.overlaps(route.methods)) {
-            return Err(err(
-                spec.get_ref().path.span(),
-                format!(
-                    "route `{name}` claims {} {}, which route `{}` already claims",
-                    route.methods.names().join(","),
-                    route.path,
-                    other.name
-                ),
-            ));
+        for path in route_paths(&route) {
+            let same_path = by_pattern.entry(normalize_pattern(&path)).or_default();
+            if let Some(other) = same_path.iter().map(|&i| &routes[i]).find(|r| r.methods.overlaps(route.methods)) {
+                return Err(err(
+                    spec.get_ref().path.span(),
+                    format!(
+                        "route `{name}` claims {} {path}, which route `{}` already claims",
+                        route.methods.names().join(","),
+                        other.name
+                    ),
+                ));
+            }
+            same_path.push(routes.len());
         }
-        same_path.push(routes.len());
         spans.push(spec.get_ref().path.span());
         routes.push(route);
     }
 
-    let table = RouteTable::build(routes.iter().map(|r| (r.path.as_str(), r.methods))).map_err(|e| {
+    let paths: Vec<Vec<String>> = routes.iter().map(route_paths).collect();
+    let patterns = (routes.iter().zip(&paths).enumerate())
+        .flat_map(|(i, (r, paths))| paths.iter().map(move |p| (i, p.as_str(), r.methods)));
+    let table = RouteTable::build(patterns).map_err(|e| {
         err(spans[e.route].clone(), format!("route `{}`: invalid path: {}", routes[e.route].name, e.message))
     })?;
 
@@ -67,6 +71,16 @@ pub fn compile(file: &Path, text: &str, registry: &Registry, generation: u64) ->
         routes,
         table,
     })
+}
+
+/// The paths a route answers: its own, and for a websocket route the same with a trailing
+/// slash too (rotki's frontend connects to `/ws/`).
+fn route_paths(route: &CompiledRoute) -> Vec<String> {
+    let mut paths = vec![route.path.clone()];
+    if route.websocket.is_some() && !route.path.ends_with('/') {
+        paths.push(format!("{}/", route.path));
+    }
+    paths
 }
 
 type RouteError = (Option<std::ops::Range<usize>>, String);
@@ -168,6 +182,37 @@ fn compile_route(
         return Err((span, msg));
     }
 
+    let websocket = match &spec.websocket {
+        None => None,
+        Some(w) => {
+            let mode = WebsocketMode::parse(w.get_ref()).ok_or_else(|| {
+                (
+                    Some(w.span()),
+                    format!(
+                        "route `{name}`: websocket = {:?}: expected \"relay\", \"merge\" or \"native\"",
+                        w.get_ref()
+                    ),
+                )
+            })?;
+            if mode != WebsocketMode::Relay {
+                return Err((
+                    Some(w.span()),
+                    format!(
+                        "route `{name}`: websocket = {:?} is not available yet (the native notifier is still to come); use \"relay\"",
+                        w.get_ref()
+                    ),
+                ));
+            }
+            if !methods.contains(&http::Method::GET) {
+                return Err((
+                    Some(w.span()),
+                    format!("route `{name}`: a websocket handshake is a GET, which `methods` leaves out"),
+                ));
+            }
+            Some(mode)
+        }
+    };
+
     Ok(CompiledRoute {
         name: name.to_string(),
         path: path.clone(),
@@ -177,6 +222,7 @@ fn compile_route(
         sticky,
         group,
         handler,
+        websocket,
     })
 }
 
@@ -241,11 +287,35 @@ mod tests {
             ("[routes.a]\npath = \"/x/%74\"\n", "flags.toml:2:8: route `a`: path \"/x/%74\" must start"),
             ("[routes.a]\npath = \"/x\"\ngroup = \"a:b\"\n", "flags.toml:3:9: route `a`: group must be non-empty"),
             ("[routes.a]\npath = \"/x\"\nsticky = \"header:\"\n", "flags.toml:3:10: route `a`: bad sticky"),
+            (
+                "[routes.ws]\npath = \"/ws\"\nwebsocket = \"bridge\"\n",
+                "flags.toml:3:13: route `ws`: websocket = \"bridge\": expected \"relay\", \"merge\" or \"native\"",
+            ),
+            (
+                "[routes.ws]\npath = \"/ws\"\nmethods = [\"POST\"]\nwebsocket = \"relay\"\n",
+                "flags.toml:4:13: route `ws`: a websocket handshake is a GET",
+            ),
+            (
+                "[routes.ws]\npath = \"/ws\"\nwebsocket = \"relay\"\n[routes.other]\npath = \"/ws/\"\n",
+                "flags.toml:5:8: route `other` claims * /ws/, which route `ws` already claims",
+            ),
         ];
         for (text, want) in cases {
             let got = check(text).map(|_| ()).unwrap_err();
             assert!(got.starts_with(want), "for {text:?}\n got: {got}\nwant: {want}…");
         }
+    }
+
+    #[test]
+    fn a_websocket_route_answers_its_path_with_a_trailing_slash_too() {
+        let s = check("[routes.ws]\npath = \"/ws\"\nwebsocket = \"relay\"\n").unwrap();
+        assert_eq!(s.routes[0].websocket, Some(WebsocketMode::Relay));
+        let peer = "127.0.0.1".parse().unwrap();
+        for path in ["/ws", "/ws/"] {
+            let routed = s.route(&http::Method::GET, path, &http::HeaderMap::new(), peer);
+            assert_eq!(routed.route.map(|r| r.name.as_str()), Some("ws"), "{path}");
+        }
+        assert!(s.route(&http::Method::GET, "/ws/x", &http::HeaderMap::new(), peer).route.is_none());
     }
 
     #[test]

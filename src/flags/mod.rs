@@ -45,6 +45,39 @@ pub struct CompiledRoute {
     pub group: String,
     /// The native handler that serves every method of this route, if one does.
     pub handler: Option<HandlerId>,
+    /// How banyan carries a websocket handshake on this route (`None`: through to legacy
+    /// untouched).
+    pub websocket: Option<WebsocketMode>,
+}
+
+/// A websocket route's `websocket` setting (`docs/flags.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebsocketMode {
+    /// Banyan's own websocket to legacy, frames carried both ways.
+    Relay,
+    /// Relay, with the native notifier's messages interleaved.
+    Merge,
+    /// The native notifier alone.
+    Native,
+}
+
+impl WebsocketMode {
+    pub fn parse(s: &str) -> Option<WebsocketMode> {
+        match s {
+            "relay" => Some(WebsocketMode::Relay),
+            "merge" => Some(WebsocketMode::Merge),
+            "native" => Some(WebsocketMode::Native),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebsocketMode::Relay => "relay",
+            WebsocketMode::Merge => "merge",
+            WebsocketMode::Native => "native",
+        }
+    }
 }
 
 /// The outcome of routing one request.

@@ -38,4 +38,5 @@ pub struct RouteSpec {
     pub native: Option<Spanned<f64>>,
     pub sticky: Option<Spanned<String>>,
     pub group: Option<Spanned<String>>,
+    pub websocket: Option<Spanned<String>>,
 }

@@ -68,15 +68,17 @@ impl Legacy {
     }
 
     /// Forwards a request and returns legacy's response, or a 502/504 envelope.
+    /// `relay`: a websocket handshake is carried message by message (`websocket = "relay"`).
     pub async fn forward(
         &self,
         req: Request<Body>,
         peer: SocketAddr,
         slot: &Slot<SendRequest<Body>>,
+        relay: bool,
     ) -> Response<Body> {
         let (mut parts, body) = req.into_parts();
         let origin = Cors::origin(&parts.headers);
-        let upgrade = upgrade::take(&mut parts);
+        let upgrade = upgrade::take(&mut parts, relay);
         hop::strip(&mut parts.headers);
         if let Some(u) = &upgrade {
             u.restore_headers(&mut parts.headers);
@@ -101,6 +103,12 @@ impl Legacy {
                         u.splice(&mut resp);
                         // The 101 must keep its Upgrade and Connection headers.
                         resp.map(body::stream)
+                    }
+                    // A relayed websocket is banyan's to bridge: a refusal is a failure of the
+                    // bridge, not an answer to pass on.
+                    Some(u) if u.relay => {
+                        let cause = format!("legacy refused the websocket handshake with {}", resp.status());
+                        self.failed(Failure::Send(cause), origin).map(body::full_from)
                     }
                     _ => {
                         hop::strip(resp.headers_mut());

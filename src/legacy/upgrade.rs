@@ -1,7 +1,8 @@
-//! WebSocket upgrades pass through to legacy byte for byte: banyan forwards the handshake
-//! with its `Upgrade` and `Connection` headers, and once legacy answers 101 it splices the
-//! two upgraded connections together. (Frame-level relay and merging with native messages
-//! build on this in the websocket work.) Only `Upgrade: websocket` is ever forwarded.
+//! WebSocket upgrades go to legacy: banyan forwards the handshake with its `Upgrade` and
+//! `Connection` headers, and once legacy answers 101 it either splices the two upgraded
+//! connections together byte for byte, or, on a route with `websocket = "relay"`, hands
+//! them to the websocket bridge (`crate::ws`), which relays message by message. Only
+//! `Upgrade: websocket` is ever forwarded.
 
 use http::header::{CONNECTION, UPGRADE};
 use http::request::Parts;
@@ -13,6 +14,8 @@ use hyper_util::rt::TokioIo;
 pub struct Pending {
     client: OnUpgrade,
     upgrade: HeaderValue,
+    /// Relay messages (`websocket = "relay"`) instead of splicing bytes.
+    pub relay: bool,
 }
 
 /// rotki's rule (websocket.md §2): GET, `Upgrade: websocket`, and `upgrade` in `Connection`.
@@ -33,13 +36,13 @@ fn is_websocket(method: &Method, headers: &HeaderMap) -> bool {
 }
 
 /// Takes the client side of a websocket upgrade out of the request, if it is one.
-pub fn take(parts: &mut Parts) -> Option<Pending> {
+pub fn take(parts: &mut Parts, relay: bool) -> Option<Pending> {
     if !is_websocket(&parts.method, &parts.headers) {
         return None;
     }
     let upgrade = parts.headers.get(UPGRADE)?.clone();
     let client = parts.extensions.remove::<OnUpgrade>()?;
-    Some(Pending { client, upgrade })
+    Some(Pending { client, upgrade, relay })
 }
 
 impl Pending {
@@ -60,6 +63,10 @@ impl Pending {
                     return;
                 }
             };
+            if self.relay {
+                crate::ws::relay(client, legacy).await;
+                return;
+            }
             let (mut client, mut legacy) = (TokioIo::new(client), TokioIo::new(legacy));
             if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut legacy).await {
                 tracing::debug!("websocket passthrough ended: {e}");

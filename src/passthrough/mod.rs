@@ -177,21 +177,26 @@ impl<'a> Conn<'a> {
         if self.buf.len() < end {
             self.buf.resize(end, 0);
         }
+        // The body arrives under legacy's timeout, as on hyper's path (where it bounds the
+        // whole upload and the answer): a client that stalls mid-body is closed.
+        let deadline = tokio::time::Instant::from_std(started) + self.app.legacy.timeout();
         while self.filled < end {
-            match self.client.read(&mut self.buf[self.filled..]).await {
-                Ok(n) if n > 0 => self.filled += n,
+            let timer = self.timer.get_or_insert_with(Deadline::new);
+            match timer.run(deadline, self.client.read(&mut self.buf[self.filled..])).await {
+                Ok(Ok(n)) if n > 0 => self.filled += n,
                 _ => return (false, started),
             }
         }
         let body = &self.buf[fwd.head_len..end];
         let head_request = fwd.method == Method::HEAD;
-        let native = match fwd.native.take() {
+        let (native, deadline) = match fwd.native.take() {
             Some((id, parts)) => match self.app.native.serve_buffered(id, parts, Bytes::copy_from_slice(body)).await {
-                Served::Response(resp) => Some(resp),
-                // Legacy answers instead, with the bytes as they came.
-                Served::HandBack(_) => None,
+                Served::Response(resp) => (Some(resp), deadline),
+                // Legacy answers instead, with the bytes as they came, and has its whole
+                // timeout from now.
+                Served::HandBack(_) => (None, tokio::time::Instant::now() + self.app.legacy.timeout()),
             },
-            None => None,
+            None => (None, deadline),
         };
         if native.is_none() {
             self.out.extend_from_slice(body);
@@ -201,7 +206,7 @@ impl<'a> Conn<'a> {
 
         let (backend, (keep, status)) = match native {
             Some(resp) => (Backend::Native, self.respond(resp, Backend::Native, head_request, fwd.close).await),
-            None => (Backend::Legacy, self.forward(started, head_request, fwd.close).await),
+            None => (Backend::Legacy, self.forward(deadline, head_request, fwd.close).await),
         };
         let ended = Instant::now();
         tracing::debug!(
@@ -218,8 +223,7 @@ impl<'a> Conn<'a> {
 
     /// Sends the request in `out` to legacy and relays its answer, or answers 502/504;
     /// whether the client connection stays open, and the status.
-    async fn forward(&mut self, started: Instant, head_request: bool, close: bool) -> (bool, u16) {
-        let deadline = tokio::time::Instant::from_std(started) + self.app.legacy.timeout();
+    async fn forward(&mut self, deadline: tokio::time::Instant, head_request: bool, close: bool) -> (bool, u16) {
         // `send` borrows the connection, so the timer is taken out for it.
         let mut timer = self.timer.take().unwrap_or_else(Deadline::new);
         let sent = timer.run(deadline, self.send(head_request, close)).await;

@@ -79,7 +79,7 @@ pub fn plan<'s>(
     let Ok(method) = Method::from_bytes(method.as_bytes()) else { return Plan::HandOff };
 
     let (mut host, mut hosts, mut body_len, mut lengths) = (&b""[..], 0, 0, 0);
-    let (mut close, mut has_connection) = (false, false);
+    let mut close = false;
     origin.clear();
     for h in req.headers.iter() {
         let name = h.name;
@@ -93,9 +93,18 @@ pub fn plan<'s>(
         } else if ["transfer-encoding", "upgrade", "expect"].iter().any(|n| name.eq_ignore_ascii_case(n)) {
             return Plan::HandOff;
         } else if name.eq_ignore_ascii_case("connection") {
+            // A `Connection` naming headers (it could name `Content-Length` or `Host`, which
+            // this path must not drop while framing by them): hyper's path handles that.
+            let only_options = h.value.split(|&b| b == b',').all(|t| {
+                let t = t.trim_ascii();
+                t.is_empty() || t.eq_ignore_ascii_case(b"close") || t.eq_ignore_ascii_case(b"keep-alive")
+            });
+            if !only_options {
+                return Plan::HandOff;
+            }
             close |= hop::names(h.value, "close");
-            has_connection = true;
-        } else if name.eq_ignore_ascii_case("origin") {
+        } else if name.eq_ignore_ascii_case("origin") && origin.is_empty() {
+            // The first, as `Cors::origin` takes it on hyper's path.
             origin.extend_from_slice(h.value);
         }
     }
@@ -119,11 +128,9 @@ pub fn plan<'s>(
     out.push(b' ');
     out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    let connection = || req.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("connection"));
     for h in req.headers.iter() {
-        let dropped = hop::is_hop_by_hop_name(h.name)
-            || forwarded::is_forwarded_name(h.name)
-            || (has_connection && connection().any(|c| hop::names(c.value, h.name)));
+        // (`Connection` names no headers here: see above.)
+        let dropped = hop::is_hop_by_hop_name(h.name) || forwarded::is_forwarded_name(h.name);
         if !dropped {
             write_header(out, h.name, h.value, settings.preserve_case);
         }
@@ -198,7 +205,7 @@ mod tests {
 
     #[test]
     fn rewrites_a_plain_request_for_legacy() {
-        let head = "POST /api/1/info?x=1 HTTP/1.1\r\nHost: h:1\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n\
+        let head = "POST /api/1/info?x=1 HTTP/1.1\r\nHost: h:1\r\nConnection: keep-alive\r\n\
                     Keep-Alive: 5\r\nX-Forwarded-For: 9.9.9.9\r\nX-Forwarded-Proto: https\r\nContent-Length: 2\r\n\r\nhi";
         let (out, f) = run(head);
         assert_eq!(
@@ -224,6 +231,9 @@ mod tests {
             "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n",
             "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: h\r\nBad Header: x\r\n\r\n",
+            // A Connection naming framing headers must not make this path drop them.
+            "POST / HTTP/1.1\r\nHost: h\r\nConnection: Content-Length\r\nContent-Length: 5\r\n\r\nhello",
+            "GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n\r\n",
         ] {
             assert_eq!(run(head).0, "hand off", "{head:?}");
         }

@@ -104,16 +104,21 @@ pub fn parse(
     out.push(b' ');
     let reason = resp.reason.filter(|r| !r.is_empty());
     let canonical = StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason());
-    out.extend_from_slice(reason.or(canonical).unwrap_or("").as_bytes());
+    out.extend_from_slice(reason.or(canonical).unwrap_or("<none>").as_bytes());
     out.extend_from_slice(b"\r\n");
     for h in resp.headers.iter() {
         let framing_header = h.name.eq_ignore_ascii_case("transfer-encoding") || h.name.eq_ignore_ascii_case("trailer");
         // With a Transfer-Encoding, a Content-Length is a smuggling attempt or a mistake;
         // RFC 9112 §6.3 has an intermediary drop it before forwarding.
         let overridden_length = by_transfer_encoding && h.name.eq_ignore_ascii_case("content-length");
-        let dropped = (hop::is_hop_by_hop_name(h.name) && !framing_header)
-            || overridden_length
-            || (has_connection && connection().any(|c| hop::names(c.value, h.name)));
+        // Framing headers stay even when `Connection` names them: the body is framed by them.
+        let named = !framing_header
+            && !h.name.eq_ignore_ascii_case("content-length")
+            && has_connection
+            && connection().any(|c| hop::names(c.value, h.name));
+        // banyan says who answered; a copy from legacy would contradict it.
+        let ours = h.name.eq_ignore_ascii_case("x-banyan-backend");
+        let dropped = (hop::is_hop_by_hop_name(h.name) && !framing_header) || overridden_length || named || ours;
         if !dropped {
             write_header(out, h.name, h.value, preserve_case);
         }
@@ -184,6 +189,17 @@ mod tests {
             "HTTP/1.1 404 NOT FOUND\r\nmimetype: application/json\r\nContent-Length: 3\r\nX-Banyan-Backend: legacy\r\n\r\n"
         );
         assert!(matches!(f.framing, Framing::Length(3)) && f.reusable && f.status == 404);
+    }
+
+    #[test]
+    fn keeps_framing_headers_that_connection_names_and_drops_a_foreign_backend_label() {
+        let (out, f) = head(
+            "HTTP/1.1 200 OK\r\nConnection: Content-Length, X-Drop\r\nX-Drop: 1\r\nX-Banyan-Backend: native\r\nContent-Length: 2\r\n\r\n",
+            false,
+            false,
+        );
+        assert_eq!(out, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Banyan-Backend: legacy\r\n\r\n");
+        assert!(matches!(f.framing, Framing::Length(2)));
     }
 
     #[test]

@@ -208,12 +208,42 @@ def count():
     return api_response({'result': seen, 'message': ''})
 
 
+# Open notifier sockets, as rotki's RotkiNotifier keeps its subscribers.
+subscribers = []
+
+
 class Notifier(WebSocketApplication):
-    """rotki's /ws notifier is not served yet (a later issue); this echoes like rotki does."""
+    """rotki's /ws notifier (websocket.md): every broadcast to every open socket, and each
+    message a client sends echoed back to it alone, with its opcode."""
+
+    def on_open(self, *args, **kwargs):
+        subscribers.append(self.ws)
 
     def on_message(self, message, *args, **kwargs):
         if message is not None:
-            self.ws.send(message)
+            self.ws.send(message, binary=isinstance(message, (bytes, bytearray)))
+
+    def on_close(self, *args, **kwargs):
+        if self.ws in subscribers:
+            subscribers.remove(self.ws)
+
+
+@app.route('/_test/broadcast', methods=['POST'])
+def broadcast():
+    """Test-only: broadcasts `messages` (a list of {"type", "data"}) like rotki's notifier,
+    `json.dumps` with rotki's defaults, one text frame each, to every open socket."""
+    messages = request.get_json()['messages']
+    delivered = 0
+    for message in messages:
+        # rotki's key order: type, then data.
+        text = json.dumps({'type': message['type'], 'data': message['data']})
+        for ws in list(subscribers):
+            try:
+                ws.send(text)
+                delivered += 1
+            except Exception:  # a closed socket: rotki prunes it the same way
+                subscribers.remove(ws)
+    return api_response({'result': {'delivered': delivered, 'subscribers': len(subscribers)}, 'message': ''})
 
 
 def main():
