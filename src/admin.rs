@@ -1,5 +1,6 @@
 //! The admin listener (separate from the public one): liveness, readiness and the current
-//! flags table. Later work adds metrics, stats, changes and the dashboard here.
+//! flags table, and a hook to publish to the native websocket notifier. Later work adds
+//! metrics, stats, changes, authentication and the dashboard here.
 
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
@@ -11,6 +12,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::body::{self, Body};
+use crate::ws::hub::{MessageType, MESSAGE_TYPES};
 
 pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
     match (req.method(), req.uri().path()) {
@@ -27,6 +29,11 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
             json_response(status, &body)
         }
         (&Method::GET, "/api/flags") => json_response(StatusCode::OK, &flags(&app)),
+        (&Method::GET, "/api/ws") => json_response(
+            StatusCode::OK,
+            &json!({"native_subscribers": app.hub.subscribers(), "sessions": app.sessions.open()}),
+        ),
+        (&Method::POST, "/api/ws/publish") => publish(&app, req).await,
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
 }
@@ -62,6 +69,37 @@ fn flags(app: &App) -> serde_json::Value {
         },
         "routes": routes,
     })
+}
+
+/// Publishes `{"type": ..., "data": ...}` to the native notifier's sockets, for ops and
+/// tests (keys inside `data` go out sorted; native code publishes typed data in its own
+/// order). Answers how many sockets it was queued for.
+async fn publish(app: &App, req: Request<Incoming>) -> Response<Body> {
+    #[derive(serde::Deserialize)]
+    struct Publish {
+        #[serde(rename = "type")]
+        kind: String,
+        data: serde_json::Value,
+    }
+    let bytes = match http_body_util::BodyExt::collect(http_body_util::Limited::new(req.into_body(), 1 << 20)).await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return json_response(StatusCode::BAD_REQUEST, &json!({"error": format!("body: {e}")})),
+    };
+    let message: Publish = match serde_json::from_slice(&bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &json!({"error": format!("expected {{\"type\", \"data\"}}: {e}")}),
+            )
+        }
+    };
+    let Some(kind) = MessageType::parse(&message.kind) else {
+        let error = format!("unknown message type {:?}: expected one of {}", message.kind, MESSAGE_TYPES.join(", "));
+        return json_response(StatusCode::BAD_REQUEST, &json!({ "error": error }));
+    };
+    let delivered = app.hub.publish(kind, &message.data);
+    json_response(StatusCode::OK, &json!({ "delivered": delivered }))
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {

@@ -9,6 +9,9 @@ use crate::legacy::Legacy;
 use crate::location::Located;
 use crate::native::{Context, Native, Registry};
 use crate::rotki::cors::Cors;
+use crate::ws::hub::Hub;
+use crate::ws::Sessions;
+use tokio::sync::watch;
 
 pub struct App {
     pub config: Config,
@@ -16,6 +19,12 @@ pub struct App {
     pub native: Native,
     pub legacy: Legacy,
     pub registry: Arc<Registry>,
+    /// The native notifier native code publishes websocket messages to.
+    pub hub: Arc<Hub>,
+    /// Websocket sessions open now (shutdown waits for them).
+    pub sessions: Arc<Sessions>,
+    /// Turns true when banyan shuts down.
+    shutdown: watch::Receiver<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +36,8 @@ pub enum AppError {
 }
 
 impl App {
-    pub fn new(config: Config, registry: Registry) -> Result<App, AppError> {
+    /// `shutdown` turns true (or closes) when banyan shuts down.
+    pub fn new(config: Config, registry: Registry, shutdown: watch::Receiver<bool>) -> Result<App, AppError> {
         let registry = Arc::new(registry);
         let flags = FlagsStore::load(&config.flags_path, registry.clone()).map_err(AppError::Flags)?;
         let cors = Cors::new(&config.rotki.api_cors).map_err(AppError::Config)?;
@@ -37,7 +47,15 @@ impl App {
             legacy: Legacy::new(&config.legacy, cors, config.server.preserve_header_case),
             flags: Arc::new(flags),
             registry,
+            hub: Hub::new(config.websocket.client_queue),
+            sessions: Arc::default(),
+            shutdown,
             config,
         })
+    }
+
+    /// A new websocket session's context: counted as open until it ends.
+    pub fn ws_ctx(&self) -> crate::ws::Ctx {
+        crate::ws::Ctx::new(self.shutdown.clone(), &self.sessions)
     }
 }

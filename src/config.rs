@@ -31,6 +31,7 @@ pub struct Config {
     pub native: NativeConfig,
     pub rotki: RotkiConfig,
     pub server: ServerConfig,
+    pub websocket: WebsocketConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +77,16 @@ pub struct ServerConfig {
     pub drain_timeout: Duration,
 }
 
+/// The websocket bridge's native side (`src/ws/`).
+#[derive(Debug, Clone)]
+pub struct WebsocketConfig {
+    /// Banyan pings each socket it serves this often, and drops one that did not answer
+    /// the previous ping.
+    pub ping_interval: Duration,
+    /// Messages a socket may fall behind the native notifier before it is closed (1013).
+    pub client_queue: usize,
+}
+
 /// Command-line values that override the file.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
@@ -101,6 +112,15 @@ struct File {
     rotki: RotkiFile,
     #[serde(default)]
     server: ServerFile,
+    #[serde(default)]
+    websocket: WebsocketFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebsocketFile {
+    ping_interval_secs: Option<u64>,
+    client_queue: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -246,6 +266,10 @@ impl Config {
                 header_read_timeout: ms(file.server.header_read_timeout_ms, 60_000),
                 byte_passthrough: file.server.byte_passthrough.unwrap_or(true),
                 drain_timeout: ms(file.server.drain_timeout_ms, 10_000),
+            },
+            websocket: WebsocketConfig {
+                ping_interval: Duration::from_secs(file.websocket.ping_interval_secs.unwrap_or(30).max(1)),
+                client_queue: file.websocket.client_queue.unwrap_or(1024).max(1),
             },
         })
     }

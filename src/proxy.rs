@@ -54,13 +54,17 @@ async fn handle(conn: &Connection, req: Request<Incoming>) -> Response<Body> {
     // a native route.
     let upgrade = is_websocket_upgrade(&req);
     let handler = routed.route.and_then(|r| r.handler).filter(|_| !upgrade);
-    let relay = upgrade && routed.route.and_then(|r| r.websocket) == Some(WebsocketMode::Relay);
-    let (backend, mut resp) = match (routed.backend, handler) {
-        (Backend::Native, Some(id)) => match app.native.serve(id, req).await {
+    let websocket = routed.route.and_then(|r| r.websocket).filter(|_| upgrade);
+    let (backend, mut resp) = match (routed.backend, handler, websocket) {
+        (_, _, Some(WebsocketMode::Native)) => (Backend::Native, crate::ws::serve_native(app, req)),
+        (_, _, Some(WebsocketMode::Relay)) => {
+            (Backend::Legacy, app.legacy.forward(req.map(Either::Left), peer, slot, Some(app.ws_ctx())).await)
+        }
+        (Backend::Native, Some(id), _) => match app.native.serve(id, req).await {
             Served::Response(r) => (Backend::Native, r.map(Either::Right)),
-            Served::HandBack(r) => (Backend::Legacy, app.legacy.forward(r, peer, slot, false).await),
+            Served::HandBack(r) => (Backend::Legacy, app.legacy.forward(r, peer, slot, None).await),
         },
-        _ => (Backend::Legacy, app.legacy.forward(req.map(Either::Left), peer, slot, relay).await),
+        _ => (Backend::Legacy, app.legacy.forward(req.map(Either::Left), peer, slot, None).await),
     };
     resp.headers_mut().insert(X_BANYAN_BACKEND.clone(), HeaderValue::from_static(backend.as_str()));
     tracing::debug!(

@@ -54,7 +54,8 @@ pub enum StartError {
 /// which then carries the flags watcher.
 pub async fn start(config: Config, registry: Registry) -> Result<Running, StartError> {
     rotki::response::learn_header_case().await;
-    let app = Arc::new(App::new(config, registry)?);
+    let (stop, stopped) = watch::channel(false);
+    let app = Arc::new(App::new(config, registry, stopped.clone())?);
     let server = app.config.server.clone();
 
     // A plain bind first: it fails if anything else holds the port (a second banyan would
@@ -68,13 +69,15 @@ pub async fn start(config: Config, registry: Registry) -> Result<Running, StartE
     let admin_addr = admin.local_addr().map_err(|source| StartError::Bind { addr: app.config.admin_listen, source })?;
 
     let watcher = crate::flags::spawn_watcher(app.flags.clone());
-    let (stop, stopped) = watch::channel(false);
     let builder = http1_builder(&server);
     let mut threads = Vec::new();
     for (i, listener) in public.into_iter().enumerate() {
+        // A worker ends only once the websocket sessions have closed too: some may be its own.
+        let sessions = app.sessions.clone();
         let (app, builder) = (app.clone(), builder.clone());
         let serve = move |stream, peer, stop| public_connection(app.clone(), builder.clone(), stream, peer, stop);
-        threads.push(spawn_thread(format!("banyan-worker-{i}"), listener, serve, &server, stopped.clone())?);
+        let drained = async move { sessions.all_closed().await };
+        threads.push(spawn_thread(format!("banyan-worker-{i}"), listener, serve, drained, &server, stopped.clone())?);
     }
     let admin_app = app.clone();
     let serve = move |stream, peer, stop| {
@@ -82,7 +85,7 @@ pub async fn start(config: Config, registry: Registry) -> Result<Running, StartE
         let handler = move |req| admin::handle(app.clone(), req);
         serve_hyper(builder.clone(), Prefixed::new(stream, Vec::new()), peer, handler, stop)
     };
-    threads.push(spawn_thread("banyan-admin".into(), admin, serve, &server, stopped)?);
+    threads.push(spawn_thread("banyan-admin".into(), admin, serve, std::future::ready(()), &server, stopped)?);
     Ok(Running { public_addr, admin_addr, app, stop, threads, _watcher: watcher })
 }
 
@@ -113,17 +116,20 @@ fn bind(addr: SocketAddr, reuse_port: bool) -> Result<std::net::TcpListener, Sta
 
 /// A thread with its own single-threaded runtime serving one listener; returns once the
 /// thread serves (or why it cannot), with a receiver that fires when it has drained and
-/// stopped. `serve` serves one connection, until it closes or shutdown ends it.
-fn spawn_thread<C, F>(
+/// stopped. `serve` serves one connection, until it closes or shutdown ends it; on
+/// shutdown the thread also waits for `drained` (within the drain timeout).
+fn spawn_thread<C, F, D>(
     name: String,
     listener: std::net::TcpListener,
     serve: C,
+    drained: D,
     server: &ServerConfig,
     stop: watch::Receiver<bool>,
 ) -> Result<oneshot::Receiver<()>, StartError>
 where
     C: Fn(TcpStream, SocketAddr, watch::Receiver<bool>) -> F + Send + 'static,
     F: Future<Output = ()> + 'static,
+    D: Future<Output = ()> + Send + 'static,
 {
     let (done, finished) = oneshot::channel();
     let (ready, serving) = std::sync::mpsc::channel::<std::io::Result<()>>();
@@ -149,7 +155,7 @@ where
                 }
             };
             let local = tokio::task::LocalSet::new();
-            local.block_on(&runtime, accept_loop(listener, serve, &server, stop));
+            local.block_on(&runtime, accept_loop(listener, serve, drained, &server, stop));
             let _ = done.send(());
         })
         .map_err(StartError::Thread)?;
@@ -160,10 +166,16 @@ where
     }
 }
 
-async fn accept_loop<C, F>(listener: TcpListener, serve: C, server: &ServerConfig, mut stop: watch::Receiver<bool>)
-where
+async fn accept_loop<C, F, D>(
+    listener: TcpListener,
+    serve: C,
+    drained: D,
+    server: &ServerConfig,
+    mut stop: watch::Receiver<bool>,
+) where
     C: Fn(TcpStream, SocketAddr, watch::Receiver<bool>) -> F,
     F: Future<Output = ()> + 'static,
+    D: Future<Output = ()>,
 {
     // Every connection task holds a clone of `open`; when the last one is gone, `all_closed`
     // yields None. (hyper-util's GracefulShutdown cannot watch upgradeable connections.)
@@ -193,8 +205,12 @@ where
     }
     drop(listener);
     drop(open);
+    let all_done = async {
+        all_closed.recv().await;
+        drained.await;
+    };
     tokio::select! {
-        _ = all_closed.recv() => {}
+        _ = all_done => {}
         _ = tokio::time::sleep(server.drain_timeout) => {
             tracing::warn!(timeout_ms = server.drain_timeout.as_millis() as u64, "drain timeout: closing remaining connections");
         }
@@ -275,7 +291,7 @@ async fn serve_hyper<H, Fut>(
 
 /// Resolves on stop, or when the [`Running`] that could send it is gone (dropped without
 /// `shutdown`, or a start that failed half-way): threads never outlive their owner.
-async fn stopped(stop: &mut watch::Receiver<bool>) {
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
     while !*stop.borrow_and_update() {
         if stop.changed().await.is_err() {
             return;

@@ -194,11 +194,11 @@ fn compile_route(
                     ),
                 )
             })?;
-            if mode != WebsocketMode::Relay {
+            if mode == WebsocketMode::Merge {
                 return Err((
                     Some(w.span()),
                     format!(
-                        "route `{name}`: websocket = {:?} is not available yet (the native notifier is still to come); use \"relay\"",
+                        "route `{name}`: websocket = {:?} is not available yet; use \"relay\" or \"native\"",
                         w.get_ref()
                     ),
                 ));

@@ -68,13 +68,14 @@ impl Legacy {
     }
 
     /// Forwards a request and returns legacy's response, or a 502/504 envelope.
-    /// `relay`: a websocket handshake is carried message by message (`websocket = "relay"`).
+    /// `relay`: a websocket handshake is carried message by message (`websocket = "relay"`),
+    /// in that session.
     pub async fn forward(
         &self,
         req: Request<Body>,
         peer: SocketAddr,
         slot: &Slot<SendRequest<Body>>,
-        relay: bool,
+        relay: Option<crate::ws::Ctx>,
     ) -> Response<Body> {
         let (mut parts, body) = req.into_parts();
         let origin = Cors::origin(&parts.headers);
@@ -106,7 +107,7 @@ impl Legacy {
                     }
                     // A relayed websocket is banyan's to bridge: a refusal is a failure of the
                     // bridge, not an answer to pass on.
-                    Some(u) if u.relay => {
+                    Some(u) if u.relay.is_some() => {
                         let cause = format!("legacy refused the websocket handshake with {}", resp.status());
                         self.failed(Failure::Send(cause), origin).map(body::full_from)
                     }

@@ -14,8 +14,8 @@ use hyper_util::rt::TokioIo;
 pub struct Pending {
     client: OnUpgrade,
     upgrade: HeaderValue,
-    /// Relay messages (`websocket = "relay"`) instead of splicing bytes.
-    pub relay: bool,
+    /// Relay messages (`websocket = "relay"`) instead of splicing bytes, in this session.
+    pub relay: Option<crate::ws::Ctx>,
 }
 
 /// rotki's rule (websocket.md §2): GET, `Upgrade: websocket`, and `upgrade` in `Connection`.
@@ -36,7 +36,7 @@ fn is_websocket(method: &Method, headers: &HeaderMap) -> bool {
 }
 
 /// Takes the client side of a websocket upgrade out of the request, if it is one.
-pub fn take(parts: &mut Parts, relay: bool) -> Option<Pending> {
+pub fn take(parts: &mut Parts, relay: Option<crate::ws::Ctx>) -> Option<Pending> {
     if !is_websocket(&parts.method, &parts.headers) {
         return None;
     }
@@ -63,8 +63,8 @@ impl Pending {
                     return;
                 }
             };
-            if self.relay {
-                crate::ws::relay(client, legacy).await;
+            if let Some(ctx) = self.relay {
+                crate::ws::relay(client, legacy, ctx).await;
                 return;
             }
             let (mut client, mut legacy) = (TokioIo::new(client), TokioIo::new(legacy));

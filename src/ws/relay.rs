@@ -8,8 +8,6 @@
 //! own side at once, so a ping relayed to the other side may bring a second, relayed pong
 //! (RFC 6455 allows unsolicited pongs).
 
-use std::time::Duration;
-
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
@@ -18,19 +16,24 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
+use super::{answer_close, close_with, Ctx};
+
 type Socket = WebSocketStream<TokioIo<Upgraded>>;
 
-/// How long a side may take to answer a close before its connection is dropped.
-const CLOSE_WAIT: Duration = Duration::from_secs(5);
-
-/// Relays between the upgraded client and legacy connections until either side closes.
-pub async fn relay(client: Upgraded, legacy: Upgraded) {
+/// Relays between the upgraded client and legacy connections until either side closes,
+/// or banyan shuts down (both sides then get 1001).
+pub async fn relay(client: Upgraded, legacy: Upgraded, mut ctx: Ctx) {
     let mut client = WebSocketStream::from_raw_socket(TokioIo::new(client), Role::Server, None).await;
     let mut legacy = WebSocketStream::from_raw_socket(TokioIo::new(legacy), Role::Client, None).await;
     let (side, frame) = loop {
         let step = tokio::select! {
             m = client.next() => pass(m, &mut legacy).await.map_err(|e| e.from(Side::Client)),
             m = legacy.next() => pass(m, &mut client).await.map_err(|e| e.from(Side::Legacy)),
+            _ = ctx.stopping() => {
+                let away = || CloseFrame { code: CloseCode::Away, reason: "banyan is shutting down".into() };
+                tokio::join!(close_with(&mut client, Some(away())), close_with(&mut legacy, Some(away())));
+                return;
+            }
         };
         if let Err(ended) = step {
             break ended;
@@ -43,13 +46,7 @@ pub async fn relay(client: Upgraded, legacy: Upgraded) {
         Side::Client => (&mut client, &mut legacy),
         Side::Legacy => (&mut legacy, &mut client),
     };
-    let drain_first = async { while let Some(Ok(_)) = first.next().await {} };
-    let close_other = async {
-        if other.close(frame).await.is_ok() {
-            while let Some(Ok(_)) = other.next().await {}
-        }
-    };
-    let _ = tokio::time::timeout(CLOSE_WAIT, async { tokio::join!(drain_first, close_other) }).await;
+    tokio::join!(answer_close(first), close_with(other, frame));
 }
 
 #[derive(Clone, Copy)]

@@ -271,6 +271,18 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> Option<Dura
     None
 }
 
+/// Polls `f` until it yields a value, for up to `timeout`.
+pub fn eventually_value<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
 /// A response read off the wire as bytes: the head exactly as sent, and the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Raw {
