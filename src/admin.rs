@@ -71,9 +71,10 @@ fn flags(app: &App) -> serde_json::Value {
     })
 }
 
-/// Publishes `{"type": ..., "data": ...}` to the native notifier's sockets, for ops and
-/// tests (keys inside `data` go out sorted; native code publishes typed data in its own
-/// order). Answers how many sockets it was queued for.
+/// Publishes `{"type": ..., "data": ...}` (or a list of them, in order) to the native
+/// notifier's sockets, for ops and tests (keys inside `data` go out sorted; native code
+/// publishes typed data in its own order). Answers to how many sockets the last one was
+/// queued.
 async fn publish(app: &App, req: Request<Incoming>) -> Response<Body> {
     #[derive(serde::Deserialize)]
     struct Publish {
@@ -81,24 +82,32 @@ async fn publish(app: &App, req: Request<Incoming>) -> Response<Body> {
         kind: String,
         data: serde_json::Value,
     }
-    let bytes = match http_body_util::BodyExt::collect(http_body_util::Limited::new(req.into_body(), 1 << 20)).await {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(Publish),
+        Many(Vec<Publish>),
+    }
+    let bad = |error: String| json_response(StatusCode::BAD_REQUEST, &json!({ "error": error }));
+    let bytes = match http_body_util::BodyExt::collect(http_body_util::Limited::new(req.into_body(), 64 << 20)).await {
         Ok(b) => b.to_bytes(),
-        Err(e) => return json_response(StatusCode::BAD_REQUEST, &json!({"error": format!("body: {e}")})),
+        Err(e) => return bad(format!("body: {e}")),
     };
-    let message: Publish = match serde_json::from_slice(&bytes) {
-        Ok(m) => m,
-        Err(e) => {
-            return json_response(
-                StatusCode::BAD_REQUEST,
-                &json!({"error": format!("expected {{\"type\", \"data\"}}: {e}")}),
-            )
+    let messages = match serde_json::from_slice(&bytes) {
+        Ok(OneOrMany::One(m)) => vec![m],
+        Ok(OneOrMany::Many(list)) => list,
+        Err(e) => return bad(format!("expected {{\"type\", \"data\"}} or a list of them: {e}")),
+    };
+    let mut typed = Vec::with_capacity(messages.len());
+    for m in &messages {
+        match MessageType::parse(&m.kind) {
+            Some(kind) => typed.push((kind, &m.data)),
+            None => {
+                return bad(format!("unknown message type {:?}: expected one of {}", m.kind, MESSAGE_TYPES.join(", ")))
+            }
         }
-    };
-    let Some(kind) = MessageType::parse(&message.kind) else {
-        let error = format!("unknown message type {:?}: expected one of {}", message.kind, MESSAGE_TYPES.join(", "));
-        return json_response(StatusCode::BAD_REQUEST, &json!({ "error": error }));
-    };
-    let delivered = app.hub.publish(kind, &message.data);
+    }
+    let delivered = typed.into_iter().map(|(kind, data)| app.hub.publish(kind, data)).last().unwrap_or(0);
     json_response(StatusCode::OK, &json!({ "delivered": delivered }))
 }
 

@@ -56,7 +56,9 @@ async fn handle(conn: &Connection, req: Request<Incoming>) -> Response<Body> {
     let handler = routed.route.and_then(|r| r.handler).filter(|_| !upgrade);
     let websocket = routed.route.and_then(|r| r.websocket).filter(|_| upgrade);
     let (backend, mut resp) = match (routed.backend, handler, websocket) {
-        (_, _, Some(WebsocketMode::Native)) => (Backend::Native, crate::ws::serve_native(app, req)),
+        (_, _, Some(mode @ (WebsocketMode::Native | WebsocketMode::Merge))) => {
+            (Backend::Native, crate::ws::serve(app, mode, req, peer))
+        }
         (_, _, Some(WebsocketMode::Relay)) => {
             (Backend::Legacy, app.legacy.forward(req.map(Either::Left), peer, slot, Some(app.ws_ctx())).await)
         }

@@ -194,15 +194,6 @@ fn compile_route(
                     ),
                 )
             })?;
-            if mode == WebsocketMode::Merge {
-                return Err((
-                    Some(w.span()),
-                    format!(
-                        "route `{name}`: websocket = {:?} is not available yet; use \"relay\" or \"native\"",
-                        w.get_ref()
-                    ),
-                ));
-            }
             if !methods.contains(&http::Method::GET) {
                 return Err((
                     Some(w.span()),

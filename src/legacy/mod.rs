@@ -45,6 +45,16 @@ pub enum Failure {
     TimedOut,
 }
 
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Connect(e) => write!(f, "unreachable: {e}"),
+            Failure::Send(cause) => f.write_str(cause),
+            Failure::TimedOut => f.write_str("timed out"),
+        }
+    }
+}
+
 impl Legacy {
     pub fn new(cfg: &LegacyConfig, cors: Cors, preserve_header_case: bool) -> Legacy {
         let authority = cfg.url.authority().cloned().expect("validated in config");
@@ -61,6 +71,11 @@ impl Legacy {
     /// A legacy-connection slot for a new client connection.
     pub fn slot<T: pool::Pooled>(&self) -> Slot<T> {
         self.pool.slot()
+    }
+
+    /// `host:port` of legacy, as in its URL.
+    pub fn authority(&self) -> &str {
+        self.authority.as_str()
     }
 
     pub fn url(&self) -> &str {

@@ -3,24 +3,29 @@
 //! - `relay` (`relay.rs`): legacy's handshake answer reaches the client as it came (so the
 //!   client's key, cookies, Origin and offered subprotocols are legacy's to judge), and
 //!   from the 101 on banyan holds a websocket to each side and relays between them;
-//! - `native` (`native.rs`): banyan answers the handshake (`accept.rs`) and the native
-//!   notifier (`hub.rs`) serves the socket alone.
+//! - `native` and `merge` (`session.rs`): banyan answers the handshake (`accept.rs`) and
+//!   serves the socket from the native notifier (`hub.rs`), for `merge` with legacy's
+//!   notifier relayed into it.
 //!
 //! Every session counts itself in `sessions.rs`, so shutdown can close each with 1001
 //! and wait for it.
 
 mod accept;
 pub mod hub;
-mod native;
 mod relay;
+mod session;
 mod sessions;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use http::{Request, Response};
+use http::header::{COOKIE, HOST, ORIGIN};
+use http::{HeaderMap, HeaderName, Request, Response};
 use hyper::body::Incoming;
 use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 pub use relay::relay;
@@ -28,6 +33,7 @@ pub use sessions::{Session, Sessions};
 
 use crate::app::App;
 use crate::body::Body;
+use crate::flags::WebsocketMode;
 
 /// How long a side may take to answer a close before its connection is dropped.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
@@ -40,7 +46,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(shutdown: watch::Receiver<bool>, sessions: &std::sync::Arc<Sessions>) -> Ctx {
+    pub fn new(shutdown: watch::Receiver<bool>, sessions: &Arc<Sessions>) -> Ctx {
         Ctx { shutdown, _session: sessions.enter() }
     }
 
@@ -50,22 +56,44 @@ impl Ctx {
     }
 }
 
-/// Answers a websocket handshake on a `native` route and serves the socket from the
-/// native notifier once upgraded.
-pub fn serve_native(app: &App, mut req: Request<Incoming>) -> Response<Body> {
+/// Answers a websocket handshake on a `native` or `merge` route and serves the socket once
+/// upgraded; `merge` also relays legacy's notifier at the same path.
+pub fn serve(app: &Arc<App>, mode: WebsocketMode, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
     let resp = accept::answer(req.headers());
     if resp.status() != http::StatusCode::SWITCHING_PROTOCOLS {
         return resp;
     }
-    let (hub, ping, ctx) = (app.hub.clone(), app.config.websocket.ping_interval, app.ws_ctx());
+    let upstream = (mode == WebsocketMode::Merge).then(|| upstream(app, &req, peer));
+    let (app, ctx) = (app.clone(), app.ws_ctx());
     let upgrade = hyper::upgrade::on(&mut req);
     tokio::task::spawn_local(async move {
         match upgrade.await {
-            Ok(upgraded) => native::serve(upgraded, hub, ping, ctx).await,
+            Ok(upgraded) => session::serve(upgraded, app, upstream, ctx).await,
             Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
         }
     });
     resp
+}
+
+/// Legacy's notifier at the request's path and query, with the headers rotki may look at
+/// (cookies, Origin) and `X-Forwarded-*` as on every forwarded request.
+fn upstream(app: &App, req: &Request<Incoming>, peer: SocketAddr) -> session::Upstream {
+    let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let mut headers = HeaderMap::new();
+    for name in [COOKIE, ORIGIN, HOST, HeaderName::from_static("x-forwarded-for")] {
+        for value in req.headers().get_all(&name) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    crate::legacy::forwarded::add(&mut headers, peer);
+    headers.remove(HOST);
+    let headers =
+        headers.iter().filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))).collect();
+    session::Upstream { uri: format!("ws://{}{target}", app.legacy.authority()), headers }
+}
+
+fn frame(code: CloseCode, reason: &'static str) -> CloseFrame {
+    CloseFrame { code, reason: reason.into() }
 }
 
 /// Sends `ws` a close (`frame`; None is an empty close) and waits briefly for the other

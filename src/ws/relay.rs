@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use super::{answer_close, close_with, Ctx};
+use super::{answer_close, close_with, frame, Ctx};
 
 type Socket = WebSocketStream<TokioIo<Upgraded>>;
 
@@ -30,7 +30,7 @@ pub async fn relay(client: Upgraded, legacy: Upgraded, mut ctx: Ctx) {
             m = client.next() => pass(m, &mut legacy).await.map_err(|e| e.from(Side::Client)),
             m = legacy.next() => pass(m, &mut client).await.map_err(|e| e.from(Side::Legacy)),
             _ = ctx.stopping() => {
-                let away = || CloseFrame { code: CloseCode::Away, reason: "banyan is shutting down".into() };
+                let away = || frame(CloseCode::Away, "banyan is shutting down");
                 tokio::join!(close_with(&mut client, Some(away())), close_with(&mut legacy, Some(away())));
                 return;
             }
@@ -101,5 +101,5 @@ async fn pass(received: Option<Result<Message, WsError>>, to: &mut Socket) -> Re
 }
 
 fn went_away() -> CloseFrame {
-    CloseFrame { code: CloseCode::Error, reason: "the other side closed the connection without a close frame".into() }
+    frame(CloseCode::Error, "the other side closed the connection without a close frame")
 }

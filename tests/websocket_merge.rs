@@ -1,0 +1,146 @@
+//! `websocket = "merge"`: one client socket carries legacy's notifier and banyan's native
+//! notifier, each message whole, nothing lost or duplicated; it survives legacy going away
+//! (native messages keep flowing) and picks legacy up again when it returns.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::{client, eventually, Banyan, Legacy, Options};
+use tokio_tungstenite::tungstenite::{self, Message, WebSocket};
+
+const MERGE: &str = "[routes.ws]\npath = \"/ws\"\nwebsocket = \"merge\"\n";
+
+fn start(legacy: &Legacy) -> Banyan {
+    Banyan::start_with(Options {
+        legacy: legacy.url(),
+        flags: MERGE,
+        config: "[websocket]\nclient_queue = 20000\n",
+        data_dir: None,
+    })
+}
+
+fn connect(banyan: &Banyan) -> WebSocket<TcpStream> {
+    let stream = TcpStream::connect(banyan.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let (ws, head) = tungstenite::client(format!("ws://{}/ws/", banyan.addr).as_str(), stream).unwrap();
+    assert_eq!(head.status(), 101);
+    ws
+}
+
+/// Legacy's broadcast hook; returns how many sockets legacy has open.
+fn legacy_broadcast(legacy: &Legacy, messages: serde_json::Value) -> u64 {
+    let body = serde_json::json!({ "messages": messages }).to_string();
+    let resp = client()
+        .post(format!("{}/_test/broadcast", legacy.url()))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .unwrap();
+    serde_json::from_str::<serde_json::Value>(&resp.text().unwrap()).unwrap()["result"]["subscribers"].as_u64().unwrap()
+}
+
+fn native_publish(banyan: &Banyan, messages: serde_json::Value) {
+    let resp =
+        client().post(format!("http://{}/api/ws/publish", banyan.admin)).body(messages.to_string()).send().unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+fn next_text(ws: &mut WebSocket<TcpStream>) -> String {
+    loop {
+        match ws.read().unwrap() {
+            Message::Text(t) => return t.to_string(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+fn native_subscribers(banyan: &Banyan) -> u64 {
+    let body = client().get(format!("http://{}/api/ws", banyan.admin)).send().unwrap().text().unwrap();
+    serde_json::from_str::<serde_json::Value>(&body).unwrap()["native_subscribers"].as_u64().unwrap()
+}
+
+#[test]
+fn a_burst_from_both_worlds_arrives_whole_in_order_once() {
+    let legacy = Legacy::start();
+    let banyan = start(&legacy);
+    let mut ws = connect(&banyan);
+    assert!(eventually(Duration::from_secs(5), || legacy_broadcast(&legacy, serde_json::json!([])) == 1).is_some());
+    assert!(eventually(Duration::from_secs(5), || native_subscribers(&banyan) == 1).is_some());
+
+    const EACH: usize = 5_000;
+    let from_legacy: Vec<_> =
+        (0..EACH).map(|i| serde_json::json!({"type": "legacy", "data": {"value": format!("L{i}")}})).collect();
+    let from_native: Vec<_> =
+        (0..EACH).map(|i| serde_json::json!({"type": "refresh_balances", "data": {"n": i}})).collect();
+    let legacy_url = legacy.url();
+    let l = std::thread::spawn(move || {
+        let body = serde_json::json!({ "messages": from_legacy }).to_string();
+        client()
+            .post(format!("{legacy_url}/_test/broadcast"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .unwrap();
+    });
+    native_publish(&banyan, serde_json::Value::Array(from_native));
+    l.join().unwrap();
+
+    let (mut next_legacy, mut next_native) = (0, 0);
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for _ in 0..2 * EACH {
+        let text = next_text(&mut ws);
+        *seen.entry(text.clone()).or_default() += 1;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("not a whole message ({e}): {text}"));
+        match v["type"].as_str().unwrap() {
+            "legacy" => {
+                assert_eq!(v["data"]["value"], format!("L{next_legacy}"), "legacy messages out of order");
+                next_legacy += 1;
+            }
+            "refresh_balances" => {
+                assert_eq!(v["data"]["n"], next_native, "native messages out of order");
+                next_native += 1;
+            }
+            other => panic!("unexpected type {other}"),
+        }
+    }
+    assert_eq!((next_legacy, next_native), (EACH, EACH));
+    assert!(seen.values().all(|&n| n == 1), "a message arrived twice");
+
+    // Echo comes once (legacy's), not twice.
+    ws.send(Message::text("hello")).unwrap();
+    assert_eq!(next_text(&mut ws), "hello");
+    native_publish(&banyan, serde_json::json!({"type": "refresh_balances", "data": {}}));
+    assert_eq!(next_text(&mut ws), r#"{"type": "refresh_balances", "data": {}}"#);
+}
+
+#[test]
+fn native_messages_keep_flowing_while_legacy_restarts() {
+    let mut legacy = Legacy::start();
+    let port = legacy.port;
+    let banyan = start(&legacy);
+    let mut ws = connect(&banyan);
+    assert!(eventually(Duration::from_secs(5), || legacy_broadcast(&legacy, serde_json::json!([])) == 1).is_some());
+    legacy_broadcast(&legacy, serde_json::json!([{"type": "legacy", "data": {"value": "before"}}]));
+    assert_eq!(next_text(&mut ws), r#"{"type": "legacy", "data": {"value": "before"}}"#);
+
+    legacy.stop();
+    native_publish(&banyan, serde_json::json!({"type": "refresh_balances", "data": {"while": "legacy is down"}}));
+    assert_eq!(next_text(&mut ws), r#"{"type": "refresh_balances", "data": {"while": "legacy is down"}}"#);
+    // Without legacy, banyan echoes.
+    ws.send(Message::text("echo without legacy")).unwrap();
+    assert_eq!(next_text(&mut ws), "echo without legacy");
+
+    let legacy = Legacy::start_on(port, &[]);
+    assert!(
+        eventually(Duration::from_secs(10), || legacy_broadcast(&legacy, serde_json::json!([])) == 1).is_some(),
+        "banyan did not reconnect to legacy"
+    );
+    legacy_broadcast(&legacy, serde_json::json!([{"type": "legacy", "data": {"value": "after"}}]));
+    assert_eq!(next_text(&mut ws), r#"{"type": "legacy", "data": {"value": "after"}}"#);
+    assert!(banyan.log.text().contains("legacy notifier lost"), "{}", banyan.log.text());
+}
