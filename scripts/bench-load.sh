@@ -12,5 +12,5 @@ done
 if ((${#missing[@]})); then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-cargo build --release --quiet --bin banyan --example loadbench --example upstream --example bare-forwarder --example bare-bytes
+cargo build --release --quiet --bin banyan --example loadbench --example upstream --example bare-forwarder --example bare-bytes --example ws-upstream
 exec target/release/examples/loadbench "$@"   # e.g. --only soak --soak-secs 600

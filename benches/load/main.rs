@@ -8,13 +8,15 @@
 //! - legacy: the legacy test app (rotki's gevent stack) reached directly and through
 //!   banyan, against banyan's native handler for the same endpoint;
 //! - reload: how long a saved flags file takes to serve, while wrk loads banyan;
+//! - websocket: banyan's RSS per relayed websocket (`--ws-connections`, default 9,900) and
+//!   the time from a native publish to the last of `--ws-clients` (1,000) sockets;
 //! - soak (only when asked for, `--only soak`): RSS over `--soak-secs` (600) at full load.
 //!
 //! Run it with `scripts/bench-load.sh` (installs wrk, nginx and HAProxy, builds, runs).
 //! Options: `--duration SECS` (per run, default 5), `--rounds N` (default 3),
 //! `--connections 32,256`, `--threads N` (wrk threads, default 2), `--only
-//! passthrough,legacy,reload,soak` (the parts to run; default all but soak),
-//! `--soak-secs SECS`.
+//! passthrough,legacy,reload,websocket,soak` (the parts to run; default all but soak),
+//! `--soak-secs SECS`, `--ws-connections N`, `--ws-clients N`.
 
 pub struct Options {
     pub duration: u64,
@@ -25,6 +27,10 @@ pub struct Options {
     pub only: Vec<String>,
     /// How long the memory soak runs.
     pub soak_secs: u64,
+    /// Relayed websockets the websocket part holds open.
+    pub ws_connections: usize,
+    /// Sockets a native broadcast goes to.
+    pub ws_clients: usize,
 }
 
 fn options() -> Options {
@@ -33,8 +39,10 @@ fn options() -> Options {
         rounds: 3,
         connections: vec![32, 256],
         threads: 2,
-        only: vec!["passthrough".into(), "legacy".into(), "reload".into()],
+        only: vec!["passthrough".into(), "legacy".into(), "reload".into(), "websocket".into()],
         soak_secs: 600,
+        ws_connections: 9_900,
+        ws_clients: 1_000,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -46,6 +54,8 @@ fn options() -> Options {
             "--threads" => o.threads = value.parse().expect("--threads N"),
             "--only" => o.only = value.split(',').map(str::to_string).collect(),
             "--soak-secs" => o.soak_secs = value.parse().expect("--soak-secs SECS"),
+            "--ws-connections" => o.ws_connections = value.parse().expect("--ws-connections N"),
+            "--ws-clients" => o.ws_clients = value.parse().expect("--ws-clients N"),
             "--connections" => {
                 o.connections = value.split(',').map(|c| c.parse().expect("--connections 32,256")).collect()
             }
@@ -66,6 +76,7 @@ mod passthrough;
 mod procs;
 mod reload;
 mod soak;
+mod websockets;
 mod wrk;
 
 fn main() {
@@ -80,6 +91,9 @@ fn main() {
     }
     if wants("reload") {
         reload::run(&o, dir.path());
+    }
+    if wants("websocket") {
+        websockets::run(&o, dir.path());
     }
     if wants("soak") {
         soak::run(&o, dir.path());

@@ -114,21 +114,30 @@ pub fn bare_bytes(upstream: u16) -> Contender {
 /// Banyan in front of `legacy` with `flags`, its flags file in `dir`; returns the process,
 /// its port and the flags file (for reload measurements).
 pub fn banyan_with(dir: &Path, legacy: &str, flags: &str) -> (Proc, u16, PathBuf) {
-    banyan_configured(dir, legacy, flags, "")
+    let b = banyan_configured(dir, legacy, flags, "");
+    (b.proc, b.port, b.flags)
 }
 
-/// The same with `config` as its `banyan.toml`.
-pub fn banyan_configured(dir: &Path, legacy: &str, flags: &str, config: &str) -> (Proc, u16, PathBuf) {
+/// A started banyan.
+pub struct Started {
+    pub proc: Proc,
+    pub port: u16,
+    pub admin: u16,
+    pub flags: PathBuf,
+}
+
+/// Banyan with `config` as its `banyan.toml`.
+pub fn banyan_configured(dir: &Path, legacy: &str, flags: &str, config: &str) -> Started {
     let dir = tempfile::Builder::new().prefix("banyan").tempdir_in(dir).unwrap().keep();
     let flags_path = dir.join("flags.toml");
     std::fs::write(&flags_path, flags).unwrap();
     std::fs::write(dir.join("banyan.toml"), config).unwrap();
-    let port = free_port();
+    let (port, admin) = (free_port(), free_port());
     let child = Command::new(release_dir().join("banyan"))
         .arg("serve")
         .arg("--config")
         .arg(dir.join("banyan.toml"))
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--admin-listen", "127.0.0.1:0"])
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--admin-listen", &format!("127.0.0.1:{admin}")])
         .args(["--legacy", legacy])
         .arg("--flags")
         .arg(&flags_path)
@@ -136,7 +145,7 @@ pub fn banyan_configured(dir: &Path, legacy: &str, flags: &str, config: &str) ->
         .spawn()
         .expect("start banyan (cargo build --release)");
     wait_port(port);
-    (Proc(child), port, flags_path)
+    Started { proc: Proc(child), port, admin, flags: flags_path }
 }
 
 /// Banyan with no route matching the benchmark path: every request is legacy passthrough,
@@ -144,8 +153,8 @@ pub fn banyan_configured(dir: &Path, legacy: &str, flags: &str, config: &str) ->
 pub fn banyan(dir: &Path, upstream: u16, hyper: bool) -> Contender {
     let flags = "[routes.info]\npath = \"/api/1/info\"\nmethods = [\"GET\"]\n";
     let config = if hyper { "[server]\nbyte_passthrough = false\n" } else { "" };
-    let (proc, port, _) = banyan_configured(dir, &format!("http://127.0.0.1:{upstream}"), flags, config);
-    Contender { name: if hyper { "banyan, hyper path" } else { "banyan" }, port, _procs: vec![proc] }
+    let b = banyan_configured(dir, &format!("http://127.0.0.1:{upstream}"), flags, config);
+    Contender { name: if hyper { "banyan, hyper path" } else { "banyan" }, port: b.port, _procs: vec![b.proc] }
 }
 
 /// The legacy test app (rotki's gevent/Flask stack), from `tests/legacy/`.

@@ -26,7 +26,7 @@ use http::{HeaderMap, HeaderName, Request, Response};
 use hyper::body::Incoming;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 
 pub use relay::relay;
 pub use sessions::{Session, Sessions};
@@ -37,6 +37,14 @@ use crate::flags::WebsocketMode;
 
 /// How long a side may take to answer a close before its connection is dropped.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+/// Every websocket banyan holds: a 4 KiB read buffer instead of tungstenite's 128 KiB
+/// (rotki's messages are small and a relay holds two sockets per client; the buffer
+/// grows for a larger message), and each message written at once (sessions flush after
+/// every message anyway).
+fn config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(4 * 1024).write_buffer_size(0)
+}
 
 /// What a bridged session needs from the server: the shutdown signal, and its place among
 /// the open sessions (held until it ends).

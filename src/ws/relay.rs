@@ -23,13 +23,16 @@ type Socket = WebSocketStream<TokioIo<Upgraded>>;
 /// Relays between the upgraded client and legacy connections until either side closes,
 /// or banyan shuts down (both sides then get 1001).
 pub async fn relay(client: Upgraded, legacy: Upgraded, mut ctx: Ctx) {
-    let mut client = WebSocketStream::from_raw_socket(TokioIo::new(client), Role::Server, None).await;
-    let mut legacy = WebSocketStream::from_raw_socket(TokioIo::new(legacy), Role::Client, None).await;
+    let mut client = WebSocketStream::from_raw_socket(TokioIo::new(client), Role::Server, Some(super::config())).await;
+    let mut legacy = WebSocketStream::from_raw_socket(TokioIo::new(legacy), Role::Client, Some(super::config())).await;
+    // Pinned once, so it registers with the shutdown watch once (see `session.rs`).
+    let stopping = ctx.stopping();
+    tokio::pin!(stopping);
     let (side, frame) = loop {
         let step = tokio::select! {
             m = client.next() => pass(m, &mut legacy).await.map_err(|e| e.from(Side::Client)),
             m = legacy.next() => pass(m, &mut client).await.map_err(|e| e.from(Side::Legacy)),
-            _ = ctx.stopping() => {
+            _ = &mut stopping => {
                 let away = || frame(CloseCode::Away, "banyan is shutting down");
                 tokio::join!(close_with(&mut client, Some(away())), close_with(&mut legacy, Some(away())));
                 return;

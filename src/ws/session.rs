@@ -45,7 +45,8 @@ pub struct Upstream {
 }
 
 pub async fn serve(upgraded: Upgraded, app: Arc<App>, upstream: Option<Upstream>, mut ctx: Ctx) {
-    let mut client = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+    let mut client =
+        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(super::config())).await;
     let mut sub = app.hub.subscribe();
     let ping_interval = app.config.websocket.ping_interval;
     let mut ping = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
@@ -55,6 +56,10 @@ pub async fn serve(upgraded: Upgraded, app: Arc<App>, upstream: Option<Upstream>
         None => None,
     };
     let (mut retry_at, mut backoff) = (Instant::now() + FIRST_RETRY, FIRST_RETRY);
+    // Pinned once: a fresh shutdown future per loop turn would re-register with the watch
+    // (a lock every socket shares) on every message.
+    let stopping = ctx.stopping();
+    tokio::pin!(stopping);
     let close = loop {
         tokio::select! {
             next = sub.next() => match next {
@@ -123,7 +128,7 @@ pub async fn serve(upgraded: Upgraded, app: Arc<App>, upstream: Option<Upstream>
                 }
                 unanswered = true;
             }
-            _ = ctx.stopping() => break Some(frame(CloseCode::Away, "banyan is shutting down")),
+            _ = &mut stopping => break Some(frame(CloseCode::Away, "banyan is shutting down")),
         }
         if legacy.is_none() && retry_at < Instant::now() {
             retry_at = Instant::now() + backoff;
@@ -164,8 +169,9 @@ async fn connect(app: &App, upstream: &Upstream) -> Option<LegacySocket> {
             .headers
             .iter()
             .fold(ClientRequestBuilder::new(uri), |r, (k, v)| r.with_header(k.clone(), v.clone()));
-        let (socket, _) =
-            tokio_tungstenite::client_async_with_config(request, stream, None).await.map_err(|e| e.to_string())?;
+        let (socket, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(super::config()))
+            .await
+            .map_err(|e| e.to_string())?;
         Ok::<_, String>(socket)
     };
     match tokio::time::timeout(app.legacy.timeout(), attempt).await {
