@@ -33,6 +33,22 @@ pub struct Options {
     pub ws_clients: usize,
 }
 
+impl Options {
+    /// Options for one wrk run of `duration` seconds, for parts that drive load themselves.
+    pub fn single_run(duration: u64, threads: usize) -> Options {
+        Options {
+            duration,
+            rounds: 1,
+            connections: vec![],
+            threads,
+            only: vec![],
+            soak_secs: 0,
+            ws_connections: 0,
+            ws_clients: 0,
+        }
+    }
+}
+
 fn options() -> Options {
     let mut o = Options {
         duration: 5,

@@ -48,16 +48,7 @@ pub fn run(o: &Options, dir: &Path) {
 
     // Enough load time to cover every save; wrk stops by itself.
     let load_secs = 30;
-    let load_opts = Options {
-        duration: load_secs,
-        rounds: 1,
-        connections: vec![],
-        threads: o.threads,
-        only: vec![],
-        soak_secs: 0,
-        ws_connections: 0,
-        ws_clients: 0,
-    };
+    let load_opts = Options::single_run(load_secs, o.threads);
     let load = std::thread::spawn(move || wrk(addr, "/api/1/ping", 32, &load_opts));
     std::thread::sleep(Duration::from_secs(1));
 

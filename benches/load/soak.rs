@@ -29,16 +29,7 @@ pub fn run(o: &Options, dir: &Path) {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let idle = rss_kib(pid);
     let secs = o.soak_secs;
-    let load_opts = Options {
-        duration: secs,
-        rounds: 1,
-        connections: vec![],
-        threads: o.threads,
-        only: vec![],
-        soak_secs: 0,
-        ws_connections: 0,
-        ws_clients: 0,
-    };
+    let load_opts = Options::single_run(secs, o.threads);
     let load = std::thread::spawn(move || wrk(addr, "/api/1/ping", 256, &load_opts));
     let started = Instant::now();
     let mut samples = Vec::new();

@@ -3,6 +3,9 @@
 //! so the benchmark measures the proxies, not the backend.
 //! Usage: `upstream <addr>` (port 0 picks one); prints `LISTENING <port>`.
 
+#[path = "listening.rs"]
+mod listening;
+
 use std::convert::Infallible;
 
 use bytes::Bytes;
@@ -11,15 +14,12 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 
 const BODY: &[u8] = br#"{"result": true, "message": ""}"#;
 
 #[tokio::main]
 async fn main() {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into());
-    let listener = TcpListener::bind(&addr).await.expect("bind");
-    println!("LISTENING {}", listener.local_addr().unwrap().port());
+    let listener = listening::bind_from_args().await;
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
         let _ = stream.set_nodelay(true);

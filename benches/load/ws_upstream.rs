@@ -3,14 +3,14 @@
 //! the benchmark measures banyan's relay and not a Python server.
 //! Usage: `ws-upstream <addr>` (port 0 picks one); prints `LISTENING <port>`.
 
+#[path = "listening.rs"]
+mod listening;
+
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpListener;
 
 #[tokio::main]
 async fn main() {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into());
-    let listener = TcpListener::bind(&addr).await.expect("bind");
-    println!("LISTENING {}", listener.local_addr().unwrap().port());
+    let listener = listening::bind_from_args().await;
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
         tokio::spawn(async move {
