@@ -56,6 +56,6 @@ impl App {
 
     /// A new websocket session's context: counted as open until it ends.
     pub fn ws_ctx(&self) -> crate::ws::Ctx {
-        crate::ws::Ctx::new(self.shutdown.clone(), &self.sessions)
+        crate::ws::Ctx::new(self.shutdown.clone(), &self.sessions, self.config.websocket.ping_interval)
     }
 }

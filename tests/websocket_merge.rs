@@ -144,3 +144,22 @@ fn native_messages_keep_flowing_while_legacy_restarts() {
     assert_eq!(next_text(&mut ws), r#"{"type": "legacy", "data": {"value": "after"}}"#);
     assert!(banyan.log.text().contains("legacy notifier lost"), "{}", banyan.log.text());
 }
+
+#[test]
+fn a_legacy_that_never_answers_the_handshake_does_not_hold_native_messages_back() {
+    // Accepts TCP connections (the kernel does, into the backlog) and never speaks.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let banyan = Banyan::start_with(Options {
+        legacy: format!("http://{}", hung.local_addr().unwrap()),
+        flags: MERGE,
+        config: "",
+        data_dir: None,
+    });
+    let mut ws = connect(&banyan);
+    assert!(eventually(Duration::from_secs(5), || native_subscribers(&banyan) == 1).is_some());
+    let started = std::time::Instant::now();
+    native_publish(&banyan, serde_json::json!({"type": "refresh_balances", "data": {}}));
+    assert_eq!(next_text(&mut ws), r#"{"type": "refresh_balances", "data": {}}"#);
+    // Well inside the 5 s the legacy handshake may take.
+    assert!(started.elapsed() < Duration::from_secs(2), "native message waited {:?}", started.elapsed());
+}

@@ -1,7 +1,8 @@
 //! Banyan's own answer to a websocket handshake (`native` and `merge` routes), with rotki's
-//! rules (websocket.md §2): a version other than 13 gets 426 with
-//! `Sec-WebSocket-Version: 13`, a missing or malformed key 400; a good one gets exactly
-//! rotki's 101 (`Upgrade`, `Connection`, `Sec-WebSocket-Accept`, no subprotocol).
+//! rules (websocket.md §2): no version gets 426 and a version other than 13, 8 or 7 gets
+//! 400, both with `Sec-WebSocket-Version: 13, 8, 7`; a missing or malformed key gets 400;
+//! a good one gets exactly rotki's 101 (`Upgrade`, `Connection`, `Sec-WebSocket-Accept`, no
+//! subprotocol).
 
 use http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
@@ -11,9 +12,14 @@ use crate::body::{self, Body};
 
 /// The 101 for a valid handshake, or the refusal (any other status).
 pub fn answer(headers: &HeaderMap) -> Response<Body> {
-    if headers.get(SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) != Some(b"13") {
-        let mut r = refusal(StatusCode::UPGRADE_REQUIRED, "No supported Websocket protocol version defined");
-        r.headers_mut().insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+    // rotki (gevent-websocket) speaks 13, 8 and 7, which frame alike.
+    let version = headers.get(SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes());
+    if !matches!(version, Some(b"13" | b"8" | b"7")) {
+        let mut r = match version {
+            None => refusal(StatusCode::UPGRADE_REQUIRED, "No Websocket protocol version defined"),
+            Some(_) => refusal(StatusCode::BAD_REQUEST, "Unsupported WebSocket Version"),
+        };
+        r.headers_mut().insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13, 8, 7"));
         return r;
     }
     let key = match headers.get(SEC_WEBSOCKET_KEY) {
@@ -58,7 +64,13 @@ mod tests {
         assert_eq!(ok.headers()["sec-websocket-accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
         let old =
             answer(&headers(&[("sec-websocket-version", "12"), ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")]));
-        assert_eq!(old.status(), 426);
+        assert_eq!(old.status(), 400);
+        assert_eq!(old.headers()["sec-websocket-version"], "13, 8, 7");
+        let none = answer(&headers(&[("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")]));
+        assert_eq!(none.status(), 426);
+        let eight =
+            answer(&headers(&[("sec-websocket-version", "8"), ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")]));
+        assert_eq!(eight.status(), 101);
         let nokey = answer(&headers(&[("sec-websocket-version", "13")]));
         assert_eq!(nokey.status(), 400);
         let short = answer(&headers(&[("sec-websocket-version", "13"), ("sec-websocket-key", "c2hvcnQ=")]));

@@ -51,11 +51,14 @@ fn config() -> WebSocketConfig {
 pub struct Ctx {
     shutdown: watch::Receiver<bool>,
     _session: Session,
+    /// A side that takes no message for this long is closed rather than stalling the
+    /// session (`[websocket] ping_interval_secs`).
+    send_limit: Duration,
 }
 
 impl Ctx {
-    pub fn new(shutdown: watch::Receiver<bool>, sessions: &Arc<Sessions>) -> Ctx {
-        Ctx { shutdown, _session: sessions.enter() }
+    pub fn new(shutdown: watch::Receiver<bool>, sessions: &Arc<Sessions>, send_limit: Duration) -> Ctx {
+        Ctx { shutdown, _session: sessions.enter(), send_limit }
     }
 
     /// Resolves when banyan shuts down (or its server is gone).

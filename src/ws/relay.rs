@@ -8,6 +8,8 @@
 //! own side at once, so a ping relayed to the other side may bring a second, relayed pong
 //! (RFC 6455 allows unsolicited pongs).
 
+use std::time::Duration;
+
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
@@ -25,13 +27,14 @@ type Socket = WebSocketStream<TokioIo<Upgraded>>;
 pub async fn relay(client: Upgraded, legacy: Upgraded, mut ctx: Ctx) {
     let mut client = WebSocketStream::from_raw_socket(TokioIo::new(client), Role::Server, Some(super::config())).await;
     let mut legacy = WebSocketStream::from_raw_socket(TokioIo::new(legacy), Role::Client, Some(super::config())).await;
+    let limit = ctx.send_limit;
     // Pinned once, so it registers with the shutdown watch once (see `session.rs`).
     let stopping = ctx.stopping();
     tokio::pin!(stopping);
     let (side, frame) = loop {
         let step = tokio::select! {
-            m = client.next() => pass(m, &mut legacy).await.map_err(|e| e.from(Side::Client)),
-            m = legacy.next() => pass(m, &mut client).await.map_err(|e| e.from(Side::Legacy)),
+            m = client.next() => pass(m, &mut legacy, limit).await.map_err(|e| e.from(Side::Client)),
+            m = legacy.next() => pass(m, &mut client, limit).await.map_err(|e| e.from(Side::Legacy)),
             _ = &mut stopping => {
                 let away = || frame(CloseCode::Away, "banyan is shutting down");
                 tokio::join!(close_with(&mut client, Some(away())), close_with(&mut legacy, Some(away())));
@@ -92,12 +95,16 @@ impl Stop {
     }
 }
 
-/// Passes one message from a side to the other.
-async fn pass(received: Option<Result<Message, WsError>>, to: &mut Socket) -> Result<(), Stop> {
+/// Passes one message from a side to the other; one that takes nothing within `limit`
+/// (a frozen tab, a full TCP window) counts as gone rather than stalling both directions.
+async fn pass(received: Option<Result<Message, WsError>>, to: &mut Socket, limit: Duration) -> Result<(), Stop> {
     match received {
         Some(Ok(Message::Close(frame))) => Err(Stop::Closed(frame)),
         Some(Ok(Message::Frame(_))) => Ok(()),
-        Some(Ok(message)) => to.send(message).await.map_err(|_| Stop::OtherGone(went_away())),
+        Some(Ok(message)) => match tokio::time::timeout(limit, to.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) | Err(_) => Err(Stop::OtherGone(went_away())),
+        },
         // Gone without a close frame (1006, which may not be sent): 1011 to the other side.
         Some(Err(_)) | None => Err(Stop::Closed(Some(went_away()))),
     }

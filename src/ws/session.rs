@@ -13,6 +13,8 @@
 //! (Legacy's broadcasts while it is away are not seen: rotki queues those for
 //! `/api/1/messages` when it has no socket.)
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,9 +23,9 @@ use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tokio::time::Instant;
+use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::{ClientRequestBuilder, Message};
 use tokio_tungstenite::WebSocketStream;
 
@@ -32,11 +34,17 @@ use super::{answer_close, close_with, frame, Ctx};
 use crate::app::App;
 
 type LegacySocket = WebSocketStream<TcpStream>;
+type ClientSocket = WebSocketStream<TokioIo<Upgraded>>;
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LAST_RETRY: Duration = Duration::from_secs(5);
+/// A legacy socket that stayed up this long resets the backoff when lost.
+const STABLE: Duration = Duration::from_secs(5);
+/// How long one attempt to reach legacy's notifier may take.
+const CONNECT_LIMIT: Duration = Duration::from_secs(5);
 
 /// How banyan reaches legacy's notifier for this socket.
+#[derive(Clone)]
 pub struct Upstream {
     /// `ws://host:port/path?query`
     pub uri: String,
@@ -48,14 +56,16 @@ pub async fn serve(upgraded: Upgraded, app: Arc<App>, upstream: Option<Upstream>
     let mut client =
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(super::config())).await;
     let mut sub = app.hub.subscribe();
-    let ping_interval = app.config.websocket.ping_interval;
+    let (ping_interval, limit) = (app.config.websocket.ping_interval, ctx.send_limit);
     let mut ping = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
+    // After a stall, one late tick rather than a burst that would drop a client before its
+    // pong could arrive.
+    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut unanswered = false;
-    let mut legacy = match &upstream {
-        Some(upstream) => connect(&app, upstream).await,
-        None => None,
-    };
-    let (mut retry_at, mut backoff) = (Instant::now() + FIRST_RETRY, FIRST_RETRY);
+    let mut legacy: Option<LegacySocket> = None;
+    // Connecting runs beside the session, so native messages keep flowing meanwhile.
+    let mut connecting: Option<Connecting> = upstream.clone().map(|u| connect(app.clone(), u));
+    let (mut retry_at, mut backoff, mut connected_at) = (Instant::now(), FIRST_RETRY, Instant::now());
     // Pinned once: a fresh shutdown future per loop turn would re-register with the watch
     // (a lock every socket shares) on every message.
     let stopping = ctx.stopping();
@@ -64,8 +74,8 @@ pub async fn serve(upgraded: Upgraded, app: Arc<App>, upstream: Option<Upstream>
         tokio::select! {
             next = sub.next() => match next {
                 Next::Message(text) => {
-                    if client.send(Message::Text(text)).await.is_err() {
-                        break None;
+                    if let Err(close) = send(&mut client, Message::Text(text), limit).await {
+                        break close;
                     }
                 }
                 Next::TooSlow => break Some(frame(CloseCode::Again, "too slow to keep up with the notifier")),
@@ -75,12 +85,20 @@ pub async fn serve(upgraded: Upgraded, app: Arc<App>, upstream: Option<Upstream>
                 match received {
                     Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) => {
                         // Legacy echoes what it gets; without legacy, banyan does.
-                        let sent = match legacy.as_mut() {
-                            Some(l) => l.send(m).await.is_ok(),
-                            None => client.send(m).await.is_ok(),
+                        let m = match legacy.as_mut() {
+                            Some(l) => match l.send(m.clone()).await {
+                                Ok(()) => None,
+                                Err(_) => {
+                                    lost(&mut legacy, "sending to it failed");
+                                    Some(m)
+                                }
+                            },
+                            None => Some(m),
                         };
-                        if !sent && legacy.is_some() {
-                            lost(&mut legacy, "sending to it failed");
+                        if let Some(m) = m {
+                            if let Err(close) = send(&mut client, m, limit).await {
+                                break close;
+                            }
                         }
                     }
                     Some(Ok(Message::Close(frame))) => {
@@ -96,42 +114,58 @@ pub async fn serve(upgraded: Upgraded, app: Arc<App>, upstream: Option<Upstream>
             }
             received = next_from(&mut legacy) => match received {
                 Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) => {
-                    if client.send(m).await.is_err() {
-                        break None;
+                    if let Err(close) = send(&mut client, m, limit).await {
+                        break close;
                     }
                 }
-                Some(Ok(Message::Close(_))) => lost(&mut legacy, "it closed the socket"),
+                Some(Ok(Message::Close(_))) => {
+                    // Finish legacy's close off the session's path.
+                    if let Some(mut l) = legacy.take() {
+                        tokio::task::spawn_local(async move { answer_close(&mut l).await });
+                    }
+                    lost(&mut legacy, "it closed the socket");
+                }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => lost(&mut legacy, &e.to_string()),
                 None => lost(&mut legacy, "it closed the connection"),
             },
-            _ = tokio::time::sleep_until(retry_at), if legacy.is_none() && upstream.is_some() => {
-                legacy = match &upstream {
-                    Some(upstream) => connect(&app, upstream).await,
-                    None => None,
-                };
-                if legacy.is_some() {
-                    tracing::info!(legacy = %app.legacy.url(), "merged websocket: legacy notifier back");
-                    backoff = FIRST_RETRY;
-                } else {
-                    backoff = (backoff * 2).min(LAST_RETRY);
+            connected = finish_connecting(&mut connecting) => {
+                connecting = None;
+                match connected {
+                    Some(socket) => {
+                        tracing::info!(legacy = %app.legacy.url(), "merged websocket: legacy notifier connected");
+                        legacy = Some(socket);
+                        connected_at = Instant::now();
+                    }
+                    None => {
+                        retry_at = Instant::now() + backoff;
+                        backoff = (backoff * 2).min(LAST_RETRY);
+                    }
                 }
-                retry_at = Instant::now() + backoff;
+            }
+            _ = tokio::time::sleep_until(retry_at), if legacy.is_none() && connecting.is_none() && upstream.is_some() => {
+                connecting = upstream.clone().map(|u| connect(app.clone(), u));
             }
             _ = ping.tick() => {
                 if unanswered {
                     tracing::debug!("websocket client stopped answering pings: dropped");
                     break None;
                 }
-                if client.send(Message::Ping(Bytes::new())).await.is_err() {
-                    break None;
+                if let Err(close) = send(&mut client, Message::Ping(Bytes::new()), limit).await {
+                    break close;
                 }
                 unanswered = true;
             }
             _ = &mut stopping => break Some(frame(CloseCode::Away, "banyan is shutting down")),
         }
-        if legacy.is_none() && retry_at < Instant::now() {
+        if upstream.is_some() && legacy.is_none() && connecting.is_none() && retry_at <= connected_at {
+            // Just lost: retry after the backoff, which restarts from the shortest only if
+            // legacy had stayed up (a legacy that accepts and drops at once backs off).
+            if connected_at.elapsed() >= STABLE {
+                backoff = FIRST_RETRY;
+            }
             retry_at = Instant::now() + backoff;
+            backoff = (backoff * 2).min(LAST_RETRY);
         }
     };
     let away = || frame(CloseCode::Away, "the client went away");
@@ -142,6 +176,26 @@ pub async fn serve(upgraded: Upgraded, app: Arc<App>, upstream: Option<Upstream>
         (Some(f), None) => close_with(&mut client, Some(f)).await,
         (None, Some(l)) => close_with(l, Some(away())).await,
         (None, None) => {}
+    }
+}
+
+/// Sends to the client within `limit`: a client that takes no message for that long (a
+/// frozen tab, a full TCP window) is closed with 1013 rather than stalling its session.
+async fn send(client: &mut ClientSocket, m: Message, limit: Duration) -> Result<(), Option<CloseFrame>> {
+    match tokio::time::timeout(limit, client.send(m)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(None),
+        Err(_) => Err(Some(frame(CloseCode::Again, "too slow to take messages"))),
+    }
+}
+
+type Connecting = Pin<Box<dyn Future<Output = Option<LegacySocket>>>>;
+
+/// The connect attempt's result, or never while none runs.
+async fn finish_connecting(connecting: &mut Option<Connecting>) -> Option<LegacySocket> {
+    match connecting.as_mut() {
+        Some(attempt) => attempt.await,
+        None => std::future::pending().await,
     }
 }
 
@@ -160,29 +214,26 @@ fn lost(legacy: &mut Option<LegacySocket>, why: &str) {
     *legacy = None;
 }
 
-/// A websocket to legacy's notifier, or None (logged) if legacy is not there.
-async fn connect(app: &App, upstream: &Upstream) -> Option<LegacySocket> {
-    let attempt = async {
-        let stream = app.legacy.connect_raw().await.map_err(|e| e.to_string())?.0;
-        let uri = upstream.uri.parse().map_err(|e| format!("{e}"))?;
-        let request = upstream
-            .headers
-            .iter()
-            .fold(ClientRequestBuilder::new(uri), |r, (k, v)| r.with_header(k.clone(), v.clone()));
-        let (socket, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(super::config()))
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok::<_, String>(socket)
-    };
-    match tokio::time::timeout(app.legacy.timeout(), attempt).await {
-        Ok(Ok(socket)) => Some(socket),
-        Ok(Err(e)) => {
-            tracing::warn!(legacy = %app.legacy.url(), "merged websocket: legacy notifier unreachable: {e}");
-            None
-        }
-        Err(_) => {
-            tracing::warn!(legacy = %app.legacy.url(), "merged websocket: legacy notifier handshake timed out");
-            None
-        }
-    }
+/// Connects to legacy's notifier: the socket, or None (logged) if legacy is not there
+/// or does not finish the handshake within `CONNECT_LIMIT`.
+fn connect(app: Arc<App>, upstream: Upstream) -> Connecting {
+    Box::pin(async move {
+        let attempt = async {
+            let stream = app.legacy.connect_raw().await.map_err(|e| e.to_string())?.0;
+            let uri = upstream.uri.parse().map_err(|e| format!("{e}"))?;
+            let request =
+                (upstream.headers.into_iter()).fold(ClientRequestBuilder::new(uri), |r, (k, v)| r.with_header(k, v));
+            let (socket, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(super::config()))
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>(socket)
+        };
+        let why = match tokio::time::timeout(CONNECT_LIMIT, attempt).await {
+            Ok(Ok(socket)) => return Some(socket),
+            Ok(Err(e)) => e,
+            Err(_) => format!("no handshake within {} s", CONNECT_LIMIT.as_secs()),
+        };
+        tracing::warn!(legacy = %app.legacy.url(), "merged websocket: legacy notifier unreachable: {why}");
+        None
+    })
 }
