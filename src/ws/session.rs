@@ -86,9 +86,9 @@ pub async fn serve(upgraded: Upgraded, app: Arc<App>, upstream: Option<Upstream>
                     Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) => {
                         // Legacy echoes what it gets; without legacy, banyan does.
                         let m = match legacy.as_mut() {
-                            Some(l) => match l.send(m.clone()).await {
-                                Ok(()) => None,
-                                Err(_) => {
+                            Some(l) => match tokio::time::timeout(limit, l.send(m.clone())).await {
+                                Ok(Ok(())) => None,
+                                Ok(Err(_)) | Err(_) => {
                                     lost(&mut legacy, "sending to it failed");
                                     Some(m)
                                 }
