@@ -3,10 +3,14 @@
 Flask served by gevent's pywsgi with gevent-websocket's handler, everything monkey patched,
 behaving on the wire like rotki for the endpoints banyan touches (facts in shared/rotki/):
 json.dumps spacing, the stray `mimetype` header, upper-case reason phrases, the 404 text,
-500 for a wrong method or a bad JSON body, webargs 400s through jsonify, flask-cors.
+500 for a wrong method or a bad JSON body, webargs 400s through jsonify, flask-cors; the
+/ws notifier (broadcast and echo); `POST /api/1/assets/locationmappings` on
+`<data-dir>/global/global.db` (created from the captures' fixture if absent), read through
+one shared connection with rotki's progress-handler hack (globaldb.py).
 
-Routes under /_test/ exist only here; they let tests see what legacy received and make it
-slow or large on purpose. Start: `python app.py --port 0`; it prints `LISTENING <port>`.
+Routes under /_test/ exist only here; they let tests see what legacy received, make it
+slow or large on purpose, or make the notifier broadcast. Start: `python app.py --port 0`;
+it prints `LISTENING <port>`.
 """
 
 from gevent import monkey
@@ -28,9 +32,11 @@ from flask_cors import CORS  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 from geventwebsocket import Resource, WebSocketApplication  # noqa: E402
 from geventwebsocket.handler import WebSocketHandler  # noqa: E402
-from marshmallow import Schema, fields  # noqa: E402
+from marshmallow import Schema, ValidationError, fields  # noqa: E402
 from webargs.flaskparser import parser, use_kwargs  # noqa: E402
 from werkzeug.exceptions import NotFound  # noqa: E402
+
+import globaldb  # noqa: E402
 
 ASSET_TYPES = [
     'fiat', 'own chain', 'evm token', 'omni token', 'neo token', 'counterparty token',
@@ -127,6 +133,43 @@ def info(check_for_updates):
 @app.route('/api/1/assets/types', methods=['GET'])
 def asset_types():
     return api_response({'result': ASSET_TYPES, 'message': ''})
+
+
+class LocationField(fields.Field):
+    """rotki's LocationField limited to ALL_SUPPORTED_EXCHANGES (endpoints.md §d)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ValidationError(f'Failed to deserialize Location value from non string value: {value}')
+        name = value.upper().replace(' ', '_')
+        if name not in globaldb.BY_NAME:
+            raise ValidationError(f'Failed to deserialize Location value {value}')
+        if name not in globaldb.SUPPORTED:
+            raise ValidationError(
+                f'Given location {value} is not one of {globaldb.SUPPORTED_TEXT} as needed by the endpoint',
+            )
+        return name
+
+
+class LocationMappingsSchema(Schema):
+    location = LocationField(allow_none=True)
+    location_symbol = fields.String(load_default=None, allow_none=True)
+    limit = fields.Integer(load_default=None, allow_none=True)
+    offset = fields.Integer(load_default=None, allow_none=True)
+
+
+@app.route('/api/1/assets/locationmappings', methods=['POST'])
+@use_kwargs(LocationMappingsSchema(), location='json')
+def location_mappings(location_symbol, limit, offset, **location):
+    result = globaldb.location_mappings(
+        settings['global_db'],
+        location=location.get('location'),
+        location_symbol=location_symbol or None,
+        limit=limit,
+        offset=offset,
+        location_given='location' in location,
+    )
+    return api_response({'result': result, 'message': ''})
 
 
 # ---- test-only routes -------------------------------------------------------------------
@@ -255,6 +298,7 @@ def main():
     ap.add_argument('--latest-release', default=None, help='what GitHub would answer (offline: none)')
     args = ap.parse_args()
     settings['data_directory'] = str(Path(args.data_dir))
+    settings['global_db'] = globaldb.GlobalDB(globaldb.ensure(args.data_dir))
     settings['log_level'] = args.loglevel.upper()
     settings['latest_release'] = args.latest_release
 
