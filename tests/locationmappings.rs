@@ -63,34 +63,24 @@ const CASES: &[(&str, u16, &str)] = &[
     (r#"{"limit": 99999999999999999999, "offset": 0}"#, 500, r#"{"result": null, "message": "datatype mismatch"}"#),
 ];
 
+/// POSTs `body` as JSON to the endpoint through `banyan`.
+fn post(banyan: &Banyan, body: &str) -> common::Raw {
+    let headers = [("Content-Type", "application/json")];
+    raw(banyan.addr, &request("POST", "/api/1/assets/locationmappings", &headers, body.as_bytes()))
+}
+
 #[test]
 fn the_legacy_app_answers_locationmappings_as_rotki_did() {
     let legacy = Legacy::start();
     let banyan = Banyan::start(&legacy.url(), "");
     for (body, status, want) in CASES {
-        let r = raw(
-            banyan.addr,
-            &request(
-                "POST",
-                "/api/1/assets/locationmappings",
-                &[("Content-Type", "application/json")],
-                body.as_bytes(),
-            ),
-        );
+        let r = post(&banyan, body);
         assert_eq!(r.status(), *status, "{body}");
         assert_eq!(String::from_utf8_lossy(&r.body), *want, "{body}");
     }
     // Missing pagination halves, a negative offset and a non-JSON body are not errors.
     for body in [r#"{}"#, r#"{"offset": 2}"#, r#"{"limit": 3}"#, r#"{"limit": 10, "offset": -1}"#] {
-        let r = raw(
-            banyan.addr,
-            &request(
-                "POST",
-                "/api/1/assets/locationmappings",
-                &[("Content-Type", "application/json")],
-                body.as_bytes(),
-            ),
-        );
+        let r = post(&banyan, body);
         assert_eq!(r.status(), 200, "{body}");
         assert!(String::from_utf8_lossy(&r.body).contains(r#""entries_found": 10, "entries_total": 10"#), "{body}");
     }
