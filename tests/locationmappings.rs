@@ -1,11 +1,12 @@
 //! `POST /api/1/assets/locationmappings`, the first endpoint that reads global.db: the
 //! legacy app answers it byte for byte as rotki v1.43.2 did in the captures of
 //! `shared/rotki/endpoints.md` §d (same fixture rows, same SQL, same parsing and errors),
-//! through banyan. This is the reference the native handler is compared with.
+//! through banyan; and banyan's native handler answers every one of them with the same
+//! bytes, reading the same global.db.
 
 mod common;
 
-use common::{raw, request, Banyan, Legacy};
+use common::{raw, request, Banyan, Legacy, Options};
 
 /// (request body, status, exact response body) from the captures.
 const CASES: &[(&str, u16, &str)] = &[
@@ -87,4 +88,49 @@ fn the_legacy_app_answers_locationmappings_as_rotki_did() {
     let r =
         raw(banyan.addr, &request("POST", "/api/1/assets/locationmappings", &[("Content-Type", "text/plain")], b"x"));
     assert_eq!(r.status(), 200);
+}
+
+/// Requests beyond the captures: paging edges, filters, bad input of other shapes.
+const MORE: &[&str] = &[
+    r#"{}"#,
+    r#"{"offset": 2}"#,
+    r#"{"limit": 3}"#,
+    r#"{"limit": 10, "offset": -1}"#,
+    r#"{"limit": 0, "offset": 3}"#,
+    r#"{"limit": -1, "offset": 0}"#,
+    r#"{"limit": "3", "offset": "1"}"#,
+    r#"{"limit": 3.9, "offset": 0}"#,
+    r#"{"location": "KRAKEN"}"#,
+    r#"{"location": "Binance", "location_symbol": "eth"}"#,
+    r#"{"location_symbol": "x_t"}"#,
+    r#"{"location_symbol": "%"}"#,
+    r#"{"location_symbol": ""}"#,
+    r#"{"location": "polygon pos"}"#,
+    r#"{"location": ""}"#,
+    r#"{"location": 1.5}"#,
+    r#"{"location": true}"#,
+    r#"{"location": ["kraken"]}"#,
+    r#"{"location": "kraken", "limit": "x", "offset": [1], "location_symbol": 5}"#,
+    r#""x""#,
+];
+
+#[test]
+fn the_native_handler_answers_as_legacy_does() {
+    let legacy = Legacy::start();
+    let banyan = Banyan::start_with(Options {
+        legacy: legacy.url(),
+        flags: "[routes.mappings]\npath = \"/api/1/assets/locationmappings\"\nmethods = [\"POST\"]\nnative = 100\n",
+        config: "",
+        data_dir: Some(&legacy.data_dir),
+    });
+    let direct = |body: &str| {
+        let headers = [("Content-Type", "application/json")];
+        raw(legacy.addr(), &request("POST", "/api/1/assets/locationmappings", &headers, body.as_bytes()))
+    };
+    for body in CASES.iter().map(|(b, _, _)| *b).chain(MORE.iter().copied()) {
+        let (native, legacy) = (post(&banyan, body), direct(body));
+        assert_eq!(native.header("x-banyan-backend"), Some("native"), "{body}");
+        assert_eq!(native.comparable_head(), legacy.comparable_head(), "{body}");
+        assert_eq!(String::from_utf8_lossy(&native.body), String::from_utf8_lossy(&legacy.body), "{body}");
+    }
 }

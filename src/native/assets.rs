@@ -1,4 +1,4 @@
-//! `/api/1/assets/...` endpoints (endpoints.md §c, §d).
+//! `GET /api/1/assets/types` (endpoints.md §c).
 
 use std::sync::{Arc, LazyLock};
 

@@ -9,7 +9,9 @@
 //! into a 500 or 504 envelope while the process lives on.
 
 mod assets;
+pub mod globaldb;
 mod info;
+mod location_mappings;
 mod ping;
 
 use std::future::Future;
@@ -68,6 +70,8 @@ pub struct Context {
     pub cors: Cors,
     pub body_limit: usize,
     pub timeout: Duration,
+    /// rotki's global.db under `--data-dir` (none without a data dir: legacy answers).
+    pub global_db: Option<Arc<globaldb::GlobalDb>>,
 }
 
 impl Context {
@@ -78,6 +82,7 @@ impl Context {
             cors,
             body_limit: config.native.body_limit,
             timeout: config.native.timeout,
+            global_db: config.data_dir.as_deref().map(globaldb::GlobalDb::new),
         }
     }
 }
@@ -106,6 +111,7 @@ impl Registry {
         r.add("/api/1/ping", &[Method::GET], |q, c| Box::pin(ping::handle(q, c)));
         r.add("/api/1/info", &[Method::GET], |q, c| Box::pin(info::handle(q, c)));
         r.add("/api/1/assets/types", &[Method::GET], |q, c| Box::pin(assets::types(q, c)));
+        r.add("/api/1/assets/locationmappings", &[Method::POST], |q, c| Box::pin(location_mappings::handle(q, c)));
         r
     }
 

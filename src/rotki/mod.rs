@@ -6,4 +6,6 @@ pub mod args;
 pub mod cors;
 pub mod head;
 pub mod json;
+pub mod location;
+pub mod pyrepr;
 pub mod response;

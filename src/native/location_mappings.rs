@@ -1,0 +1,214 @@
+//! `POST /api/1/assets/locationmappings` (endpoints.md §d): the location/symbol mappings of
+//! global.db, filtered and paged exactly as rotki does: its argument parsing and messages,
+//! and the same three SQL statements (same text, so SQLite picks the same plans and rows
+//! come back in the same order).
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::globaldb::DbError;
+use super::{Context, HandlerResult, NativeRequest, Outcome};
+use crate::rotki::args::FieldErrors;
+use crate::rotki::location::{Location, EXCHANGES_TEXT};
+use crate::rotki::{pyrepr, response};
+
+/// The filters and page, as rotki's schema loads them.
+#[derive(Debug, Default)]
+struct Query {
+    /// Absent: no filter; `Some(None)`: the common (NULL) mappings only.
+    location: Option<Option<Location>>,
+    symbol: Option<String>,
+    /// Decimal integers, pasted into the SQL as rotki does (any size: SQLite judges).
+    limit: Option<String>,
+    offset: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Mappings {
+    entries: Vec<Entry>,
+    entries_found: i64,
+    entries_total: i64,
+}
+
+#[derive(Serialize)]
+struct Entry {
+    asset: String,
+    location: Option<String>,
+    location_symbol: String,
+}
+
+pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
+    let Some(db) = ctx.global_db.clone() else { return Ok(Outcome::HandBack(req)) };
+    let query = match parse(req.json.as_ref()) {
+        Ok(q) => q,
+        Err(errors) => return Ok(Outcome::Respond(response::validation_error(&errors))),
+    };
+    match db.read(move |conn| run(conn, &query)).await {
+        Ok(mappings) => Ok(Outcome::Respond(response::envelope(StatusCode::OK, &mappings, ""))),
+        // No global.db here: legacy answers.
+        Err(DbError::Open(..)) => Ok(Outcome::HandBack(req)),
+        Err(DbError::Query(message)) => {
+            Ok(Outcome::Respond(response::fail(StatusCode::INTERNAL_SERVER_ERROR, &message)))
+        }
+    }
+}
+
+/// The JSON body only (the query string is never read); a non-JSON body is `{}`.
+fn parse(json: Option<&Value>) -> Result<Query, FieldErrors> {
+    let empty = Map::new();
+    let args = match json {
+        None => &empty,
+        Some(Value::Object(map)) => map,
+        Some(_) => return Err(FieldErrors::single("_schema", "Invalid input type.")),
+    };
+    let mut errors = FieldErrors::default();
+    let mut q = Query::default();
+    // marshmallow reports fields in the schema's order, then unknown ones.
+    match args.get("location") {
+        None => {}
+        Some(Value::Null) => q.location = Some(None),
+        Some(Value::String(s)) => match Location::from_api(s) {
+            Some(l) if l.is_exchange() => q.location = Some(Some(l)),
+            Some(_) => errors.add(
+                "location",
+                format!("Given location {s} is not one of {EXCHANGES_TEXT} as needed by the endpoint"),
+            ),
+            None => errors.add("location", format!("Failed to deserialize Location value {s}")),
+        },
+        Some(other) => errors.add(
+            "location",
+            format!("Failed to deserialize Location value from non string value: {}", pyrepr::str_of(other)),
+        ),
+    }
+    match args.get("location_symbol") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => q.symbol = (!s.is_empty()).then(|| s.clone()),
+        Some(_) => errors.add("location_symbol", "Not a valid string."),
+    }
+    for (field, slot) in [("limit", &mut q.limit), ("offset", &mut q.offset)] {
+        match args.get(field).map(integer) {
+            None | Some(Ok(None)) => {}
+            Some(Ok(Some(n))) => *slot = Some(n),
+            Some(Err(())) => errors.add(field, "Not a valid integer."),
+        }
+    }
+    for key in args.keys().filter(|k| !["location", "location_symbol", "limit", "offset"].contains(&k.as_str())) {
+        errors.add(key.clone(), "Unknown field.");
+    }
+    if errors.is_empty() {
+        Ok(q)
+    } else {
+        Err(errors)
+    }
+}
+
+/// marshmallow's non-strict Integer: Python's `int()` of a number or a numeric string, as
+/// a decimal; null is no value; booleans and anything else fail.
+fn integer(v: &Value) -> Result<Option<String>, ()> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => Ok(Some(i.to_string())),
+            (_, Some(u), _) => Ok(Some(u.to_string())),
+            (_, _, Some(f)) if f.is_finite() => Ok(Some(format!("{:.0}", f.trunc()))),
+            _ => Err(()),
+        },
+        Value::String(s) => python_int(s).map(Some).ok_or(()),
+        _ => Err(()),
+    }
+}
+
+/// `int(s)` for a string: surrounding whitespace, a sign, ASCII digits with single
+/// underscores between them. (Python also takes non-ASCII decimal digits; those are
+/// refused here.)
+fn python_int(s: &str) -> Option<String> {
+    let t = s.trim();
+    let (negative, digits) = match t.as_bytes().first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let ok = !digits.is_empty()
+        && !digits.starts_with('_')
+        && !digits.ends_with('_')
+        && !digits.contains("__")
+        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'_');
+    if !ok {
+        return None;
+    }
+    let plain: String = digits.chars().filter(|c| *c != '_').collect();
+    let plain = plain.trim_start_matches('0');
+    Some(match (plain.is_empty(), negative) {
+        (true, _) => "0".to_string(),
+        (false, true) => format!("-{plain}"),
+        (false, false) => plain.to_string(),
+    })
+}
+
+/// rotki's three autocommit statements (endpoints.md §d, "SQL that rotki runs").
+fn run(conn: &rusqlite::Connection, q: &Query) -> Result<Mappings, String> {
+    let mut conditions = Vec::new();
+    let mut params: Vec<Option<String>> = Vec::new();
+    if let Some(symbol) = &q.symbol {
+        conditions.push("(exchange_symbol LIKE ?)");
+        params.push(Some(format!("%{symbol}%")));
+    }
+    if let Some(location) = q.location {
+        conditions.push("(location IS ?)");
+        params.push(location.map(Location::db_char));
+    }
+    let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+    let page = match (&q.limit, &q.offset) {
+        (Some(limit), Some(offset)) => {
+            let limit = if limit == "0" { "-1" } else { limit };
+            let offset = if offset == "0" { String::new() } else { format!(" OFFSET {offset}") };
+            format!("LIMIT {limit}{offset}")
+        }
+        _ => String::new(),
+    };
+    let sql_error = |e: rusqlite::Error| match e {
+        rusqlite::Error::SqliteFailure(_, Some(message)) => message,
+        other => other.to_string(),
+    };
+    let count = |sql: &str, params: &[Option<String>]| {
+        conn.query_row(sql, rusqlite::params_from_iter(params), |row| row.get::<_, i64>(0)).map_err(sql_error)
+    };
+    let entries_total = count("SELECT COUNT(*) FROM location_asset_mappings", &[])?;
+    let entries_found = count(&format!("SELECT COUNT(*) FROM location_asset_mappings {filter}"), &params)?;
+    let sql = format!("SELECT local_id, location, exchange_symbol FROM location_asset_mappings {filter} {page}");
+    let mut statement = conn.prepare(&sql).map_err(sql_error)?;
+    let rows = statement
+        .query_map(rusqlite::params_from_iter(&params), |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?, row.get::<_, String>(2)?))
+        })
+        .map_err(sql_error)?;
+    let mut entries = Vec::new();
+    for row in rows {
+        let (asset, location, location_symbol) = row.map_err(sql_error)?;
+        let location = location.map(|l| Location::from_db(&l).map(Location::api_string)).transpose()?;
+        entries.push(Entry { asset, location, location_symbol });
+    }
+    Ok(Mappings { entries, entries_found, entries_total })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn integers_parse_like_marshmallow() {
+        assert_eq!(integer(&json!(3)), Ok(Some("3".into())));
+        assert_eq!(integer(&json!(3.9)), Ok(Some("3".into())));
+        assert_eq!(integer(&json!(-3.9)), Ok(Some("-3".into())));
+        assert_eq!(integer(&json!(" +0_7 ")), Ok(Some("7".into())));
+        assert_eq!(integer(&json!("-0")), Ok(Some("0".into())));
+        assert_eq!(integer(&json!(null)), Ok(None));
+        for bad in [json!(true), json!("3.5"), json!("abc"), json!("1__0"), json!([1])] {
+            assert_eq!(integer(&bad), Err(()), "{bad}");
+        }
+    }
+}
