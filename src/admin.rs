@@ -34,6 +34,13 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
             &json!({"native_subscribers": app.hub.subscribers(), "sessions": app.sessions.open()}),
         ),
         (&Method::POST, "/api/ws/publish") => publish(&app, req).await,
+        (&Method::GET, "/api/globaldb") => match &app.native.context().global_db {
+            Some(db) => json_response(
+                StatusCode::OK,
+                &json!({"file": db.path().display().to_string(), "queries_running": db.running()}),
+            ),
+            None => json_response(StatusCode::OK, &json!({"file": null, "queries_running": 0})),
+        },
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
 }

@@ -5,6 +5,7 @@
 //! (the client disconnected, the handler timed out, a task was deleted) is interrupted.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
@@ -17,6 +18,8 @@ pub struct GlobalDb {
     path: PathBuf,
     permits: Semaphore,
     idle: Mutex<Vec<Connection>>,
+    /// Queries on a blocking thread now (for the admin API).
+    running: AtomicUsize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +45,17 @@ impl GlobalDb {
             path: data_dir.join("global").join("global.db"),
             permits: Semaphore::new(CONNECTIONS),
             idle: Mutex::new(Vec::new()),
+            running: AtomicUsize::new(0),
         })
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Queries running now.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::Relaxed)
     }
 
     /// Runs `query` on a read-only connection on a blocking thread. Dropping the returned
@@ -60,7 +73,9 @@ impl GlobalDb {
         let interrupt = Interrupt(conn.get_interrupt_handle(), true);
         let this = self.clone();
         let joined = tokio::task::spawn_blocking(move || {
+            this.running.fetch_add(1, Ordering::Relaxed);
             let result = query(&conn);
+            this.running.fetch_sub(1, Ordering::Relaxed);
             this.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
             result
         })
@@ -90,6 +105,7 @@ impl Interrupt {
 impl Drop for Interrupt {
     fn drop(&mut self) {
         if self.1 {
+            tracing::info!("global.db query interrupted: its caller went away");
             self.0.interrupt();
         }
     }

@@ -240,6 +240,11 @@ impl Native {
         Served::Response(self.finish(origin.as_ref(), &method, resp))
     }
 
+    /// What handlers read (config values, shared resources).
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
     /// The largest body a native handler reads; a larger one is legacy's, untouched.
     pub fn body_limit(&self) -> usize {
         self.ctx.body_limit

@@ -190,12 +190,24 @@ impl<'a> Conn<'a> {
         let body = &self.buf[fwd.head_len..end];
         let head_request = fwd.method == Method::HEAD;
         let (native, deadline) = match fwd.native.take() {
-            Some((id, parts)) => match self.app.native.serve_buffered(id, parts, Bytes::copy_from_slice(body)).await {
-                Served::Response(resp) => (Some(resp), deadline),
-                // Legacy answers instead, with the bytes as they came, and has its whole
-                // timeout from now.
-                Served::HandBack(_) => (None, tokio::time::Instant::now() + self.app.legacy.timeout()),
-            },
+            Some((id, parts)) => {
+                let serve = self.app.native.serve_buffered(id, parts, Bytes::copy_from_slice(body));
+                // A client that goes away meanwhile ends the handler (and interrupts the
+                // database query it runs) instead of letting it finish for nobody.
+                let served = tokio::select! {
+                    served = serve => served,
+                    _ = gone(&self.client, self.filled > end) => {
+                        tracing::debug!(peer = %self.peer, "client went away during a native request");
+                        return (false, started);
+                    }
+                };
+                match served {
+                    Served::Response(resp) => (Some(resp), deadline),
+                    // Legacy answers instead, with the bytes as they came, and has its whole
+                    // timeout from now.
+                    Served::HandBack(_) => (None, tokio::time::Instant::now() + self.app.legacy.timeout()),
+                }
+            }
             None => (None, deadline),
         };
         if native.is_none() {
@@ -343,6 +355,17 @@ impl<'a> Conn<'a> {
         }
         (self.client.write_all(&self.out).await.is_ok() && !close, status)
     }
+}
+
+/// Resolves when the client closes its connection. With bytes of a next request already
+/// read (`pipelined`), or arriving, it cannot tell and never resolves.
+async fn gone(client: &TcpStream, pipelined: bool) {
+    if !pipelined {
+        if let Ok(0) | Err(_) = client.peek(&mut [0; 1]).await {
+            return;
+        }
+    }
+    std::future::pending().await
 }
 
 fn send_failed(e: std::io::Error) -> Failure {

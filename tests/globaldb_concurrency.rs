@@ -1,0 +1,101 @@
+//! Native reads of global.db run on blocking threads, beside the runtime: slow queries do
+//! not hold up other requests, and a query whose client goes away is interrupted. (Legacy
+//! gets the first property from its progress-handler hack; both read the same file.)
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+use common::{client, eventually, raw, request, Banyan, Legacy, Options};
+
+const ROWS: usize = 400_000;
+/// Matches no symbol, after a long scan per row: two full scans per request.
+const SLOW: &str = r#"{"location_symbol": "%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%z"}"#;
+const ROUTE: &str =
+    "[routes.mappings]\npath = \"/api/1/assets/locationmappings\"\nmethods = [\"POST\"]\nnative = 100\n";
+
+/// A data dir whose global.db holds `ROWS` mappings (rotki's schema, as the legacy app's).
+fn big_data_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("global")).unwrap();
+    let mut db = rusqlite::Connection::open(dir.path().join("global/global.db")).unwrap();
+    db.execute_batch(
+        "CREATE TABLE settings (name VARCHAR[24] NOT NULL PRIMARY KEY, value TEXT);
+         CREATE TABLE location_asset_mappings (location TEXT, exchange_symbol TEXT NOT NULL,
+             local_id TEXT NOT NULL COLLATE NOCASE, UNIQUE (location, exchange_symbol));
+         CREATE INDEX idx_location_mappings_identifier ON location_asset_mappings (local_id);
+         PRAGMA journal_mode=WAL;",
+    )
+    .unwrap();
+    let tx = db.transaction().unwrap();
+    {
+        let mut insert = tx.prepare("INSERT INTO location_asset_mappings VALUES ('B', ?, 'ETH')").unwrap();
+        for i in 0..ROWS {
+            insert.execute([format!("xxxxxxxxxxxxxxxxxxxxxxxx{i}")]).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    dir
+}
+
+fn running(banyan: &Banyan) -> u64 {
+    let body = client().get(format!("http://{}/api/globaldb", banyan.admin)).send().unwrap().text().unwrap();
+    serde_json::from_str::<serde_json::Value>(&body).unwrap()["queries_running"].as_u64().unwrap()
+}
+
+fn start(data_dir: &Path) -> (Legacy, Banyan) {
+    let dir = data_dir.to_str().unwrap();
+    let legacy = Legacy::start_with(&["--data-dir", dir]);
+    let banyan = Banyan::start_with(Options { legacy: legacy.url(), flags: ROUTE, config: "", data_dir: Some(dir) });
+    (legacy, banyan)
+}
+
+fn slow(banyan: &Banyan) -> common::Raw {
+    let headers = [("Content-Type", "application/json")];
+    raw(banyan.addr, &request("POST", "/api/1/assets/locationmappings", &headers, SLOW.as_bytes()))
+}
+
+#[test]
+fn ping_answers_while_slow_native_queries_run() {
+    let data = big_data_dir();
+    let (_legacy, banyan) = start(data.path());
+    let banyan = std::sync::Arc::new(banyan);
+    let queries: Vec<_> = (0..4)
+        .map(|_| {
+            let banyan = banyan.clone();
+            std::thread::spawn(move || slow(&banyan))
+        })
+        .collect();
+    assert!(
+        eventually(Duration::from_secs(10), || running(&banyan) == 4).is_some(),
+        "the four slow queries never ran together"
+    );
+    // With all four still running, ping answers.
+    let ping = client().get(banyan.url("/api/1/ping")).send().unwrap();
+    assert_eq!(ping.status(), 200);
+    assert_eq!(running(&banyan), 4, "a query ended before ping answered: the figure proves nothing");
+    for q in queries {
+        let r = q.join().unwrap();
+        assert_eq!(r.status(), 200);
+        let body = String::from_utf8_lossy(&r.body).to_string();
+        assert!(body.contains(&format!(r#""entries": [], "entries_found": 0, "entries_total": {ROWS}"#)), "{body}");
+    }
+}
+
+#[test]
+fn a_query_whose_client_goes_away_is_interrupted() {
+    let data = big_data_dir();
+    let (_legacy, banyan) = start(data.path());
+    let mut socket = TcpStream::connect(banyan.addr).unwrap();
+    let headers = [("Content-Type", "application/json")];
+    socket.write_all(&request("POST", "/api/1/assets/locationmappings", &headers, SLOW.as_bytes())).unwrap();
+    assert!(eventually(Duration::from_secs(10), || running(&banyan) == 1).is_some(), "the query never started");
+    let from = banyan.log.len();
+    drop(socket);
+    let line = banyan.log.wait_for(from, &["global.db query interrupted"], Duration::from_secs(10));
+    assert!(line.is_some(), "no interruption logged:\n{}", banyan.log.text());
+    assert!(eventually(Duration::from_secs(5), || running(&banyan) == 0).is_some());
+}
