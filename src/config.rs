@@ -50,6 +50,14 @@ pub struct NativeConfig {
     pub body_limit: usize,
     /// A native handler still running after this gets 504.
     pub timeout: Duration,
+    /// The first id of native async tasks: above any id legacy reaches, exact in
+    /// JavaScript numbers.
+    pub task_id_base: u64,
+    /// Native tasks pending at most; more are refused with 503.
+    pub max_pending_tasks: usize,
+    /// A completed native task's result is dropped this long after it completed, if never
+    /// read.
+    pub task_result_ttl: Duration,
 }
 
 /// What rotki reports about its own process (`/api/1/info`, CORS), repeated by native code.
@@ -137,6 +145,9 @@ struct LegacyFile {
 struct NativeFile {
     body_limit_bytes: Option<usize>,
     timeout_ms: Option<u64>,
+    task_id_base: Option<u64>,
+    max_pending_tasks: Option<usize>,
+    task_result_ttl_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -248,6 +259,9 @@ impl Config {
             native: NativeConfig {
                 body_limit: file.native.body_limit_bytes.unwrap_or(10 * 1024 * 1024),
                 timeout: ms(file.native.timeout_ms, 30_000),
+                task_id_base: file.native.task_id_base.unwrap_or(1_000_000_000),
+                max_pending_tasks: file.native.max_pending_tasks.unwrap_or(64).max(1),
+                task_result_ttl: Duration::from_secs(file.native.task_result_ttl_secs.unwrap_or(3600)),
             },
             rotki: RotkiConfig {
                 version: file.rotki.version.unwrap_or_else(|| "1.43.2".to_string()),

@@ -20,4 +20,5 @@ pub mod proxy;
 pub mod rotki;
 pub mod routes;
 pub mod server;
+pub mod tasks_bridge;
 pub mod ws;

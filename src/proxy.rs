@@ -20,6 +20,7 @@ use crate::decide::Backend;
 use crate::flags::WebsocketMode;
 use crate::legacy::{is_websocket_upgrade, Slot};
 use crate::native::Served;
+use crate::tasks_bridge;
 
 pub static X_BANYAN_BACKEND: HeaderName = HeaderName::from_static("x-banyan-backend");
 
@@ -45,6 +46,16 @@ pub type LocalFuture = Pin<Box<dyn Future<Output = Response<Body>>>>;
 async fn handle(conn: &Connection, req: Request<Incoming>) -> Response<Body> {
     let (app, peer, slot) = (&conn.app, conn.peer, &conn.legacy);
     let started = Instant::now();
+    // The task URL space is shared by both task managers (`tasks_bridge.rs`).
+    if let Some(target) = tasks_bridge::target(app, req.method(), req.uri().path()) {
+        let by = match target {
+            tasks_bridge::Target::List => Backend::Legacy,
+            _ => Backend::Native,
+        };
+        let mut resp = tasks_bridge::serve(app, target, req, peer, slot).await;
+        resp.headers_mut().insert(X_BANYAN_BACKEND.clone(), HeaderValue::from_static(by.as_str()));
+        return resp;
+    }
     let snapshot = app.flags.snapshot();
     let routed = snapshot.route(req.method(), req.uri().path(), req.headers(), peer.ip());
     let route_name = routed.route.map_or("unmatched", |r| r.name.as_str());
@@ -62,10 +73,12 @@ async fn handle(conn: &Connection, req: Request<Incoming>) -> Response<Body> {
         (_, _, Some(WebsocketMode::Relay)) => {
             (Backend::Legacy, app.legacy.forward(req.map(Either::Left), peer, slot, Some(app.ws_ctx())).await)
         }
-        (Backend::Native, Some(id), _) => match app.native.serve(id, req).await {
-            Served::Response(r) => (Backend::Native, r.map(Either::Right)),
-            Served::HandBack(r) => (Backend::Legacy, app.legacy.forward(r, peer, slot, None).await),
-        },
+        (Backend::Native, Some(id), _) => {
+            match app.native.serve(id, req, routed.route.is_some_and(|r| r.async_query)).await {
+                Served::Response(r) => (Backend::Native, r.map(Either::Right)),
+                Served::HandBack(r) => (Backend::Legacy, app.legacy.forward(r, peer, slot, None).await),
+            }
+        }
         _ => (Backend::Legacy, app.legacy.forward(req.map(Either::Left), peer, slot, None).await),
     };
     resp.headers_mut().insert(X_BANYAN_BACKEND.clone(), HeaderValue::from_static(backend.as_str()));

@@ -9,41 +9,13 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{client, eventually, raw, request, Banyan, Legacy, Options};
+use common::{big_data_dir, client, eventually, raw, request, Banyan, Legacy, Options, ROWS, SLOW};
 
-const ROWS: usize = 400_000;
-/// Matches no symbol, after a long scan per row: two full scans per request.
-const SLOW: &str = r#"{"location_symbol": "%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%z"}"#;
 const ROUTE: &str =
     "[routes.mappings]\npath = \"/api/1/assets/locationmappings\"\nmethods = [\"POST\"]\nnative = 100\n";
 
-/// A data dir whose global.db holds `ROWS` mappings (rotki's schema, as the legacy app's).
-fn big_data_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("global")).unwrap();
-    let mut db = rusqlite::Connection::open(dir.path().join("global/global.db")).unwrap();
-    db.execute_batch(
-        "CREATE TABLE settings (name VARCHAR[24] NOT NULL PRIMARY KEY, value TEXT);
-         CREATE TABLE location_asset_mappings (location TEXT, exchange_symbol TEXT NOT NULL,
-             local_id TEXT NOT NULL COLLATE NOCASE, UNIQUE (location, exchange_symbol));
-         CREATE INDEX idx_location_mappings_identifier ON location_asset_mappings (local_id);
-         PRAGMA journal_mode=WAL;",
-    )
-    .unwrap();
-    let tx = db.transaction().unwrap();
-    {
-        let mut insert = tx.prepare("INSERT INTO location_asset_mappings VALUES ('B', ?, 'ETH')").unwrap();
-        for i in 0..ROWS {
-            insert.execute([format!("xxxxxxxxxxxxxxxxxxxxxxxx{i}")]).unwrap();
-        }
-    }
-    tx.commit().unwrap();
-    dir
-}
-
 fn running(banyan: &Banyan) -> u64 {
-    let body = client().get(format!("http://{}/api/globaldb", banyan.admin)).send().unwrap().text().unwrap();
-    serde_json::from_str::<serde_json::Value>(&body).unwrap()["queries_running"].as_u64().unwrap()
+    common::queries_running(banyan)
 }
 
 fn start(data_dir: &Path) -> (Legacy, Banyan) {

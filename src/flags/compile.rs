@@ -204,6 +204,17 @@ fn compile_route(
         }
     };
 
+    let async_query = match &spec.async_ {
+        Some(a) if *a.get_ref() && !handler.is_some_and(|id| registry.get(id).runs_tasks) => {
+            return Err((
+                Some(a.span()),
+                format!("route `{name}`: async = true needs a native handler for {path} that runs async tasks"),
+            ));
+        }
+        Some(a) => *a.get_ref(),
+        None => false,
+    };
+
     Ok(CompiledRoute {
         name: name.to_string(),
         path: path.clone(),
@@ -214,6 +225,7 @@ fn compile_route(
         group,
         handler,
         websocket,
+        async_query,
     })
 }
 
@@ -278,6 +290,10 @@ mod tests {
             ("[routes.a]\npath = \"/x/%74\"\n", "flags.toml:2:8: route `a`: path \"/x/%74\" must start"),
             ("[routes.a]\npath = \"/x\"\ngroup = \"a:b\"\n", "flags.toml:3:9: route `a`: group must be non-empty"),
             ("[routes.a]\npath = \"/x\"\nsticky = \"header:\"\n", "flags.toml:3:10: route `a`: bad sticky"),
+            (
+                "[routes.p]\npath = \"/api/1/ping\"\nmethods = [\"GET\"]\nasync = true\n",
+                "flags.toml:4:9: route `p`: async = true needs a native handler for /api/1/ping that runs async tasks",
+            ),
             (
                 "[routes.ws]\npath = \"/ws\"\nwebsocket = \"bridge\"\n",
                 "flags.toml:3:13: route `ws`: websocket = \"bridge\": expected \"relay\", \"merge\" or \"native\"",

@@ -48,6 +48,8 @@ pub struct CompiledRoute {
     /// How banyan carries a websocket handshake on this route (`None`: through to legacy
     /// untouched).
     pub websocket: Option<WebsocketMode>,
+    /// The native handler takes `async_query` here (`async = true`).
+    pub async_query: bool,
 }
 
 /// A websocket route's `websocket` setting (`docs/flags.md`).

@@ -39,4 +39,7 @@ pub struct RouteSpec {
     pub sticky: Option<Spanned<String>>,
     pub group: Option<Spanned<String>>,
     pub websocket: Option<Spanned<String>>,
+    /// banyan's extension: the native handler takes `async_query` (rotki may not).
+    #[serde(rename = "async")]
+    pub async_: Option<Spanned<bool>>,
 }

@@ -10,10 +10,11 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::globaldb::DbError;
+use super::tasks::TaskOutcome;
 use super::{Context, HandlerResult, NativeRequest, Outcome};
-use crate::rotki::args::FieldErrors;
+use crate::rotki::args::{self, FieldErrors};
 use crate::rotki::location::{Location, EXCHANGES_TEXT};
-use crate::rotki::{pyrepr, response};
+use crate::rotki::{json, pyrepr, response};
 
 /// The filters and page, as rotki's schema loads them.
 #[derive(Debug, Default)]
@@ -42,10 +43,28 @@ struct Entry {
 
 pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
     let Some(db) = ctx.global_db.clone() else { return Ok(Outcome::HandBack(req)) };
-    let query = match parse(req.json.as_ref()) {
+    let (query, as_task) = match parse(req.json.as_ref(), req.async_allowed) {
         Ok(q) => q,
         Err(errors) => return Ok(Outcome::Respond(response::validation_error(&errors))),
     };
+    if as_task {
+        // rotki's task outcome: the synchronous envelope, or "died unexpectedly" for what
+        // would have been an exception there (a failing SQLite statement).
+        let work = async move {
+            let outcome = match db.read(move |conn| run(conn, &query)).await {
+                Ok(mappings) => json::dumps(&Envelope { result: &mappings, message: "" }),
+                Err(e) => {
+                    let message = format!("The backend query task died unexpectedly: {e}");
+                    json::dumps(&Envelope { result: &(), message: &message })
+                }
+            };
+            TaskOutcome { outcome: String::from_utf8(outcome).expect("ASCII"), status_code: None }
+        };
+        return Ok(Outcome::Respond(match ctx.tasks.spawn(work) {
+            Ok(id) => response::envelope(StatusCode::OK, &serde_json::json!({ "task_id": id }), ""),
+            Err(too_many) => response::fail(StatusCode::SERVICE_UNAVAILABLE, &too_many.to_string()),
+        }));
+    }
     match db.read(move |conn| run(conn, &query)).await {
         Ok(mappings) => Ok(Outcome::Respond(response::envelope(StatusCode::OK, &mappings, ""))),
         // No global.db here: legacy answers.
@@ -56,8 +75,16 @@ pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
     }
 }
 
-/// The JSON body only (the query string is never read); a non-JSON body is `{}`.
-fn parse(json: Option<&Value>) -> Result<Query, FieldErrors> {
+/// `{"result": ..., "message": ...}` in that order.
+#[derive(Serialize)]
+struct Envelope<'a, T: Serialize> {
+    result: &'a T,
+    message: &'a str,
+}
+
+/// The JSON body only (the query string is never read); a non-JSON body is `{}`. With
+/// `async_allowed`, an `async_query` boolean says whether to run as a task.
+fn parse(json: Option<&Value>, async_allowed: bool) -> Result<(Query, bool), FieldErrors> {
     let empty = Map::new();
     let args = match json {
         None => &empty,
@@ -95,11 +122,22 @@ fn parse(json: Option<&Value>) -> Result<Query, FieldErrors> {
             Some(Err(())) => errors.add(field, "Not a valid integer."),
         }
     }
-    for key in args.keys().filter(|k| !["location", "location_symbol", "limit", "offset"].contains(&k.as_str())) {
+    let mut as_task = false;
+    if async_allowed {
+        match args.get("async_query").map(args::bool_from_json) {
+            None => {}
+            Some(Some(b)) => as_task = b,
+            Some(None) => errors.add("async_query", "Not a valid boolean."),
+        }
+    }
+    let known = |k: &str| {
+        ["location", "location_symbol", "limit", "offset"].contains(&k) || (async_allowed && k == "async_query")
+    };
+    for key in args.keys().filter(|k| !known(k)) {
         errors.add(key.clone(), "Unknown field.");
     }
     if errors.is_empty() {
-        Ok(q)
+        Ok((q, as_task))
     } else {
         Err(errors)
     }

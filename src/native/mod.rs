@@ -13,6 +13,7 @@ pub mod globaldb;
 mod info;
 mod location_mappings;
 mod ping;
+pub mod tasks;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -47,6 +48,8 @@ pub struct NativeRequest {
     pub parts: Parts,
     pub body: Bytes,
     pub json: Option<serde_json::Value>,
+    /// The route lets this handler take `async_query` (`async = true` in flags.toml).
+    pub async_allowed: bool,
 }
 
 pub enum Outcome {
@@ -72,6 +75,8 @@ pub struct Context {
     pub timeout: Duration,
     /// rotki's global.db under `--data-dir` (none without a data dir: legacy answers).
     pub global_db: Option<Arc<globaldb::GlobalDb>>,
+    /// Native async tasks.
+    pub tasks: Arc<tasks::Tasks>,
 }
 
 impl Context {
@@ -83,6 +88,11 @@ impl Context {
             body_limit: config.native.body_limit,
             timeout: config.native.timeout,
             global_db: config.data_dir.as_deref().map(globaldb::GlobalDb::new),
+            tasks: tasks::Tasks::new(
+                config.native.task_id_base,
+                config.native.max_pending_tasks,
+                config.native.task_result_ttl,
+            ),
         }
     }
 }
@@ -92,6 +102,9 @@ pub struct Endpoint {
     pub path: &'static str,
     pub methods: MethodSet,
     pub handler: HandlerFn,
+    /// The handler can run a request as an async task (`async_query`), so a route may
+    /// set `async = true` (`docs/flags.md`).
+    pub runs_tasks: bool,
 }
 
 pub struct Registry {
@@ -112,13 +125,15 @@ impl Registry {
         r.add("/api/1/info", &[Method::GET], |q, c| Box::pin(info::handle(q, c)));
         r.add("/api/1/assets/types", &[Method::GET], |q, c| Box::pin(assets::types(q, c)));
         r.add("/api/1/assets/locationmappings", &[Method::POST], |q, c| Box::pin(location_mappings::handle(q, c)));
+        r.endpoints.last_mut().expect("just added").runs_tasks = true;
         r
     }
 
     /// Registers a handler; tests and embedders add their own beside the built-in ones.
     pub fn add(&mut self, path: &'static str, methods: &[Method], handler: HandlerFn) {
         let id = self.endpoints.len();
-        self.endpoints.push(Endpoint { id, path, methods: MethodSet::from_methods(methods), handler });
+        let methods = MethodSet::from_methods(methods);
+        self.endpoints.push(Endpoint { id, path, methods, handler, runs_tasks: false });
     }
 
     /// The handler for a route pattern (parameter names do not matter).
@@ -154,7 +169,7 @@ impl Native {
         Native { registry, ctx }
     }
 
-    pub async fn serve(&self, id: HandlerId, req: Request<Incoming>) -> Served {
+    pub async fn serve(&self, id: HandlerId, req: Request<Incoming>, async_allowed: bool) -> Served {
         // rotki reads any body size; a body too large to buffer here is legacy's, untouched.
         if hyper::body::Body::size_hint(req.body()).lower() > self.ctx.body_limit as u64 {
             return Served::HandBack(req.map(body::stream));
@@ -176,12 +191,12 @@ impl Native {
                 return Served::Response(self.finish(Cors::origin(&parts.headers).as_ref(), &parts.method, resp));
             }
         };
-        self.serve_buffered(id, parts, body).await
+        self.serve_buffered(id, parts, body, async_allowed).await
     }
 
     /// The same for a request whose body is already read (the byte-level passthrough's):
     /// the caller checked it against [`body_limit`](Self::body_limit).
-    pub async fn serve_buffered(&self, id: HandlerId, parts: Parts, body: Bytes) -> Served {
+    pub async fn serve_buffered(&self, id: HandlerId, parts: Parts, body: Bytes, async_allowed: bool) -> Served {
         let endpoint = self.registry.get(id);
         // What the answer needs from the request once the handler owns it.
         let origin = Cors::origin(&parts.headers);
@@ -204,7 +219,7 @@ impl Native {
             None
         };
 
-        let call = (endpoint.handler)(NativeRequest { parts, body, json }, self.ctx.clone());
+        let call = (endpoint.handler)(NativeRequest { parts, body, json, async_allowed }, self.ctx.clone());
         let outcome = tokio::time::timeout(self.ctx.timeout, AssertUnwindSafe(call).catch_unwind()).await;
         let resp = match outcome {
             Ok(Ok(Ok(Outcome::Respond(resp)))) => resp,

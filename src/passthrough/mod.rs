@@ -190,8 +190,8 @@ impl<'a> Conn<'a> {
         let body = &self.buf[fwd.head_len..end];
         let head_request = fwd.method == Method::HEAD;
         let (native, deadline) = match fwd.native.take() {
-            Some((id, parts)) => {
-                let serve = self.app.native.serve_buffered(id, parts, Bytes::copy_from_slice(body));
+            Some((id, parts, async_allowed)) => {
+                let serve = self.app.native.serve_buffered(id, parts, Bytes::copy_from_slice(body), async_allowed);
                 // A client that goes away meanwhile ends the handler (and interrupts the
                 // database query it runs) instead of letting it finish for nobody.
                 let served = tokio::select! {

@@ -39,8 +39,9 @@ pub struct Forward<'s> {
     pub route: Option<&'s CompiledRoute>,
     /// Asked to close the connection after the response.
     pub close: bool,
-    /// The native handler that serves it, with the head it sees.
-    pub native: Option<(HandlerId, Parts)>,
+    /// The native handler that serves it, with the head it sees, and whether the route
+    /// lets it take `async_query`.
+    pub native: Option<(HandlerId, Parts, bool)>,
 }
 
 /// What the passthrough needs to know of the configuration.
@@ -112,11 +113,15 @@ pub fn plan<'s>(
         return Plan::HandOff;
     }
     let path = target.split_once('?').map_or(target, |(p, _)| p);
+    // Two task managers share this URL space; hyper's path sorts it out (`tasks_bridge.rs`).
+    if crate::tasks_bridge::is_tasks_path(path) {
+        return Plan::HandOff;
+    }
     let routed = snapshot.route(&method, path, &*req.headers, peer.ip());
     let native = match routed.route.and_then(|r| r.handler) {
         Some(id) if routed.backend == Backend::Native && body_len <= settings.native_body_limit => {
             match parts(&method, target, req.headers) {
-                Some(parts) => Some((id, parts)),
+                Some(parts) => Some((id, parts, routed.route.is_some_and(|r| r.async_query))),
                 None => return Plan::HandOff,
             }
         }
@@ -194,7 +199,7 @@ mod tests {
         let settings = Settings { preserve_case: true, native_body_limit: 1024 };
         match plan(head.as_bytes(), &snapshot, peer, &settings, &mut out, &mut origin) {
             Plan::Forward(f) if f.native.is_some() => {
-                let (_, parts) = f.native.unwrap();
+                let (_, parts, _) = f.native.unwrap();
                 (format!("native {} {}", parts.method, parts.uri), Some((f.head_len, f.body_len, f.close)))
             }
             Plan::Forward(f) => (String::from_utf8(out).unwrap(), Some((f.head_len, f.body_len, f.close))),

@@ -459,3 +459,39 @@ impl KeepAlive {
         n > 0
     }
 }
+
+/// Rows in `big_data_dir`'s global.db.
+pub const ROWS: usize = 400_000;
+/// A locationmappings body that matches no symbol after a long scan per row: two full
+/// scans of `big_data_dir`'s table per request.
+pub const SLOW: &str = r#"{"location_symbol": "%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%z"}"#;
+
+/// A data dir whose global.db holds `ROWS` mappings (rotki's schema for that table).
+pub fn big_data_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("global")).unwrap();
+    let mut db = rusqlite::Connection::open(dir.path().join("global/global.db")).unwrap();
+    db.execute_batch(
+        "CREATE TABLE settings (name VARCHAR[24] NOT NULL PRIMARY KEY, value TEXT);
+         CREATE TABLE location_asset_mappings (location TEXT, exchange_symbol TEXT NOT NULL,
+             local_id TEXT NOT NULL COLLATE NOCASE, UNIQUE (location, exchange_symbol));
+         CREATE INDEX idx_location_mappings_identifier ON location_asset_mappings (local_id);
+         PRAGMA journal_mode=WAL;",
+    )
+    .unwrap();
+    let tx = db.transaction().unwrap();
+    {
+        let mut insert = tx.prepare("INSERT INTO location_asset_mappings VALUES ('B', ?, 'ETH')").unwrap();
+        for i in 0..ROWS {
+            insert.execute([format!("xxxxxxxxxxxxxxxxxxxxxxxx{i}")]).unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    dir
+}
+
+/// Native global.db queries running in `banyan` now (admin `/api/globaldb`).
+pub fn queries_running(banyan: &Banyan) -> u64 {
+    let body = client().get(format!("http://{}/api/globaldb", banyan.admin)).send().unwrap().text().unwrap();
+    serde_json::from_str::<serde_json::Value>(&body).unwrap()["queries_running"].as_u64().unwrap()
+}

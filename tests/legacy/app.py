@@ -37,6 +37,7 @@ from webargs.flaskparser import parser, use_kwargs  # noqa: E402
 from werkzeug.exceptions import NotFound  # noqa: E402
 
 import globaldb  # noqa: E402
+import tasks  # noqa: E402
 
 ASSET_TYPES = [
     'fiat', 'own chain', 'evm token', 'omni token', 'neo token', 'counterparty token',
@@ -133,6 +134,42 @@ def info(check_for_updates):
 @app.route('/api/1/assets/types', methods=['GET'])
 def asset_types():
     return api_response({'result': ASSET_TYPES, 'message': ''})
+
+
+@app.route('/api/1/tasks', methods=['GET'])
+def list_tasks():
+    return api_response({'result': tasks.listing(), 'message': ''})
+
+
+@app.route('/api/1/tasks/<int:task_id>', methods=['GET'])
+def query_task(task_id):
+    status, body = tasks.poll(task_id)
+    return api_response(body, status)
+
+
+@app.route('/api/1/tasks/<int:task_id>', methods=['DELETE'])
+def cancel_task(task_id):
+    status, body = tasks.cancel(task_id)
+    return api_response(body, status)
+
+
+class TestTaskSchema(Schema):
+    ms = fields.Integer(load_default=0)
+    async_query = fields.Boolean(load_default=False)
+
+
+@app.route('/_test/task', methods=['GET'])
+@use_kwargs(TestTaskSchema(), location='json_and_query')
+def test_task(ms, async_query):
+    """Test-only: an async-capable endpoint that sleeps `ms`, as rotki's async commands run."""
+    def work():
+        gevent.sleep(ms / 1000)
+        return {'result': {'slept': ms}, 'message': '', 'status_code': 200}
+    if async_query:
+        return api_response({'result': {'task_id': tasks.spawn(work)}, 'message': ''})
+    outcome = work()
+    outcome.pop('status_code')
+    return api_response(outcome)
 
 
 class LocationField(fields.Field):
