@@ -8,6 +8,8 @@
 //! - legacy: the legacy test app (rotki's gevent stack) reached directly and through
 //!   banyan, against banyan's native handler for the same endpoint;
 //! - reload: how long a saved flags file takes to serve, while wrk loads banyan;
+//! - globaldb: `POST /api/1/assets/locationmappings` native against legacy, and legacy's
+//!   ping latency while 8 heavy queries run on either side;
 //! - websocket: banyan's RSS per relayed websocket (`--ws-connections`, default 9,900) and
 //!   the time from a native publish to the last of `--ws-clients` (1,000) sockets;
 //! - soak (only when asked for, `--only soak`): RSS over `--soak-secs` (600) at full load.
@@ -15,7 +17,7 @@
 //! Run it with `scripts/bench-load.sh` (installs wrk, nginx and HAProxy, builds, runs).
 //! Options: `--duration SECS` (per run, default 5), `--rounds N` (default 3),
 //! `--connections 32,256`, `--threads N` (wrk threads, default 2), `--only
-//! passthrough,legacy,reload,websocket,soak` (the parts to run; default all but soak),
+//! passthrough,legacy,reload,globaldb,websocket,soak` (the parts to run; default all but soak),
 //! `--soak-secs SECS`, `--ws-connections N`, `--ws-clients N`.
 
 pub struct Options {
@@ -55,7 +57,7 @@ fn options() -> Options {
         rounds: 3,
         connections: vec![32, 256],
         threads: 2,
-        only: vec!["passthrough".into(), "legacy".into(), "reload".into(), "websocket".into()],
+        only: vec!["passthrough".into(), "legacy".into(), "reload".into(), "globaldb".into(), "websocket".into()],
         soak_secs: 600,
         ws_connections: 9_900,
         ws_clients: 1_000,
@@ -87,6 +89,7 @@ fn options() -> Options {
     o
 }
 
+mod globaldb;
 mod legacy_app;
 mod passthrough;
 mod procs;
@@ -107,6 +110,9 @@ fn main() {
     }
     if wants("reload") {
         reload::run(&o, dir.path());
+    }
+    if wants("globaldb") {
+        globaldb::run(&o, dir.path());
     }
     if wants("websocket") {
         websockets::run(&o, dir.path());

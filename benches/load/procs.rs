@@ -159,16 +159,19 @@ pub fn banyan(dir: &Path, upstream: u16, hyper: bool) -> Contender {
 
 /// The legacy test app (rotki's gevent/Flask stack), from `tests/legacy/`.
 pub fn legacy_app() -> (Proc, u16) {
+    legacy_app_on(Path::new("/tmp/banyan-bench-rotki"))
+}
+
+/// The same with rotki's data in `data_dir` (its global.db is created if absent).
+pub fn legacy_app_on(data_dir: &Path) -> (Proc, u16) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let status = Command::new("bash").arg(root.join("tests/legacy/setup.sh")).status().expect("run setup.sh");
     assert!(status.success(), "tests/legacy/setup.sh failed");
     start_reporting(
-        Command::new(root.join("tests/legacy/.venv/bin/python")).arg(root.join("tests/legacy/app.py")).args([
-            "--port",
-            "0",
-            "--data-dir",
-            "/tmp/banyan-bench-rotki",
-        ]),
+        Command::new(root.join("tests/legacy/.venv/bin/python"))
+            .arg(root.join("tests/legacy/app.py"))
+            .args(["--port", "0", "--data-dir"])
+            .arg(data_dir),
     )
 }
 

@@ -14,12 +14,29 @@ pub struct Run {
 }
 
 pub fn wrk(addr: SocketAddr, path: &str, connections: usize, o: &Options) -> Run {
-    let out = Command::new("wrk")
-        .args(["-t", &o.threads.min(connections).to_string(), "-c", &connections.to_string()])
-        .args(["-d", &format!("{}s", o.duration), "--latency"])
-        .arg(format!("http://{addr}{path}"))
-        .output()
-        .expect("run wrk (apt-get install wrk)");
+    wrk_with(addr, path, connections, o, None)
+}
+
+/// The same for a JSON POST of `body`.
+pub fn wrk_post(addr: SocketAddr, path: &str, body: &str, connections: usize, o: &Options) -> Run {
+    let script = tempfile::Builder::new().suffix(".lua").tempfile().unwrap();
+    let lua =
+        format!("wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = [[{body}]]\n");
+    std::fs::write(script.path(), lua).unwrap();
+    wrk_with(addr, path, connections, o, Some(script.path()))
+}
+
+fn wrk_with(addr: SocketAddr, path: &str, connections: usize, o: &Options, script: Option<&std::path::Path>) -> Run {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t", &o.threads.min(connections).to_string(), "-c", &connections.to_string()]).args([
+        "-d",
+        &format!("{}s", o.duration),
+        "--latency",
+    ]);
+    if let Some(script) = script {
+        cmd.arg("-s").arg(script);
+    }
+    let out = cmd.arg(format!("http://{addr}{path}")).output().expect("run wrk (apt-get install wrk)");
     let text = String::from_utf8_lossy(&out.stdout);
     let field = |prefix: &str| -> Option<&str> {
         text.lines().map(str::trim).find(|l| l.starts_with(prefix)).and_then(|l| l.split_whitespace().nth(1))

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod big_db;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -466,27 +468,10 @@ pub const ROWS: usize = 400_000;
 /// scans of `big_data_dir`'s table per request.
 pub const SLOW: &str = r#"{"location_symbol": "%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%x%z"}"#;
 
-/// A data dir whose global.db holds `ROWS` mappings (rotki's schema for that table).
+/// A data dir whose global.db holds `ROWS` mappings.
 pub fn big_data_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("global")).unwrap();
-    let mut db = rusqlite::Connection::open(dir.path().join("global/global.db")).unwrap();
-    db.execute_batch(
-        "CREATE TABLE settings (name VARCHAR[24] NOT NULL PRIMARY KEY, value TEXT);
-         CREATE TABLE location_asset_mappings (location TEXT, exchange_symbol TEXT NOT NULL,
-             local_id TEXT NOT NULL COLLATE NOCASE, UNIQUE (location, exchange_symbol));
-         CREATE INDEX idx_location_mappings_identifier ON location_asset_mappings (local_id);
-         PRAGMA journal_mode=WAL;",
-    )
-    .unwrap();
-    let tx = db.transaction().unwrap();
-    {
-        let mut insert = tx.prepare("INSERT INTO location_asset_mappings VALUES ('B', ?, 'ETH')").unwrap();
-        for i in 0..ROWS {
-            insert.execute([format!("xxxxxxxxxxxxxxxxxxxxxxxx{i}")]).unwrap();
-        }
-    }
-    tx.commit().unwrap();
+    big_db::fill(dir.path(), ROWS);
     dir
 }
 
