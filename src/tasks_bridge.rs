@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 
+use http::header::CONTENT_LENGTH;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -15,7 +16,8 @@ use crate::app::App;
 use crate::body::{self, Body};
 use crate::legacy::Slot;
 use crate::native::tasks::Poll;
-use crate::rotki::response;
+use crate::rotki::cors::Cors;
+use crate::rotki::{json, response};
 
 /// A request this module answers.
 pub enum Target {
@@ -45,7 +47,8 @@ pub fn target(app: &App, method: &Method, path: &str) -> Option<Target> {
         return None;
     }
     match *method {
-        Method::GET => Some(Target::Poll(id)),
+        // Flask answers HEAD wherever it answers GET (without the body).
+        Method::GET | Method::HEAD => Some(Target::Poll(id)),
         Method::DELETE => Some(Target::Cancel(id)),
         _ => None,
     }
@@ -59,6 +62,7 @@ pub async fn serve(
     slot: &Slot<SendRequest<Body>>,
 ) -> Response<Body> {
     let tasks = &app.native.context().tasks;
+    let origin = Cors::origin(req.headers());
     let (status, text) = match target {
         Target::Poll(id) => match tasks.poll(id) {
             Poll::Pending => (
@@ -93,7 +97,10 @@ pub async fn serve(
         },
         Target::List => return list(app, req, peer, slot).await,
     };
-    response::api_response(status, text).map(body::full_from)
+    let mut resp = response::api_response(status, text);
+    // rotki answers every allowed Origin with CORS headers; the frontend polls tasks.
+    app.native.context().cors.apply(origin.as_ref(), resp.headers_mut());
+    resp.map(body::full_from)
 }
 
 /// Legacy's list with native's ids appended (native tasks started after legacy's ids in
@@ -128,7 +135,16 @@ async fn list(app: &App, req: Request<Incoming>, peer: SocketAddr, slot: &Slot<S
         pending: Vec<u64>,
         completed: Vec<u64>,
     }
-    response::envelope(StatusCode::OK, &Lists { pending, completed }, "").map(body::full_from)
+    #[derive(serde::Serialize)]
+    struct Envelope {
+        result: Lists,
+        message: &'static str,
+    }
+    // Legacy's head (its CORS headers included), the merged body.
+    let merged = json::dumps(&Envelope { result: Lists { pending, completed }, message: "" });
+    let mut parts = parts;
+    parts.headers.insert(CONTENT_LENGTH, merged.len().into());
+    Response::from_parts(parts, body::full(merged))
 }
 
 #[cfg(test)]

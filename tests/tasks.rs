@@ -100,6 +100,13 @@ fn tasks_from_both_sides_share_one_api() {
         r#"{"result": null, "message": "Did not cancel task with id 1000000999 because it could not be found"}"#
     );
     assert_eq!(listed(&banyan), (vec![], vec![]));
+
+    // The frontend polls from its own origin: CORS headers as rotki sends them, on both.
+    let origin = [("Origin", "http://localhost:8080")];
+    for path in ["/api/1/tasks", "/api/1/tasks/1000000999"] {
+        let r = raw(banyan.addr, &request("GET", path, &origin, b""));
+        assert_eq!(r.header("access-control-allow-origin"), Some("http://localhost:8080"), "{path}: {r:?}");
+    }
 }
 
 #[test]

@@ -1,11 +1,12 @@
 //! Native reads of rotki's `global/global.db` under `--data-dir`: plain SQLite in WAL mode,
 //! which legacy keeps writing. Native code reads it through a few read-only connections,
 //! each query on a blocking thread, so a slow query never holds up other requests (no
-//! progress-handler hack: the runtime is never blocked). A query whose caller goes away
-//! (the client disconnected, the handler timed out, a task was deleted) is interrupted.
+//! yielding inside statements as legacy's hack does: the runtime never runs a query). A
+//! query whose caller goes away (the client disconnected, the handler timed out, a task
+//! was deleted) is interrupted: its progress handler checks the query's own cancel flag.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
@@ -13,10 +14,12 @@ use tokio::sync::Semaphore;
 
 /// Read-only connections at most, so slow queries cannot take every blocking thread.
 const CONNECTIONS: usize = 4;
+/// SQLite virtual-machine instructions between checks of a query's cancel flag.
+const CHECK_EVERY: std::ffi::c_int = 1000;
 
 pub struct GlobalDb {
     path: PathBuf,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     idle: Mutex<Vec<Connection>>,
     /// Queries on a blocking thread now (for the admin API).
     running: AtomicUsize,
@@ -43,7 +46,7 @@ impl GlobalDb {
     pub fn new(data_dir: &std::path::Path) -> Arc<GlobalDb> {
         Arc::new(GlobalDb {
             path: data_dir.join("global").join("global.db"),
-            permits: Semaphore::new(CONNECTIONS),
+            permits: Arc::new(Semaphore::new(CONNECTIONS)),
             idle: Mutex::new(Vec::new()),
             running: AtomicUsize::new(0),
         })
@@ -59,28 +62,39 @@ impl GlobalDb {
     }
 
     /// Runs `query` on a read-only connection on a blocking thread. Dropping the returned
-    /// future interrupts the query.
+    /// future cancels the query: a flag its progress handler checks, set for this query
+    /// only and seen by every statement it runs, so a cancel neither gets lost between
+    /// statements nor reaches the next query on the same connection. The connection's
+    /// permit goes with the query, so the bound holds even for abandoned queries.
     pub async fn read<T, F>(self: &Arc<Self>, query: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, String> + Send + 'static,
     {
-        let _permit = self.permits.acquire().await.expect("never closed");
+        let permit = self.permits.clone().acquire_owned().await.expect("never closed");
         let conn = match self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
             Some(c) => c,
             None => self.open()?,
         };
-        let interrupt = Interrupt(conn.get_interrupt_handle(), true);
+        let cancel = Arc::new(AtomicBool::new(false));
+        let guard = Cancel(cancel.clone(), true);
         let this = self.clone();
         let joined = tokio::task::spawn_blocking(move || {
+            let flag = cancel.clone();
+            conn.progress_handler(CHECK_EVERY, Some(move || flag.load(Ordering::Relaxed)));
             this.running.fetch_add(1, Ordering::Relaxed);
             let result = query(&conn);
             this.running.fetch_sub(1, Ordering::Relaxed);
+            conn.progress_handler(0, None::<fn() -> bool>);
+            if cancel.load(Ordering::Relaxed) {
+                tracing::info!("global.db query interrupted: its caller went away");
+            }
             this.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+            drop(permit);
             result
         })
         .await;
-        interrupt.disarm();
+        guard.disarm();
         match joined {
             Ok(result) => result.map_err(DbError::Query),
             Err(e) => Err(DbError::Query(format!("query failed: {e}"))),
@@ -93,20 +107,19 @@ impl GlobalDb {
     }
 }
 
-/// Interrupts the query when dropped while armed (the caller went away mid-query).
-struct Interrupt(rusqlite::InterruptHandle, bool);
+/// Cancels the query when dropped while armed (the caller went away mid-query).
+struct Cancel(Arc<AtomicBool>, bool);
 
-impl Interrupt {
+impl Cancel {
     fn disarm(mut self) {
         self.1 = false;
     }
 }
 
-impl Drop for Interrupt {
+impl Drop for Cancel {
     fn drop(&mut self) {
         if self.1 {
-            tracing::info!("global.db query interrupted: its caller went away");
-            self.0.interrupt();
+            self.0.store(true, Ordering::Relaxed);
         }
     }
 }

@@ -146,6 +146,12 @@ fn parse(json: Option<&Value>, async_allowed: bool) -> Result<(Query, bool), Fie
 /// marshmallow's non-strict Integer: Python's `int()` of a number or a numeric string, as
 /// a decimal; null is no value; booleans and anything else fail.
 fn integer(v: &Value) -> Result<Option<String>, ()> {
+    // Python has no negative zero among ints: `int(-0.5)` is `0`.
+    let zero = |n: String| if n == "-0" { "0".to_string() } else { n };
+    integer_text(v).map(|n| n.map(zero))
+}
+
+fn integer_text(v: &Value) -> Result<Option<String>, ()> {
     match v {
         Value::Null => Ok(None),
         Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
@@ -244,6 +250,7 @@ mod tests {
         assert_eq!(integer(&json!(-3.9)), Ok(Some("-3".into())));
         assert_eq!(integer(&json!(" +0_7 ")), Ok(Some("7".into())));
         assert_eq!(integer(&json!("-0")), Ok(Some("0".into())));
+        assert_eq!(integer(&json!(-0.5)), Ok(Some("0".into())));
         assert_eq!(integer(&json!(null)), Ok(None));
         for bad in [json!(true), json!("3.5"), json!("abc"), json!("1__0"), json!([1])] {
             assert_eq!(integer(&bad), Err(()), "{bad}");

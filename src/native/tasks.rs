@@ -3,7 +3,8 @@
 //! returns its outcome once and forgets it; a pending one can be cancelled, which drops its
 //! future (and so interrupts the SQLite query it runs). Native ids start at a base legacy
 //! never reaches, so `/api/1/tasks/{id}` can go to whichever side owns the id.
-//! Bounded: at most `max_pending` pending tasks, and unread results expire.
+//! Bounded: at most `max_pending` pending tasks, unread results expire, and at most
+//! `MAX_KEPT` tasks are kept.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +22,9 @@ pub struct TaskOutcome {
     pub outcome: String,
     pub status_code: Option<u16>,
 }
+
+/// Tasks kept at most, pending and unread together.
+const MAX_KEPT: usize = 10_000;
 
 pub struct Tasks {
     base: u64,
@@ -69,9 +73,18 @@ impl Tasks {
         F: Future<Output = TaskOutcome> + Send + 'static,
     {
         let mut entries = self.lock();
+        self.expire(&mut entries);
         let pending = entries.values().filter(|e| matches!(e, Entry::Pending(_))).count();
         if pending >= self.max_pending {
             return Err(TooMany(pending));
+        }
+        // Unread results are bounded in number too, not only in age: the oldest go first.
+        while entries.len() >= MAX_KEPT {
+            let Some(oldest) = entries.iter().find(|(_, e)| matches!(e, Entry::Completed(..))).map(|(id, _)| *id)
+            else {
+                break;
+            };
+            entries.shift_remove(&oldest);
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let tasks = self.clone();

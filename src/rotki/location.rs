@@ -74,9 +74,10 @@ shapeshift,uphold,bisq,bitmex,ftx,ftxus,bittrex,coinbasepro";
 pub struct Location(u8);
 
 impl Location {
-    /// An API string, read as rotki does: case-insensitive, spaces as underscores.
+    /// An API string, read as rotki does: spaces as underscores, then Python's `upper()`
+    /// (full Unicode: `bıtmex` is BITMEX).
     pub fn from_api(s: &str) -> Option<Location> {
-        let name = s.to_ascii_uppercase().replace(' ', "_");
+        let name = s.replace(' ', "_").to_uppercase();
         LOCATIONS.iter().position(|(n, _)| *n == name).map(|i| Location(i as u8))
     }
 
