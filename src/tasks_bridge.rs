@@ -103,8 +103,8 @@ pub async fn serve(
     resp.map(body::full_from)
 }
 
-/// Legacy's list with native's ids appended (native tasks started after legacy's ids in
-/// this process's life, so spawn order is kept within each side).
+/// Legacy's list with native's ids appended: each side's ids in its own spawn order (which
+/// side started a task first is not known across the two).
 async fn list(app: &App, req: Request<Incoming>, peer: SocketAddr, slot: &Slot<SendRequest<Body>>) -> Response<Body> {
     let resp = app.legacy.forward(req.map(body::stream), peer, slot, None).await;
     if resp.status() != StatusCode::OK {
