@@ -9,14 +9,10 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{big_data_dir, client, eventually, raw, request, Banyan, Legacy, Options, ROWS, SLOW};
+use common::{big_data_dir, client, eventually, queries_running, raw, request, Banyan, Legacy, Options, ROWS, SLOW};
 
 const ROUTE: &str =
     "[routes.mappings]\npath = \"/api/1/assets/locationmappings\"\nmethods = [\"POST\"]\nnative = 100\n";
-
-fn running(banyan: &Banyan) -> u64 {
-    common::queries_running(banyan)
-}
 
 fn start(data_dir: &Path) -> (Legacy, Banyan) {
     let dir = data_dir.to_str().unwrap();
@@ -42,13 +38,13 @@ fn ping_answers_while_slow_native_queries_run() {
         })
         .collect();
     assert!(
-        eventually(Duration::from_secs(10), || running(&banyan) == 4).is_some(),
+        eventually(Duration::from_secs(10), || queries_running(&banyan) == 4).is_some(),
         "the four slow queries never ran together"
     );
     // With all four still running, ping answers.
     let ping = client().get(banyan.url("/api/1/ping")).send().unwrap();
     assert_eq!(ping.status(), 200);
-    assert_eq!(running(&banyan), 4, "a query ended before ping answered: the figure proves nothing");
+    assert_eq!(queries_running(&banyan), 4, "a query ended before ping answered: the figure proves nothing");
     for q in queries {
         let r = q.join().unwrap();
         assert_eq!(r.status(), 200);
@@ -64,10 +60,10 @@ fn a_query_whose_client_goes_away_is_interrupted() {
     let mut socket = TcpStream::connect(banyan.addr).unwrap();
     let headers = [("Content-Type", "application/json")];
     socket.write_all(&request("POST", "/api/1/assets/locationmappings", &headers, SLOW.as_bytes())).unwrap();
-    assert!(eventually(Duration::from_secs(10), || running(&banyan) == 1).is_some(), "the query never started");
+    assert!(eventually(Duration::from_secs(10), || queries_running(&banyan) == 1).is_some(), "the query never started");
     let from = banyan.log.len();
     drop(socket);
     let line = banyan.log.wait_for(from, &["global.db query interrupted"], Duration::from_secs(10));
     assert!(line.is_some(), "no interruption logged:\n{}", banyan.log.text());
-    assert!(eventually(Duration::from_secs(5), || running(&banyan) == 0).is_some());
+    assert!(eventually(Duration::from_secs(5), || queries_running(&banyan) == 0).is_some());
 }
