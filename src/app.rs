@@ -3,12 +3,15 @@
 
 use std::sync::Arc;
 
+use crate::admin::auth::Tokens;
+use crate::audit::AuditLog;
 use crate::config::Config;
-use crate::flags::FlagsStore;
+use crate::flags::{FlagsStore, WebsocketMode};
 use crate::legacy::Legacy;
 use crate::location::Located;
 use crate::native::{Context, Native, Registry};
 use crate::rotki::cors::Cors;
+use crate::stats::{Label, Stats};
 use crate::ws::hub::Hub;
 use crate::ws::Sessions;
 use tokio::sync::watch;
@@ -23,6 +26,10 @@ pub struct App {
     pub hub: Arc<Hub>,
     /// Websocket sessions open now (shutdown waits for them).
     pub sessions: Arc<Sessions>,
+    /// Who may change things through the admin API.
+    pub tokens: Tokens,
+    /// Requests per route and backend, for `/metrics`, `/api/stats` and the dashboard.
+    pub stats: Stats,
     /// Turns true when banyan shuts down.
     shutdown: watch::Receiver<bool>,
 }
@@ -33,13 +40,28 @@ pub enum AppError {
     Flags(Located),
     #[error("config: {0}")]
     Config(String),
+    #[error("{0}")]
+    Admin(Located),
 }
 
 impl App {
     /// `shutdown` turns true (or closes) when banyan shuts down.
     pub fn new(config: Config, registry: Registry, shutdown: watch::Receiver<bool>) -> Result<App, AppError> {
         let registry = Arc::new(registry);
-        let flags = FlagsStore::load(&config.flags_path, registry.clone()).map_err(AppError::Flags)?;
+        let env_token = std::env::var("BANYAN_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
+        let tokens = Tokens::load(config.admin.tokens_file.as_deref(), env_token).map_err(AppError::Admin)?;
+        if tokens.is_empty() && !config.admin_listen.ip().is_loopback() {
+            return Err(AppError::Config(format!(
+                "the admin listener would be on {}, which is not loopback, and no admin token is configured: \
+                 set [admin] tokens_file or BANYAN_ADMIN_TOKEN, or keep admin_listen on 127.0.0.1",
+                config.admin_listen
+            )));
+        }
+        let audit_path = config.admin.audit_log.clone().unwrap_or_else(|| {
+            config.flags_path.parent().unwrap_or(std::path::Path::new(".")).join("banyan-audit.jsonl")
+        });
+        let audit = Arc::new(AuditLog::open(&audit_path));
+        let flags = FlagsStore::load(&config.flags_path, registry.clone(), audit).map_err(AppError::Flags)?;
         let cors = Cors::new(&config.rotki.api_cors).map_err(AppError::Config)?;
         let ctx = Context::from_config(&config, cors.clone());
         Ok(App {
@@ -49,13 +71,16 @@ impl App {
             registry,
             hub: Hub::new(config.websocket.client_queue),
             sessions: Arc::default(),
+            tokens,
+            stats: Stats::default(),
             shutdown,
             config,
         })
     }
 
-    /// A new websocket session's context: counted as open until it ends.
-    pub fn ws_ctx(&self) -> crate::ws::Ctx {
-        crate::ws::Ctx::new(self.shutdown.clone(), &self.sessions, self.config.websocket.ping_interval)
+    /// A new websocket session's context: counted as open (per route and mode) until it ends.
+    pub fn ws_ctx(&self, label: Label, mode: WebsocketMode) -> crate::ws::Ctx {
+        let session = self.sessions.enter(label, mode);
+        crate::ws::Ctx::new(self.shutdown.clone(), session, self.config.websocket.ping_interval)
     }
 }

@@ -32,6 +32,17 @@ pub struct Config {
     pub rotki: RotkiConfig,
     pub server: ServerConfig,
     pub websocket: WebsocketConfig,
+    pub admin: AdminConfig,
+}
+
+/// The admin listener's tokens and audit log (`docs/operations.md`).
+#[derive(Debug, Clone, Default)]
+pub struct AdminConfig {
+    /// `name:token` per line; with `BANYAN_ADMIN_TOKEN` (named `env`), who may change things.
+    pub tokens_file: Option<PathBuf>,
+    /// Append-only JSON lines of every flags change [default: `banyan-audit.jsonl` beside
+    /// the flags file].
+    pub audit_log: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +94,8 @@ pub struct ServerConfig {
     pub byte_passthrough: bool,
     /// How long in-flight requests may run after SIGTERM before banyan exits anyway.
     pub drain_timeout: Duration,
+    /// One `banyan::access` event per request (route, backend, status, latency, request id).
+    pub access_log: bool,
 }
 
 /// The websocket bridge's native side (`src/ws/`).
@@ -122,6 +135,15 @@ struct File {
     server: ServerFile,
     #[serde(default)]
     websocket: WebsocketFile,
+    #[serde(default)]
+    admin: AdminFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminFile {
+    tokens_file: Option<PathBuf>,
+    audit_log: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -167,6 +189,7 @@ struct ServerFile {
     header_read_timeout_ms: Option<u64>,
     byte_passthrough: Option<bool>,
     drain_timeout_ms: Option<u64>,
+    access_log: Option<bool>,
 }
 
 const LOG_LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
@@ -280,10 +303,15 @@ impl Config {
                 header_read_timeout: ms(file.server.header_read_timeout_ms, 60_000),
                 byte_passthrough: file.server.byte_passthrough.unwrap_or(true),
                 drain_timeout: ms(file.server.drain_timeout_ms, 10_000),
+                access_log: file.server.access_log.unwrap_or(true),
             },
             websocket: WebsocketConfig {
                 ping_interval: Duration::from_secs(file.websocket.ping_interval_secs.unwrap_or(30).max(1)),
                 client_queue: file.websocket.client_queue.unwrap_or(1024).max(1),
+            },
+            admin: AdminConfig {
+                tokens_file: file.admin.tokens_file.as_ref().map(|p| relative_to(&base, p)),
+                audit_log: file.admin.audit_log.as_ref().map(|p| relative_to(&base, p)),
             },
         })
     }

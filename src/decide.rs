@@ -48,7 +48,7 @@ static COOKIE_NAME: HeaderName = COOKIE;
 
 pub const BUCKETS: u32 = 10_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
     Native,
     Legacy,

@@ -3,8 +3,10 @@
 //! decision picks the native Rust handler or the legacy server, and the answer carries
 //! `x-banyan-backend` so everyone can see who served it. See `docs/architecture.md`.
 
+pub mod access;
 pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod body;
 pub mod cli;
 pub mod config;
@@ -20,5 +22,6 @@ pub mod proxy;
 pub mod rotki;
 pub mod routes;
 pub mod server;
+pub mod stats;
 pub mod tasks_bridge;
 pub mod ws;

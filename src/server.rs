@@ -69,6 +69,7 @@ pub async fn start(config: Config, registry: Registry) -> Result<Running, StartE
     let admin_addr = admin.local_addr().map_err(|source| StartError::Bind { addr: app.config.admin_listen, source })?;
 
     let watcher = crate::flags::spawn_watcher(app.flags.clone());
+    tokio::spawn(drain_stats(app.clone(), stopped.clone()));
     let builder = http1_builder(&server);
     let mut threads = Vec::new();
     for (i, listener) in public.into_iter().enumerate() {
@@ -87,6 +88,18 @@ pub async fn start(config: Config, registry: Registry) -> Result<Running, StartE
     };
     threads.push(spawn_thread("banyan-admin".into(), admin, serve, std::future::ready(()), &server, stopped)?);
     Ok(Running { public_addr, admin_addr, app, stop, threads, _watcher: watcher })
+}
+
+/// Moves the workers' request counts into the statistics' time slots every second, so the
+/// history is right even while nobody reads it.
+async fn drain_stats(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => app.stats.drain(),
+            _ = stopped(&mut stop) => return,
+        }
+    }
 }
 
 impl Running {

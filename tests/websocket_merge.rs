@@ -42,12 +42,6 @@ fn legacy_broadcast(legacy: &Legacy, messages: serde_json::Value) -> u64 {
     serde_json::from_str::<serde_json::Value>(&resp.text().unwrap()).unwrap()["result"]["subscribers"].as_u64().unwrap()
 }
 
-fn native_publish(banyan: &Banyan, messages: serde_json::Value) {
-    let resp =
-        client().post(format!("http://{}/api/ws/publish", banyan.admin)).body(messages.to_string()).send().unwrap();
-    assert_eq!(resp.status(), 200);
-}
-
 fn next_text(ws: &mut WebSocket<TcpStream>) -> String {
     loop {
         match ws.read().unwrap() {
@@ -86,7 +80,7 @@ fn a_burst_from_both_worlds_arrives_whole_in_order_once() {
             .send()
             .unwrap();
     });
-    native_publish(&banyan, serde_json::Value::Array(from_native));
+    banyan.notify(&serde_json::Value::Array(from_native));
     l.join().unwrap();
 
     let (mut next_legacy, mut next_native) = (0, 0);
@@ -114,7 +108,7 @@ fn a_burst_from_both_worlds_arrives_whole_in_order_once() {
     // Echo comes once (legacy's), not twice.
     ws.send(Message::text("hello")).unwrap();
     assert_eq!(next_text(&mut ws), "hello");
-    native_publish(&banyan, serde_json::json!({"type": "refresh_balances", "data": {}}));
+    banyan.notify(&serde_json::json!({"type": "refresh_balances", "data": {}}));
     assert_eq!(next_text(&mut ws), r#"{"type": "refresh_balances", "data": {}}"#);
 }
 
@@ -129,7 +123,7 @@ fn native_messages_keep_flowing_while_legacy_restarts() {
     assert_eq!(next_text(&mut ws), r#"{"type": "legacy", "data": {"value": "before"}}"#);
 
     legacy.stop();
-    native_publish(&banyan, serde_json::json!({"type": "refresh_balances", "data": {"while": "legacy is down"}}));
+    banyan.notify(&serde_json::json!({"type": "refresh_balances", "data": {"while": "legacy is down"}}));
     assert_eq!(next_text(&mut ws), r#"{"type": "refresh_balances", "data": {"while": "legacy is down"}}"#);
     // Without legacy, banyan echoes.
     ws.send(Message::text("echo without legacy")).unwrap();
@@ -158,7 +152,7 @@ fn a_legacy_that_never_answers_the_handshake_does_not_hold_native_messages_back(
     let mut ws = connect(&banyan);
     assert!(eventually(Duration::from_secs(5), || native_subscribers(&banyan) == 1).is_some());
     let started = std::time::Instant::now();
-    native_publish(&banyan, serde_json::json!({"type": "refresh_balances", "data": {}}));
+    banyan.notify(&serde_json::json!({"type": "refresh_balances", "data": {}}));
     assert_eq!(next_text(&mut ws), r#"{"type": "refresh_balances", "data": {}}"#);
     // Well inside the 5 s the legacy handshake may take.
     assert!(started.elapsed() < Duration::from_secs(2), "native message waited {:?}", started.elapsed());

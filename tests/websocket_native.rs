@@ -23,10 +23,7 @@ fn connect(addr: std::net::SocketAddr) -> (WebSocket<TcpStream>, tungstenite::ha
 
 /// Publishes through the admin hook; returns to how many sockets it went.
 fn publish(banyan: &Banyan, kind: &str, data: serde_json::Value) -> u64 {
-    let body = serde_json::json!({ "type": kind, "data": data }).to_string();
-    let resp = client().post(format!("http://{}/api/ws/publish", banyan.admin)).body(body).send().unwrap();
-    assert_eq!(resp.status(), 200);
-    serde_json::from_str::<serde_json::Value>(&resp.text().unwrap()).unwrap()["delivered"].as_u64().unwrap()
+    banyan.notify(&serde_json::json!({ "type": kind, "data": data }))
 }
 
 fn next_data(ws: &mut WebSocket<TcpStream>) -> Message {
@@ -74,8 +71,8 @@ fn the_native_notifier_broadcasts_and_echoes_like_rotki() {
     assert_eq!(next_data(&mut a), Message::text("hello"));
     assert_eq!(next_data(&mut a), Message::binary(vec![0u8, 1, 255]));
     // An unknown type is refused, not sent.
-    let resp = client()
-        .post(format!("http://{}/api/ws/publish", banyan.admin))
+    let resp = banyan
+        .admin_request(reqwest::Method::POST, "/api/notify")
         .body(r#"{"type": "nope", "data": {}}"#)
         .send()
         .unwrap();

@@ -142,6 +142,7 @@ pub fn banyan_configured(dir: &Path, legacy: &str, flags: &str, config: &str) ->
         .arg("--flags")
         .arg(&flags_path)
         .env("BANYAN_LOG", "warn")
+        .env("BANYAN_ADMIN_TOKEN", ADMIN_TOKEN)
         .spawn()
         .expect("start banyan (cargo build --release)");
     wait_port(port);
@@ -179,3 +180,6 @@ pub fn legacy_app_on(data_dir: &Path) -> (Proc, u16) {
 pub fn ping_flags(native: u32) -> String {
     format!("[routes.ping]\npath = \"/api/1/ping\"\nmethods = [\"GET\"]\nnative = {native}\n")
 }
+
+/// The admin token of every banyan the benchmark starts.
+pub const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";

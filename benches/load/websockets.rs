@@ -116,7 +116,13 @@ fn broadcast(o: &Options, dir: &Path, runtime: &tokio::runtime::Runtime) {
         for round in 0..ROUNDS {
             let body = serde_json::json!({"type": "refresh_balances", "data": {"round": round}}).to_string();
             let published = Instant::now();
-            client.post(format!("http://{admin}/api/ws/publish")).body(body).send().await.unwrap();
+            client
+                .post(format!("http://{admin}/api/notify"))
+                .bearer_auth(crate::procs::ADMIN_TOKEN)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
             let mut last = published;
             for _ in 0..clients {
                 let (r, at) = rx.recv().await.unwrap();

@@ -217,6 +217,7 @@ fn compile_route(
 
     Ok(CompiledRoute {
         name: name.to_string(),
+        label: crate::stats::labels::flags_route(name),
         path: path.clone(),
         methods,
         native_percent,

@@ -2,6 +2,7 @@
 //! [`Snapshot`], the store every request reads it from, and the watcher that reloads it.
 
 mod compile;
+mod diff;
 mod model;
 mod store;
 mod watch;
@@ -35,6 +36,8 @@ pub struct Snapshot {
 #[derive(Debug, Clone)]
 pub struct CompiledRoute {
     pub name: String,
+    /// `name`, interned: the route's statistics and metrics label.
+    pub label: crate::stats::Label,
     pub path: String,
     pub methods: MethodSet,
     /// As written, for display: 12.5 means 12.5 %.

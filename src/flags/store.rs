@@ -9,13 +9,18 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 
-use super::{compile, Snapshot};
+use super::{compile, diff, Snapshot};
+use crate::audit::{AuditLog, Source};
 use crate::location::Located;
 use crate::native::Registry;
 
 pub struct FlagsStore {
     path: PathBuf,
     registry: Arc<Registry>,
+    audit: Arc<AuditLog>,
+    /// Reloads applied and rejected (a missing file counts as rejected), for `/metrics`.
+    applied: AtomicU64,
+    rejected: AtomicU64,
     current: ArcSwap<Snapshot>,
     /// `current`'s generation, stored after it: what [`refresh`](Self::refresh) checks.
     generation: AtomicU64,
@@ -48,13 +53,16 @@ pub enum ReloadOutcome {
 
 impl FlagsStore {
     /// Loads the file as generation 1; at start an invalid or missing file is fatal.
-    pub fn load(path: &Path, registry: Arc<Registry>) -> Result<FlagsStore, Located> {
+    pub fn load(path: &Path, registry: Arc<Registry>, audit: Arc<AuditLog>) -> Result<FlagsStore, Located> {
         let bytes = read(path)?;
         let text = std::str::from_utf8(&bytes).map_err(|e| Located::whole_file(path, format!("not UTF-8: {e}")))?;
         let snapshot = compile(path, text, &registry, 1)?;
         Ok(FlagsStore {
             path: path.to_path_buf(),
             registry,
+            audit,
+            applied: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
             current: ArcSwap::from_pointee(snapshot),
             generation: AtomicU64::new(1),
             state: Mutex::new(State {
@@ -91,15 +99,51 @@ impl FlagsStore {
         self.apply(self.read())
     }
 
+    /// Reloads applied and rejected since start.
+    pub fn reloads(&self) -> (u64, u64) {
+        (self.applied.load(Ordering::Relaxed), self.rejected.load(Ordering::Relaxed))
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Writes new file contents with `write` and applies them as one step, so the change is
+    /// recorded as `source`'s (a file watcher that sees the write finds nothing new).
+    /// `write`'s error is returned as is, with nothing applied.
+    pub fn write_and_apply<E>(
+        &self,
+        bytes: Vec<u8>,
+        write: impl FnOnce(&[u8]) -> Result<(), E>,
+        source: Source,
+        actor: Option<&str>,
+    ) -> Result<ReloadOutcome, E> {
+        let mut state = self.lock();
+        write(&bytes)?;
+        Ok(self.apply_locked(&mut state, Ok(bytes), source, actor))
+    }
+
     /// The file's bytes now.
     pub fn read(&self) -> Result<Vec<u8>, Located> {
         read(&self.path)
     }
 
-    /// Applies what [`read`](Self::read) returned if it changed and is valid. Logs the outcome.
+    /// Applies what [`read`](Self::read) returned if it changed and is valid: an edit of
+    /// the file. Logs the outcome.
     pub fn apply(&self, read: Result<Vec<u8>, Located>) -> ReloadOutcome {
         let mut state = self.lock();
-        let serving = self.current.load().generation;
+        self.apply_locked(&mut state, read, Source::File, None)
+    }
+
+    fn apply_locked(
+        &self,
+        state: &mut State,
+        read: Result<Vec<u8>, Located>,
+        source: Source,
+        actor: Option<&str>,
+    ) -> ReloadOutcome {
+        let before = self.current.load_full();
+        let serving = before.generation;
         let outcome = match read {
             Err(e) => ReloadOutcome::Missing(e),
             Ok(bytes) if bytes == state.applied => ReloadOutcome::Unchanged,
@@ -110,9 +154,11 @@ impl FlagsStore {
                 match compiled {
                     Ok(snapshot) => {
                         let generation = snapshot.generation;
+                        let changes = diff::changes(&before, &snapshot);
                         self.current.store(Arc::new(snapshot));
                         self.generation.store(generation, Ordering::Release);
                         state.applied = bytes;
+                        self.audit.record(source, actor, generation, changes);
                         ReloadOutcome::Applied(generation)
                     }
                     Err(e) => ReloadOutcome::Rejected(e),
@@ -121,7 +167,8 @@ impl FlagsStore {
         };
         let (label, error) = match &outcome {
             ReloadOutcome::Applied(generation) => {
-                tracing::info!(generation, file = %self.path.display(), "flags applied");
+                self.applied.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(generation, file = %self.path.display(), source = source.as_str(), actor, "flags applied");
                 ("applied", None)
             }
             ReloadOutcome::Unchanged => {
@@ -134,10 +181,12 @@ impl FlagsStore {
                 return outcome;
             }
             ReloadOutcome::Rejected(e) => {
+                self.rejected.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(generation = serving, "flags rejected, still serving the last good generation: {e}");
                 ("rejected", Some(e.to_string()))
             }
             ReloadOutcome::Missing(e) => {
+                self.rejected.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
                     generation = serving,
                     "flags file unreadable, still serving the last good generation: {e}"

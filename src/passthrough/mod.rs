@@ -33,6 +33,7 @@ use http_body_util::{BodyExt, Full};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::access;
 use crate::app::App;
 use crate::decide::Backend;
 use crate::legacy::{Failure, QuickAck, Slot};
@@ -94,6 +95,8 @@ struct Conn<'a> {
     out: Vec<u8>,
     /// The request's `Origin`, for CORS headers on banyan's own answers.
     origin: Vec<u8>,
+    /// The request's path, for the access log.
+    path: String,
     legacy: Slot<QuickAck>,
     settings: Settings,
     /// The connection's timer (see `deadline.rs`).
@@ -112,6 +115,7 @@ impl<'a> Conn<'a> {
             rbuf: vec![0; FIRST_BUF],
             out: Vec::with_capacity(1024),
             origin: Vec::new(),
+            path: String::new(),
             legacy: app.legacy.slot(),
             settings: Settings {
                 preserve_case: app.config.server.preserve_header_case,
@@ -157,7 +161,7 @@ impl<'a> Conn<'a> {
                 }
             };
             let keep;
-            (keep, ended) = self.exchange(fwd, snapshot.generation).await;
+            (keep, ended) = self.exchange(fwd).await;
             if !keep || self.shared.draining.get() {
                 return End::Closed;
             }
@@ -171,7 +175,7 @@ impl<'a> Conn<'a> {
 
     /// Serves one request, natively or from legacy; whether the client connection stays
     /// open, and when the request ended.
-    async fn exchange(&mut self, mut fwd: Forward<'_>, generation: u64) -> (bool, Instant) {
+    async fn exchange(&mut self, mut fwd: Forward) -> (bool, Instant) {
         let started = Instant::now();
         let end = fwd.head_len + fwd.body_len;
         if self.buf.len() < end {
@@ -213,6 +217,11 @@ impl<'a> Conn<'a> {
         if native.is_none() {
             self.out.extend_from_slice(body);
         }
+        let log = self.app.config.server.access_log;
+        if log {
+            self.path.clear();
+            self.path.push_str(std::str::from_utf8(&self.buf[fwd.path.clone()]).unwrap_or("?"));
+        }
         self.buf.copy_within(end..self.filled, 0);
         self.filled -= end;
 
@@ -221,15 +230,12 @@ impl<'a> Conn<'a> {
             None => (Backend::Legacy, self.forward(deadline, head_request, fwd.close).await),
         };
         let ended = Instant::now();
-        tracing::debug!(
-            route = fwd.route.map_or("unmatched", |r| r.name.as_str()),
-            method = %fwd.method,
-            backend = backend.as_str(),
-            status,
-            generation,
-            micros = (ended - started).as_micros() as u64,
-            "request"
-        );
+        let latency = ended - started;
+        self.app.stats.record(fwd.label, backend, status, latency);
+        if log {
+            let (id, method, path) = (&fwd.request_id, &fwd.method, &self.path);
+            access::log(access::Entry { id, method, path, label: fwd.label, backend, status, latency });
+        }
         (keep, ended)
     }
 

@@ -14,29 +14,35 @@ use std::net::SocketAddr;
 use http::request::Parts;
 use http::{HeaderName, HeaderValue, Method, Request, Version};
 
+use crate::access::RequestId;
 use crate::decide::Backend;
-use crate::flags::{CompiledRoute, Snapshot};
+use crate::flags::Snapshot;
 use crate::legacy::{forwarded, hop};
 use crate::native::HandlerId;
+use crate::stats::{labels, Label};
 
 /// More headers than this: hyper reads the request (it allows 100).
 const MAX_HEADERS: usize = 64;
 
 // One lives for a moment per request, on the stack: its size costs nothing, a box would.
 #[allow(clippy::large_enum_variant)]
-pub enum Plan<'s> {
+pub enum Plan {
     /// The head is not complete yet.
     Incomplete,
     HandOff,
-    Forward(Forward<'s>),
+    Forward(Forward),
 }
 
 /// A request the passthrough carries; its head for legacy is in the caller's `out`.
-pub struct Forward<'s> {
+pub struct Forward {
     pub head_len: usize,
     pub body_len: usize,
     pub method: Method,
-    pub route: Option<&'s CompiledRoute>,
+    /// The route's statistics label (an inventory rule or `unmatched` for no route).
+    pub label: Label,
+    /// Where the path (without query) is in the buffer, for the access log.
+    pub path: std::ops::Range<usize>,
+    pub request_id: RequestId,
     /// Asked to close the connection after the response.
     pub close: bool,
     /// The native handler that serves it, with the head it sees, and whether the route
@@ -55,14 +61,14 @@ pub struct Settings {
 /// Reads the head at the start of `buf`: hands it off, or decides it goes to legacy and
 /// writes legacy's head to `out`. The request's `Origin` goes to `origin` (for banyan's own
 /// answers' CORS headers).
-pub fn plan<'s>(
+pub fn plan(
     buf: &[u8],
-    snapshot: &'s Snapshot,
+    snapshot: &Snapshot,
     peer: SocketAddr,
     settings: &Settings,
     out: &mut Vec<u8>,
     origin: &mut Vec<u8>,
-) -> Plan<'s> {
+) -> Plan {
     // Uninitialised: httparse writes only the slots it fills (no 2 KiB memset per request).
     let mut headers = [MaybeUninit::uninit(); MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
@@ -81,6 +87,7 @@ pub fn plan<'s>(
 
     let (mut host, mut hosts, mut body_len, mut lengths) = (&b""[..], 0, 0, 0);
     let mut close = false;
+    let mut request_id = None;
     origin.clear();
     for h in req.headers.iter() {
         let name = h.name;
@@ -104,6 +111,8 @@ pub fn plan<'s>(
                 return Plan::HandOff;
             }
             close |= hop::names(h.value, "close");
+        } else if name.eq_ignore_ascii_case("x-request-id") && request_id.is_none() {
+            request_id = Some(RequestId::from_client(h.value));
         } else if name.eq_ignore_ascii_case("origin") && origin.is_empty() {
             // The first, as `Cors::origin` takes it on hyper's path.
             origin.extend_from_slice(h.value);
@@ -118,6 +127,7 @@ pub fn plan<'s>(
         return Plan::HandOff;
     }
     let routed = snapshot.route(&method, path, &*req.headers, peer.ip());
+    let label = routed.route.map_or_else(|| labels::unrouted(&method, path), |r| r.label);
     let native = match routed.route.and_then(|r| r.handler) {
         Some(id) if routed.backend == Backend::Native && body_len <= settings.native_body_limit => {
             match parts(&method, target, req.headers) {
@@ -142,8 +152,24 @@ pub fn plan<'s>(
     }
     let chain = req.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("x-forwarded-for")).map(|h| h.value);
     forwarded::write(out, chain, host, peer);
+    let request_id = request_id.unwrap_or_else(|| {
+        let id = RequestId::generate();
+        write_header(out, "x-request-id", id.as_str().as_bytes(), true);
+        id
+    });
     out.extend_from_slice(b"\r\n");
-    Plan::Forward(Forward { head_len, body_len, method, route: routed.route, close, native })
+    let path_start = path.as_ptr() as usize - buf.as_ptr() as usize;
+    Plan::Forward(Forward {
+        head_len,
+        body_len,
+        method,
+
+        label,
+        path: path_start..path_start + path.len(),
+        request_id,
+        close,
+        native,
+    })
 }
 
 /// The head as hyper would give it to a native handler; None where hyper would refuse it.
@@ -211,13 +237,18 @@ mod tests {
     #[test]
     fn rewrites_a_plain_request_for_legacy() {
         let head = "POST /api/1/info?x=1 HTTP/1.1\r\nHost: h:1\r\nConnection: keep-alive\r\n\
-                    Keep-Alive: 5\r\nX-Forwarded-For: 9.9.9.9\r\nX-Forwarded-Proto: https\r\nContent-Length: 2\r\n\r\nhi";
+                    Keep-Alive: 5\r\nX-Forwarded-For: 9.9.9.9\r\nX-Forwarded-Proto: https\r\nX-Request-Id: r-1\r\n\
+                    Content-Length: 2\r\n\r\nhi";
         let (out, f) = run(head);
         assert_eq!(
             out,
-            "POST /api/1/info?x=1 HTTP/1.1\r\nHost: h:1\r\nContent-Length: 2\r\n\
+            "POST /api/1/info?x=1 HTTP/1.1\r\nHost: h:1\r\nX-Request-Id: r-1\r\nContent-Length: 2\r\n\
              x-forwarded-for: 9.9.9.9, 10.1.2.3\r\nx-forwarded-proto: http\r\nx-forwarded-host: h:1\r\n\r\n"
         );
+        // Without one, legacy gets a new id.
+        let (out, _) = run("GET /api/1/info HTTP/1.1\r\nHost: h\r\n\r\n");
+        let id = out.split("x-request-id: ").nth(1).unwrap().split("\r\n").next().unwrap();
+        assert_eq!(id.len(), 32, "{out}");
         assert_eq!(f, Some((head.len() - 2, 2, false)));
         assert!(run("GET / HTTP/1.1\r\nHost: h\r\nConnection: Close\r\n\r\n").1.unwrap().2);
     }

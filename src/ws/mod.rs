@@ -34,6 +34,7 @@ pub use sessions::{Session, Sessions};
 use crate::app::App;
 use crate::body::Body;
 use crate::flags::WebsocketMode;
+use crate::stats::Label;
 
 /// How long a side may take to answer a close before its connection is dropped.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
@@ -57,8 +58,8 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(shutdown: watch::Receiver<bool>, sessions: &Arc<Sessions>, send_limit: Duration) -> Ctx {
-        Ctx { shutdown, _session: sessions.enter(), send_limit }
+    pub fn new(shutdown: watch::Receiver<bool>, session: Session, send_limit: Duration) -> Ctx {
+        Ctx { shutdown, _session: session, send_limit }
     }
 
     /// Resolves when banyan shuts down (or its server is gone).
@@ -69,13 +70,19 @@ impl Ctx {
 
 /// Answers a websocket handshake on a `native` or `merge` route and serves the socket once
 /// upgraded; `merge` also relays legacy's notifier at the same path.
-pub fn serve(app: &Arc<App>, mode: WebsocketMode, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+pub fn serve(
+    app: &Arc<App>,
+    mode: WebsocketMode,
+    label: Label,
+    mut req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Body> {
     let resp = accept::answer(req.headers());
     if resp.status() != http::StatusCode::SWITCHING_PROTOCOLS {
         return resp;
     }
     let upstream = (mode == WebsocketMode::Merge).then(|| upstream(app, &req, peer));
-    let (app, ctx) = (app.clone(), app.ws_ctx());
+    let (app, ctx) = (app.clone(), app.ws_ctx(label, mode));
     let upgrade = hyper::upgrade::on(&mut req);
     tokio::task::spawn_local(async move {
         match upgrade.await {

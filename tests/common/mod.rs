@@ -122,6 +122,9 @@ impl Log {
     }
 }
 
+/// The admin token every test banyan accepts (as `BANYAN_ADMIN_TOKEN`, named `env`).
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
 /// A banyan process with its own flags file in a temp dir, killed on drop.
 pub struct Banyan {
     child: Child,
@@ -188,8 +191,13 @@ impl Banyan {
         if let Some(d) = o.data_dir {
             cmd.args(["--data-dir", d]);
         }
-        let mut child =
-            cmd.env("BANYAN_LOG", "info").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start banyan");
+        let mut child = cmd
+            .env("BANYAN_LOG", "info")
+            .env("BANYAN_ADMIN_TOKEN", ADMIN_TOKEN)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start banyan");
         let log = Log::default();
         log.clone().capture(child.stderr.take().unwrap());
         (child, dir, log)
@@ -212,6 +220,19 @@ impl Banyan {
     pub fn flags_state(&self) -> serde_json::Value {
         let body = reqwest::blocking::get(format!("http://{}/api/flags", self.admin)).unwrap().text().unwrap();
         serde_json::from_str(&body).unwrap()
+    }
+
+    /// A request to the admin API carrying the test token.
+    pub fn admin_request(&self, method: reqwest::Method, path: &str) -> reqwest::blocking::RequestBuilder {
+        client().request(method, format!("http://{}{path}", self.admin)).bearer_auth(ADMIN_TOKEN)
+    }
+
+    /// Publishes rotki messages through the native notifier (`POST /api/notify`); to how
+    /// many sockets the last went.
+    pub fn notify(&self, messages: &serde_json::Value) -> u64 {
+        let resp = self.admin_request(reqwest::Method::POST, "/api/notify").body(messages.to_string()).send().unwrap();
+        assert_eq!(resp.status(), 200);
+        serde_json::from_str::<serde_json::Value>(&resp.text().unwrap()).unwrap()["delivered"].as_u64().unwrap()
     }
 
     pub fn signal(&self, sig: &str) {

@@ -1,0 +1,233 @@
+//! The admin API's JSON endpoints (`docs/operations.md` lists them with examples).
+
+use std::collections::BTreeMap;
+use std::time::UNIX_EPOCH;
+
+use http::{Response, StatusCode};
+use serde_json::{json, Map, Value};
+
+use super::edit::{self, EditError};
+use super::{error, json_response};
+use crate::app::App;
+use crate::body::Body;
+use crate::decide::Backend;
+use crate::routes::{normalize_pattern, MethodSet};
+use crate::stats::labels;
+use crate::stats::Window;
+use crate::ws::hub::{MessageType, MESSAGE_TYPES};
+
+pub async fn readyz(app: &App) -> Response<Body> {
+    let snapshot = app.flags.snapshot();
+    let legacy = app.legacy.reachable().await;
+    let status = if legacy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({
+        "ready": legacy,
+        "flags_generation": snapshot.generation,
+        "legacy": {"url": app.legacy.url(), "reachable": legacy},
+    });
+    json_response(status, &body)
+}
+
+/// The effective table: generation, file, last reload, each route's settings and runtime
+/// state, and how far the migration is.
+pub fn flags(app: &App) -> Value {
+    let snapshot = app.flags.snapshot();
+    let status = app.flags.status();
+    let routes: Vec<_> = snapshot
+        .routes
+        .iter()
+        .map(|r| {
+            let mut route: Map<String, Value> = r.settings().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            route.insert("name".into(), json!(r.name));
+            route.insert("native_handler".into(), json!(r.handler.map(|id| app.registry.get(id).path)));
+            // Guards, ramps and in-memory overrides arrive with issue 7; none exist yet.
+            route.insert("runtime".into(), json!({"guard_trips": 0, "ramp": null, "override": null}));
+            Value::Object(route)
+        })
+        .collect();
+    json!({
+        "generation": snapshot.generation,
+        "file": app.flags.path().display().to_string(),
+        "writable": !std::fs::metadata(app.flags.path()).map(|m| m.permissions().readonly()).unwrap_or(true),
+        "legacy_only": snapshot.legacy_only,
+        "override_header": snapshot.override_header.as_ref().map(|h| h.as_str()),
+        "default_sticky": snapshot.default_sticky.to_string(),
+        "last_reload": {
+            "unix_time": status.at.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
+            "outcome": status.outcome,
+            "error": status.error,
+        },
+        "audit_log": app.flags.audit().path().map(|p| p.display().to_string()),
+        "migration": migration(app),
+        "routes": routes,
+    })
+}
+
+/// rotki's inventory rules that a flags route now sends (partly) to a native handler.
+fn migration(app: &App) -> Value {
+    let snapshot = app.flags.snapshot();
+    let native: Vec<_> = snapshot
+        .routes
+        .iter()
+        .filter(|r| !snapshot.legacy_only && r.native_percent > 0.0 && r.handler.is_some())
+        .map(|r| (normalize_pattern(&r.path), r.methods))
+        .collect();
+    let rules = labels::inventory_rules();
+    let migrated: Vec<&str> = rules
+        .iter()
+        .filter(|rule| {
+            let methods =
+                rule.methods.iter().filter_map(|m| MethodSet::parse(m)).fold(MethodSet::default(), MethodSet::union);
+            let pattern = normalize_pattern(&rule.path);
+            native.iter().any(|(p, m)| *p == pattern && m.overlaps(methods))
+        })
+        .map(|rule| rule.rule.as_str())
+        .collect();
+    json!({"inventory_routes": rules.len(), "native_routes": migrated.len(), "native_rules": migrated})
+}
+
+pub fn patch_route(app: &App, name: &str, actor: &str, body: bytes::Bytes) -> Response<Body> {
+    let changes: Map<String, Value> = match serde_json::from_slice(&body) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) | Err(_) => {
+            return error(StatusCode::BAD_REQUEST, "expected a JSON object of settings, e.g. {\"native\": 25}".into())
+        }
+    };
+    match edit::patch(app, name, &changes, actor) {
+        Ok(generation) => {
+            let route = app
+                .flags
+                .snapshot()
+                .routes
+                .iter()
+                .find(|r| r.name == name)
+                .map(|r| r.settings().into_iter().map(|(k, v)| (k.to_string(), v)).collect::<Map<String, Value>>());
+            json_response(StatusCode::OK, &json!({"generation": generation, "route": name, "settings": route}))
+        }
+        Err(EditError::Invalid(m)) => error(StatusCode::BAD_REQUEST, m),
+        Err(EditError::UnknownRoute(m)) => error(StatusCode::NOT_FOUND, m),
+        Err(EditError::Conflict(m)) => error(StatusCode::CONFLICT, m),
+        Err(EditError::Failed(m)) => error(StatusCode::INTERNAL_SERVER_ERROR, m),
+    }
+}
+
+/// Per route label (busiest first): each backend's sliding window, and websocket sessions.
+pub fn stats(app: &App) -> Value {
+    let mut by_label: BTreeMap<labels::Label, (Option<Window>, Option<Window>)> = BTreeMap::new();
+    let (mut native_rps, mut all_rps) = (0.0, 0.0);
+    for w in app.stats.window() {
+        all_rps += w.rps;
+        let entry = by_label.entry(w.label).or_default();
+        match w.backend {
+            Backend::Native => {
+                native_rps += w.rps;
+                entry.0 = Some(w);
+            }
+            Backend::Legacy => entry.1 = Some(w),
+        }
+    }
+    let mut websockets: BTreeMap<labels::Label, usize> = BTreeMap::new();
+    for (label, _, n) in app.sessions.by_route() {
+        *websockets.entry(label).or_default() += n;
+        by_label.entry(label).or_default();
+    }
+    // Flags routes are listed even before their first request.
+    for r in &app.flags.snapshot().routes {
+        by_label.entry(r.label).or_default();
+    }
+    let rps = |w: &Option<Window>| w.as_ref().map_or(0.0, |w| w.rps);
+    let mut routes: Vec<_> = by_label.into_iter().collect();
+    routes.sort_by(|a, b| (rps(&b.1 .0) + rps(&b.1 .1)).total_cmp(&(rps(&a.1 .0) + rps(&a.1 .1))));
+    let routes: Vec<_> = routes
+        .into_iter()
+        .map(|(label, (native, legacy))| {
+            json!({
+                "route": label.name(),
+                "kind": label.kind().as_str(),
+                "native": native,
+                "legacy": legacy,
+                "websocket_connections": websockets.get(&label).copied().unwrap_or(0),
+                // Shadow comparisons arrive with issue 7.
+                "shadow": null,
+            })
+        })
+        .collect();
+    json!({
+        "window_seconds": crate::stats::WINDOW_SECS,
+        "rps": all_rps,
+        "native_share": if all_rps > 0.0 { native_rps / all_rps } else { 0.0 },
+        "routes": routes,
+    })
+}
+
+/// `?route=NAME`: the last 15 minutes of one route label, per backend.
+pub fn history(app: &App, query: Option<&str>) -> Response<Body> {
+    let route = query_param(query, "route");
+    let label = route.as_deref().and_then(labels::known);
+    match label {
+        Some(label) => {
+            json_response(StatusCode::OK, &json!({"route": label.name(), "history": app.stats.history(label)}))
+        }
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("no route {:?} has statistics (give ?route=NAME)", route.unwrap_or_default()),
+        ),
+    }
+}
+
+/// `?limit=N` (default 100): the last entries, oldest first.
+pub fn audit(app: &App, query: Option<&str>) -> Response<Body> {
+    let limit = match query_param(query, "limit").map(|l| l.parse::<usize>()) {
+        None => 100,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "limit must be a whole number".into()),
+    };
+    let audit = app.flags.audit();
+    json_response(
+        StatusCode::OK,
+        &json!({"file": audit.path().map(|p| p.display().to_string()), "entries": audit.tail(limit)}),
+    )
+}
+
+/// Publishes `{"type": ..., "data": ...}` (or a list of them, in order) to every native
+/// notifier socket (keys inside `data` go out sorted); answers to how many sockets the
+/// last one was queued.
+pub fn notify(app: &App, body: bytes::Bytes) -> Response<Body> {
+    #[derive(serde::Deserialize)]
+    struct Message {
+        #[serde(rename = "type")]
+        kind: String,
+        data: Value,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(Message),
+        Many(Vec<Message>),
+    }
+    let messages = match serde_json::from_slice(&body) {
+        Ok(OneOrMany::One(m)) => vec![m],
+        Ok(OneOrMany::Many(list)) => list,
+        Err(e) => {
+            return error(StatusCode::BAD_REQUEST, format!("expected {{\"type\", \"data\"}} or a list of them: {e}"))
+        }
+    };
+    let mut typed = Vec::with_capacity(messages.len());
+    for m in &messages {
+        match MessageType::parse(&m.kind) {
+            Some(kind) => typed.push((kind, &m.data)),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown message type {:?}: expected one of {}", m.kind, MESSAGE_TYPES.join(", ")),
+                )
+            }
+        }
+    }
+    let delivered = typed.into_iter().map(|(kind, data)| app.hub.publish(kind, data)).last().unwrap_or(0);
+    json_response(StatusCode::OK, &json!({ "delivered": delivered }))
+}
+
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    form_urlencoded::parse(query.unwrap_or("").as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}

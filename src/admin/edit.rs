@@ -1,0 +1,165 @@
+//! `PATCH /api/flags/routes/{name}`: a change to one route, made the way ops would make
+//! it: in `flags.toml` itself, with its comments and layout kept (`toml_edit`), validated
+//! exactly as a file edit is, written atomically (a temp file renamed over it) and applied
+//! by the normal reload path. A file banyan may not write (mode read-only, or a read-only
+//! mount such as a Kubernetes ConfigMap) is managed elsewhere: the change is refused.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+use toml_edit::{DocumentMut, Item};
+
+use crate::app::App;
+use crate::audit::Source;
+use crate::flags::{compile, ReloadOutcome};
+
+pub enum EditError {
+    /// 400: the change is not valid (the message says why).
+    Invalid(String),
+    /// 404
+    UnknownRoute(String),
+    /// 409: the file is managed elsewhere, or on disk it does not parse.
+    Conflict(String),
+    /// 500
+    Failed(String),
+}
+
+/// Applies `changes` (JSON values; null removes a key) to route `name`; the generation
+/// now serving.
+pub fn patch(app: &App, name: &str, changes: &Map<String, Value>, actor: &str) -> Result<u64, EditError> {
+    let path = app.flags.path();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| EditError::Conflict(format!("cannot read {}: {e}", path.display())))?;
+    let mut doc: DocumentMut = text.parse().map_err(|e| {
+        EditError::Conflict(format!("{} does not parse as it is on disk; fix it first: {e}", path.display()))
+    })?;
+    let route = doc
+        .get_mut("routes")
+        .and_then(|r| r.get_mut(name))
+        .and_then(Item::as_table_like_mut)
+        .ok_or_else(|| EditError::UnknownRoute(format!("no route named {name:?} in {}", path.display())))?;
+    if changes.is_empty() {
+        return Err(EditError::Invalid("nothing to change: send an object such as {\"native\": 25}".into()));
+    }
+    for (key, value) in changes {
+        if value.is_null() {
+            route.remove(key);
+            continue;
+        }
+        let mut new = to_toml(value).ok_or_else(|| {
+            EditError::Invalid(format!("{key}: {value} cannot be written in flags.toml (objects are not settings)"))
+        })?;
+        match route.get_mut(key).and_then(Item::as_value_mut) {
+            Some(old) => {
+                // The comment after the old value stays with the new one.
+                *new.decor_mut() = old.decor().clone();
+                *old = new;
+            }
+            None => {
+                route.insert(key, Item::Value(new));
+            }
+        }
+    }
+    let new_text = doc.to_string();
+    let serving = app.flags.snapshot().generation;
+    if new_text == text {
+        return Ok(serving);
+    }
+    compile(path, &new_text, &app.registry, serving + 1).map_err(|e| {
+        // The position would point into a file that was never written: the message alone.
+        EditError::Invalid(format!("route {name:?}: {}", e.message))
+    })?;
+    let target = writable_target(path)?;
+    let outcome = app.flags.write_and_apply(
+        new_text.into_bytes(),
+        |bytes| write_atomically(&target, bytes),
+        Source::Api,
+        Some(actor),
+    )?;
+    match outcome {
+        ReloadOutcome::Applied(generation) => Ok(generation),
+        ReloadOutcome::Unchanged => Ok(serving),
+        ReloadOutcome::Rejected(e) | ReloadOutcome::Missing(e) => Err(EditError::Failed(e.to_string())),
+    }
+}
+
+fn to_toml(v: &Value) -> Option<toml_edit::Value> {
+    Some(match v {
+        Value::Bool(b) => (*b).into(),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => i.into(),
+            None => n.as_f64()?.into(),
+        },
+        Value::String(s) => s.as_str().into(),
+        Value::Array(items) => {
+            let mut array = toml_edit::Array::new();
+            for item in items {
+                array.push(to_toml(item)?);
+            }
+            array.into()
+        }
+        Value::Null | Value::Object(_) => return None,
+    })
+}
+
+/// The file to replace (a symlink's target, so the link stays), if banyan may write it.
+fn writable_target(path: &Path) -> Result<PathBuf, EditError> {
+    let target = std::fs::canonicalize(path).map_err(|e| EditError::Failed(format!("{}: {e}", path.display())))?;
+    let meta = std::fs::metadata(&target).map_err(|e| EditError::Failed(format!("{}: {e}", target.display())))?;
+    if meta.permissions().readonly() {
+        return Err(EditError::Conflict(format!(
+            "{} is read-only: it is managed elsewhere (edit it there, or make it writable)",
+            target.display()
+        )));
+    }
+    Ok(target)
+}
+
+/// Writes `bytes` to a temp file beside `target`, syncs it and renames it over `target`:
+/// a reader (banyan's watcher, or an editor) sees the old file or the new one, never half.
+fn write_atomically(target: &Path, bytes: &[u8]) -> Result<(), EditError> {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = dir.join(format!(".{file_name}.banyan-{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&temp)?;
+        f.write_all(bytes)?;
+        if let Ok(meta) = std::fs::metadata(target) {
+            f.set_permissions(meta.permissions())?;
+        }
+        f.sync_all()?;
+        std::fs::rename(&temp, target)?;
+        // The rename itself is durable once the directory is synced.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok::<(), std::io::Error>(())
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        let managed = matches!(e.kind(), std::io::ErrorKind::PermissionDenied) || e.raw_os_error() == Some(EROFS);
+        let message = format!("cannot write {}: {e}", target.display());
+        if managed {
+            EditError::Conflict(format!("{message} (it is managed elsewhere: edit it there)"))
+        } else {
+            EditError::Failed(message)
+        }
+    })
+}
+
+/// "Read-only file system" on Linux and the BSDs.
+const EROFS: i32 = 30;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_values_become_toml_values() {
+        assert_eq!(to_toml(&serde_json::json!(25)).unwrap().to_string(), "25");
+        assert_eq!(to_toml(&serde_json::json!(12.5)).unwrap().to_string(), "12.5");
+        assert_eq!(to_toml(&serde_json::json!(["GET", "POST"])).unwrap().to_string(), r#"["GET", "POST"]"#);
+        assert!(to_toml(&serde_json::json!({"a": 1})).is_none());
+    }
+}

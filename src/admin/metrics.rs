@@ -1,0 +1,141 @@
+//! `GET /metrics`: banyan's state in the OpenMetrics text format (which Prometheus
+//! scrapes), encoded by `prometheus-client` from a copy taken at scrape time. The metric
+//! names and labels are a contract with dashboards and alerts (`docs/operations.md`); the
+//! `route` label is bounded (`stats/labels.rs`).
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+use crate::app::App;
+use crate::stats::{Label, Totals, PROM_BOUNDS_MICROS};
+
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// What one scrape reports, copied out of the running state.
+#[derive(Debug)]
+struct Scrape {
+    requests: Vec<Totals>,
+    reloads: (u64, u64),
+    generation: u64,
+    /// Per flags route: its label and the share it sends native now (0..1).
+    routes: Vec<(Label, f64)>,
+    websockets: Vec<(Label, &'static str, usize)>,
+}
+
+pub fn render(app: &App) -> String {
+    let snapshot = app.flags.snapshot();
+    let scrape = Scrape {
+        requests: app.stats.totals(),
+        reloads: app.flags.reloads(),
+        generation: snapshot.generation,
+        routes: snapshot
+            .routes
+            .iter()
+            .map(|r| (r.label, if snapshot.legacy_only { 0.0 } else { r.native_percent / 100.0 }))
+            .collect(),
+        websockets: app.sessions.by_route(),
+    };
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(scrape));
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+    out
+}
+
+impl std::fmt::Debug for Totals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Totals").field("label", &self.label.name()).field("requests", &self.requests).finish()
+    }
+}
+
+impl Collector for Scrape {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut e = encoder.encode_descriptor(
+            "banyan_requests",
+            "Requests answered, by route, backend and status code.",
+            None,
+            MetricType::Counter,
+        )?;
+        for t in &self.requests {
+            for (code, n) in &t.codes {
+                let code = code.to_string();
+                let labels = [("route", t.label.name()), ("backend", t.backend.as_str()), ("code", code.as_str())];
+                e.encode_family(&labels)?.encode_counter::<NoLabelSet, _, u64>(n, None)?;
+            }
+        }
+
+        let mut e = encoder.encode_descriptor(
+            "banyan_request_duration_seconds",
+            "Time from a request's head to its answer's head, by route and backend.",
+            None,
+            MetricType::Histogram,
+        )?;
+        for t in &self.requests {
+            let mut buckets: Vec<(f64, u64)> =
+                PROM_BOUNDS_MICROS.iter().zip(&t.prom).map(|(b, n)| (*b as f64 / 1e6, *n)).collect();
+            buckets.push((f64::INFINITY, t.prom[PROM_BOUNDS_MICROS.len()]));
+            let labels = [("route", t.label.name()), ("backend", t.backend.as_str())];
+            e.encode_family(&labels)?.encode_histogram::<NoLabelSet>(
+                t.sum_micros as f64 / 1e6,
+                t.requests,
+                &buckets,
+                None,
+            )?;
+        }
+
+        // Comparisons of shadowed requests: none are made yet (issue 7 adds shadowing), so
+        // the family is declared with no series.
+        encoder.encode_descriptor(
+            "banyan_shadow",
+            "Shadow comparisons, by route and outcome (match, mismatch, error).",
+            None,
+            MetricType::Counter,
+        )?;
+
+        let mut e = encoder.encode_descriptor(
+            "banyan_flags_reloads",
+            "Flags reloads, by outcome: applied, or rejected (invalid or unreadable file; the last good generation keeps serving).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (outcome, n) in [("applied", self.reloads.0), ("rejected", self.reloads.1)] {
+            e.encode_family(&[("outcome", outcome)])?.encode_counter::<NoLabelSet, _, u64>(&n, None)?;
+        }
+
+        encoder
+            .encode_descriptor("banyan_flags_generation", "The flags generation serving now.", None, MetricType::Gauge)?
+            .encode_gauge(&self.generation)?;
+
+        let mut e = encoder.encode_descriptor(
+            "banyan_websocket_connections",
+            "Websocket sessions open now, by route and mode (relay, merge, native).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (label, mode, n) in &self.websockets {
+            e.encode_family(&[("route", label.name()), ("mode", *mode)])?.encode_gauge(&(*n as u64))?;
+        }
+
+        // Guards arrive with issue 7; until then no route has one, so no series.
+        encoder.encode_descriptor(
+            "banyan_guard_trips",
+            "Times a route's guard sent it back to legacy.",
+            None,
+            MetricType::Counter,
+        )?;
+
+        let mut e = encoder.encode_descriptor(
+            "banyan_native_share",
+            "The share of a flags route's requests decided native now (0 to 1; 0 under the kill switch).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (label, share) in &self.routes {
+            e.encode_family(&[("route", label.name())])?.encode_gauge(share)?;
+        }
+        Ok(())
+    }
+}

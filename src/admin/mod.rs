@@ -1,0 +1,104 @@
+//! The admin listener (separate from the public one): what ops use to see and steer a
+//! migration. Liveness and readiness, Prometheus metrics, the flags table and changes to
+//! it, live statistics, the audit log, the native notifier's publish hook, and the
+//! dashboard that shows all of it on one page. Reads are open (keep the listener on
+//! loopback or a private network); changes need a token (`auth.rs`).
+
+mod api;
+pub mod auth;
+mod dashboard;
+mod edit;
+mod metrics;
+
+use std::sync::Arc;
+
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use serde_json::{json, Value};
+
+use crate::app::App;
+use crate::body::{self, Body};
+
+/// Largest request body the admin API reads.
+const BODY_LIMIT: usize = 1 << 20;
+
+pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    match (req.method().clone(), path.as_str()) {
+        (Method::GET, "/") => dashboard::page(),
+        (Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+        (Method::GET, "/readyz") => api::readyz(&app).await,
+        (Method::GET, "/metrics") => {
+            let mut r = Response::new(body::full(metrics::render(&app)));
+            r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(metrics::CONTENT_TYPE));
+            r
+        }
+        (Method::GET, "/api/flags") => json_response(StatusCode::OK, &api::flags(&app)),
+        (Method::PATCH, p) if p.starts_with("/api/flags/routes/") => {
+            let name = percent_encoding::percent_decode_str(&p["/api/flags/routes/".len()..]).decode_utf8_lossy();
+            let name = name.into_owned();
+            with_token(&app, req, |app, actor, body| api::patch_route(app, &name, actor, body)).await
+        }
+        (Method::GET, "/api/stats") => json_response(StatusCode::OK, &api::stats(&app)),
+        (Method::GET, "/api/stats/history") => api::history(&app, req.uri().query()),
+        (Method::GET, "/api/audit") => api::audit(&app, req.uri().query()),
+        (Method::POST, "/api/notify") => with_token(&app, req, |app, _, body| api::notify(app, body)).await,
+        (Method::GET, "/api/ws") => json_response(
+            StatusCode::OK,
+            &json!({"native_subscribers": app.hub.subscribers(), "sessions": app.sessions.open()}),
+        ),
+        (Method::GET, "/api/globaldb") => match &app.native.context().global_db {
+            Some(db) => json_response(
+                StatusCode::OK,
+                &json!({"file": db.path().display().to_string(), "queries_running": db.running()}),
+            ),
+            None => json_response(StatusCode::OK, &json!({"file": null, "queries_running": 0})),
+        },
+        _ => error(StatusCode::NOT_FOUND, format!("no admin endpoint {} {path}", req.method())),
+    }
+}
+
+/// Runs a change once the request proved it carries a valid token; the change gets the
+/// token's name (for the audit log) and the body.
+async fn with_token(
+    app: &App,
+    req: Request<Incoming>,
+    change: impl FnOnce(&App, &str, bytes::Bytes) -> Response<Body>,
+) -> Response<Body> {
+    if app.tokens.is_empty() {
+        return error(
+            StatusCode::FORBIDDEN,
+            "changes are refused: no admin token is configured ([admin] tokens_file or BANYAN_ADMIN_TOKEN)".into(),
+        );
+    }
+    let Some(actor) = app.tokens.check(req.headers()).map(str::to_string) else {
+        let mut r = error(StatusCode::UNAUTHORIZED, "a valid `Authorization: Bearer <token>` is required".into());
+        r.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"banyan admin\""));
+        return r;
+    };
+    match Limited::new(req.into_body(), BODY_LIMIT).collect().await {
+        Ok(b) => change(app, &actor, b.to_bytes()),
+        Err(e) => error(StatusCode::BAD_REQUEST, format!("body: {e}")),
+    }
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    let mut r = Response::new(body::full(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
+    let mut r = Response::new(body::full(serde_json::to_vec_pretty(value).unwrap_or_default()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn error(status: StatusCode, message: String) -> Response<Body> {
+    json_response(status, &json!({ "error": message }))
+}

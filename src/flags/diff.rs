@@ -1,0 +1,78 @@
+//! What changed between two generations, key by key, for the audit log.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::{CompiledRoute, Snapshot};
+use crate::audit::Change;
+
+impl CompiledRoute {
+    /// The route's settings as the file says them (defaults filled in), by key.
+    pub fn settings(&self) -> Vec<(&'static str, Value)> {
+        vec![
+            ("path", json!(self.path)),
+            ("methods", json!(self.methods.names())),
+            ("native", json!(self.native_percent)),
+            ("sticky", json!(self.sticky.to_string())),
+            ("group", json!(self.group)),
+            ("websocket", json!(self.websocket.map(|w| w.as_str()))),
+            ("async", json!(self.async_query)),
+        ]
+    }
+}
+
+impl Snapshot {
+    /// Every setting, keyed by route (None: the file-wide ones) and key.
+    fn settings(&self) -> BTreeMap<(Option<&str>, &'static str), Value> {
+        let mut out = BTreeMap::new();
+        out.insert((None, "defaults.sticky"), json!(self.default_sticky.to_string()));
+        out.insert((None, "defaults.legacy_only"), json!(self.legacy_only));
+        out.insert((None, "override.header"), json!(self.override_header.as_ref().map(|h| h.as_str())));
+        for r in &self.routes {
+            for (key, value) in r.settings() {
+                out.insert((Some(r.name.as_str()), key), value);
+            }
+        }
+        out
+    }
+}
+
+/// The keys whose value differs (a route added or removed shows each of its keys, with
+/// null on the side where it is missing), in route order.
+pub fn changes(before: &Snapshot, after: &Snapshot) -> Vec<Change> {
+    let (old, new) = (before.settings(), after.settings());
+    let mut keys: Vec<_> = old.keys().chain(new.keys()).copied().collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter_map(|k| {
+            let (b, a) = (old.get(&k).cloned().unwrap_or(Value::Null), new.get(&k).cloned().unwrap_or(Value::Null));
+            (b != a).then(|| Change { route: k.0.map(str::to_string), key: k.1.to_string(), before: b, after: a })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::native::Registry;
+
+    fn snap(text: &str) -> Snapshot {
+        crate::flags::compile("flags.toml".as_ref(), text, &Registry::builtin(), 1).unwrap()
+    }
+
+    #[test]
+    fn lists_changed_added_and_removed_keys() {
+        let ping = "[routes.ping]\npath = \"/api/1/ping\"\nmethods = [\"GET\"]\n";
+        let a = snap(&format!("{ping}native = 0\n\n[routes.info]\npath = \"/api/1/info\"\n"));
+        let b = snap(&format!("[defaults]\nlegacy_only = true\n{ping}native = 50\n"));
+        let c = changes(&a, &b);
+        let ping = c.iter().find(|c| c.route.as_deref() == Some("ping")).unwrap();
+        assert_eq!((ping.key.as_str(), &ping.before, &ping.after), ("native", &json!(0.0), &json!(50.0)));
+        assert!(c.iter().any(|c| c.route.is_none() && c.key == "defaults.legacy_only" && c.after == json!(true)));
+        let info: Vec<_> = c.iter().filter(|c| c.route.as_deref() == Some("info")).collect();
+        assert!(info.iter().all(|c| c.after.is_null()) && info.iter().any(|c| c.key == "path"));
+        assert!(changes(&a, &a).is_empty());
+    }
+}
