@@ -89,7 +89,7 @@ pub fn log(e: Entry<'_>) {
         backend = e.backend.as_str(),
         status = e.status,
         latency_ms = e.latency.as_secs_f64() * 1000.0,
-        "request"
+        "access"
     );
 }
 

@@ -47,6 +47,15 @@ struct ServeArgs {
     /// rotki's data directory, as rotki's own --data-dir
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Log lines as text, or as one JSON object per line (for log shippers)
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Args)]
@@ -133,7 +142,7 @@ pub fn route_table(s: &Snapshot, registry: &Registry) -> String {
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
-    init_logging();
+    init_logging(args.log_format);
     let overrides = Overrides {
         listen: args.listen,
         admin_listen: args.admin_listen,
@@ -213,13 +222,13 @@ impl StopSignals {
     }
 }
 
-fn init_logging() {
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BANYAN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        // The target tells access lines (`banyan::access`) from the rest.
+        LogFormat::Json => builder.json().with_target(true).with_current_span(false).init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).with_target(false).init(),
+    }
 }
