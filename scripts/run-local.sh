@@ -18,6 +18,8 @@ pids+=("$LEGACY_PID")
 read -r line <&"${LEGACY[0]}"
 [[ "$line" == LISTENING* ]] || { echo "legacy app did not start: $line" >&2; exit 1; }
 
+# A token for the dashboard's controls (a local one; set your own in production).
+export BANYAN_ADMIN_TOKEN="${BANYAN_ADMIN_TOKEN:-local-admin-token-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')}"
 target/debug/banyan serve --data-dir "$data_dir" &
 banyan_pid=$!
 pids+=("$banyan_pid")
@@ -32,7 +34,8 @@ cat <<MSG
 
   legacy app:  http://127.0.0.1:5042
   banyan:      http://127.0.0.1:4242      try: curl -i http://127.0.0.1:4242/api/1/ping
-  admin:       http://127.0.0.1:4243/api/flags
+  dashboard:   http://127.0.0.1:4243/         admin token: $BANYAN_ADMIN_TOKEN
+  admin API:   http://127.0.0.1:4243/api/flags   (docs/operations.md)
 
   Edit flags.toml (e.g. native = 0 under [routes.ping]) and watch x-banyan-backend change.
   Ctrl-C stops both.

@@ -93,6 +93,14 @@ pub fn known(name: &str) -> Option<Label> {
 }
 
 impl Label {
+    pub(super) fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    pub(super) fn from_index(index: usize) -> Label {
+        Label(index as u32)
+    }
+
     pub fn name(self) -> &'static str {
         interner().names.get(self.0 as usize).map_or("unmatched", |(_, n)| n)
     }

@@ -65,9 +65,19 @@ impl Counts {
     }
 }
 
+/// A worker's counts, indexed by `slot(label, backend)`: labels are small dense numbers,
+/// so a request finds its counts without hashing.
 #[derive(Default)]
 struct Shard {
-    counts: HashMap<Key, Counts>,
+    counts: Vec<Option<Box<Counts>>>,
+}
+
+fn slot(label: Label, backend: Backend) -> usize {
+    label.index() * 2 + usize::from(backend == Backend::Legacy)
+}
+
+fn key(slot: usize) -> Key {
+    (Label::from_index(slot / 2), if slot % 2 == 0 { Backend::Native } else { Backend::Legacy })
 }
 
 /// A key's history: totals since start, and recent slots (only those with traffic).
@@ -129,16 +139,19 @@ impl Stats {
         let micros = latency.as_micros().min(u64::MAX as u128) as u64;
         SHARD.with(|cell| {
             let mut cell = cell.borrow_mut();
-            let shard = match &*cell {
-                Some((id, shard)) if *id == self.id => shard.clone(),
-                _ => {
-                    let shard = Arc::new(Mutex::new(Shard::default()));
-                    lock(&self.shards).push(shard.clone());
-                    *cell = Some((self.id, shard.clone()));
-                    shard
+            if !matches!(&*cell, Some((id, _)) if *id == self.id) {
+                let shard = Arc::new(Mutex::new(Shard::default()));
+                lock(&self.shards).push(shard.clone());
+                *cell = Some((self.id, shard));
+            }
+            if let Some((_, shard)) = &*cell {
+                let mut shard = lock(shard);
+                let i = slot(label, backend);
+                if shard.counts.len() <= i {
+                    shard.counts.resize_with(i + 1, || None);
                 }
-            };
-            lock(&shard).counts.entry((label, backend)).or_default().record(status, micros);
+                shard.counts[i].get_or_insert_with(Box::default).record(status, micros);
+            }
         });
     }
 
@@ -150,8 +163,9 @@ impl Stats {
         let mut series = lock(&self.series);
         for shard in shards {
             let mut shard = lock(&shard);
-            for (key, counts) in shard.counts.iter_mut().filter(|(_, c)| c.requests > 0) {
-                series.entry(*key).or_default().add(number, counts);
+            let used = shard.counts.iter_mut().enumerate().filter_map(|(i, c)| Some((i, c.as_mut()?)));
+            for (i, counts) in used.filter(|(_, c)| c.requests > 0) {
+                series.entry(key(i)).or_default().add(number, counts);
                 counts.requests = 0;
                 counts.errors = 0;
                 counts.sum_micros = 0;

@@ -1,0 +1,159 @@
+//! The rollout dashboard in a real headless Chromium (Debian's `chromium` and
+//! `chromium-driver`, installed by `scripts/test.sh`), driven over WebDriver: the page
+//! loads and shows the routes and their traffic, a wrong token is refused, an operator
+//! moves a route to 50 % with the right token, `flags.toml` changes (comments kept), the
+//! page shows the new generation and the audit entry, and an invalid file on disk shows a
+//! banner. A screenshot is kept in `target/test-artifacts/`.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+const FLAGS: &str = "# Rollout of the read-only endpoints.\n\
+[routes.ping]\n\
+path = \"/api/1/ping\"\n\
+methods = [\"GET\"]\n\
+native = 0   # legacy until the shadow run is clean\n\
+\n\
+[routes.info]\n\
+path = \"/api/1/info\"\n\
+methods = [\"GET\"]\n\
+native = 100\n";
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn chromedriver() -> (Driver, u16) {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver (Debian's chromium-driver; scripts/test.sh installs it)");
+    let driver = Driver(child);
+    eventually(Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())
+        .expect("chromedriver listens");
+    (driver, port)
+}
+
+async fn browser(port: u16) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1500,1100"],
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a Chromium session")
+}
+
+/// The text of the first element `css` selects, once `ok` holds for it (within 15 s).
+async fn text_when(page: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        if let Ok(e) = page.find(Locator::Css(css)).await {
+            last = e.text().await.unwrap_or_default();
+            if ok(&last) {
+                return last;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css}: condition not met; last text {last:?}");
+}
+
+fn artifacts() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn an_operator_moves_a_route_to_half_native_from_the_dashboard() {
+    let legacy = Legacy::start();
+    let banyan = Banyan::start(&legacy.url(), FLAGS);
+    let http = client();
+    for _ in 0..12 {
+        http.get(banyan.url("/api/1/ping")).send().unwrap();
+    }
+    for _ in 0..3 {
+        http.get(banyan.url("/api/1/info")).send().unwrap();
+    }
+    // Legacy-only traffic, to rank on the page.
+    for _ in 0..6 {
+        http.get(banyan.url("/api/1/tasks")).send().unwrap();
+    }
+    let (_driver, port) = chromedriver();
+    let flags_path = banyan.flags_path();
+    let admin = format!("http://{}/", banyan.admin);
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let page = browser(port).await;
+        page.goto(&admin).await.unwrap();
+
+        // The routes and their traffic.
+        let ping = text_when(&page, "#routes tr[data-route=ping]", |t| t.contains("0 % native")).await;
+        assert!(ping.contains("/api/1/ping"), "{ping}");
+        text_when(&page, "#routes tr[data-route=info]", |t| t.contains("100 % native")).await;
+        assert_eq!(text_when(&page, "#generation", |t| t == "1").await, "1");
+        text_when(&page, "#progress", |t| t.contains("of 162 rotki routes native")).await;
+        text_when(&page, "#legacy-routes tbody", |t| t.contains("/api/1/tasks")).await;
+
+        // A wrong token changes nothing and says why.
+        page.find(Locator::Id("token")).await.unwrap().send_keys("not-the-token-at-all").await.unwrap();
+        page.find(Locator::Id("token-save")).await.unwrap().click().await.unwrap();
+        let input = page.find(Locator::Css("#routes tr[data-route=ping] input.native-input")).await.unwrap();
+        input.clear().await.unwrap();
+        input.send_keys("50").await.unwrap();
+        page.find(Locator::Css("#routes tr[data-route=ping] button.set-native")).await.unwrap().click().await.unwrap();
+        text_when(&page, "#message", |t| t.contains("401")).await;
+        assert_eq!(std::fs::read_to_string(&flags_path).unwrap(), FLAGS);
+
+        // The right token moves the route.
+        let token = page.find(Locator::Id("token")).await.unwrap();
+        token.clear().await.unwrap();
+        token.send_keys(ADMIN_TOKEN).await.unwrap();
+        page.find(Locator::Id("token-save")).await.unwrap().click().await.unwrap();
+        let input = page.find(Locator::Css("#routes tr[data-route=ping] input.native-input")).await.unwrap();
+        input.clear().await.unwrap();
+        input.send_keys("50").await.unwrap();
+        page.find(Locator::Css("#routes tr[data-route=ping] button.set-native")).await.unwrap().click().await.unwrap();
+
+        assert_eq!(text_when(&page, "#generation", |t| t == "2").await, "2");
+        text_when(&page, "#routes tr[data-route=ping]", |t| t.contains("50 % native")).await;
+        let audit = text_when(&page, "#audit", |t| t.contains("ping.native")).await;
+        assert!(audit.contains("api (env)") && audit.contains("0 → 50"), "{audit}");
+        let file = std::fs::read_to_string(&flags_path).unwrap();
+        assert_eq!(file, FLAGS.replace("native = 0   #", "native = 50   #"));
+
+        let shot = page.screenshot().await.unwrap();
+        std::fs::write(artifacts().join("dashboard.png"), shot).unwrap();
+
+        // A broken file on disk shows a banner; the page keeps serving the last good one.
+        std::fs::write(&flags_path, "[routes.ping\n").unwrap();
+        let banner = text_when(&page, "#reload-banner", |t| t.contains("flags.toml:1")).await;
+        assert!(banner.contains("still serving generation 2"), "{banner}");
+        std::fs::write(artifacts().join("dashboard-invalid-file.png"), page.screenshot().await.unwrap()).unwrap();
+        page.close().await.unwrap();
+    });
+}
