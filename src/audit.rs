@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -63,10 +63,10 @@ impl AuditLog {
     /// Opens `preferred` for appending, else a file in the temp directory, else keeps
     /// entries in memory; says at start where they go when it is not `preferred`.
     pub fn open(preferred: &Path) -> AuditLog {
-        let fallback = std::env::temp_dir().join(format!("banyan-audit-{:016x}.jsonl", fnv(preferred)));
-        for (i, path) in [preferred, fallback.as_path()].into_iter().enumerate() {
-            match OpenOptions::new().create(true).append(true).read(true).open(path) {
-                Ok(file) => {
+        let fallback = private_temp_dir().map(|d| d.join(format!("banyan-audit-{:016x}.jsonl", fnv(preferred))));
+        for (i, path) in [Some(preferred.to_path_buf()), fallback].into_iter().flatten().enumerate() {
+            match OpenOptions::new().create(true).append(true).read(true).open(&path) {
+                Ok(mut file) => {
                     if i > 0 {
                         tracing::warn!(
                             wanted = %preferred.display(),
@@ -76,8 +76,13 @@ impl AuditLog {
                     } else {
                         tracing::info!(audit_log = %path.display(), "audit log");
                     }
-                    let (recent, seq) = read_tail(&file);
-                    return AuditLog::new(Some(path.to_path_buf()), Some(file), recent, seq);
+                    let (recent, seq, whole) = read_tail(&file);
+                    // A crash mid-write left a line without its end: the next entry starts on
+                    // a line of its own.
+                    if !whole {
+                        let _ = file.write_all(b"\n");
+                    }
+                    return AuditLog::new(Some(path), Some(file), recent, seq);
                 }
                 Err(e) => tracing::debug!(path = %path.display(), "cannot open the audit log: {e}"),
             }
@@ -145,13 +150,15 @@ impl AuditLog {
     }
 }
 
-/// The last entries of an existing log and its last sequence number. A line that is not
-/// JSON (a crash mid-write) is skipped.
-fn read_tail(file: &File) -> (VecDeque<Value>, u64) {
+/// The last entries of an existing log, its last sequence number, and whether it ends
+/// with a whole line. A line that is not JSON (a crash mid-write) is skipped.
+fn read_tail(mut file: &File) -> (VecDeque<Value>, u64, bool) {
+    let mut bytes = Vec::new();
+    let _ = file.read_to_end(&mut bytes);
     let mut recent = VecDeque::new();
     let mut seq = 0;
-    for line in BufReader::new(file).lines().map_while(Result::ok) {
-        if let Ok(entry) = serde_json::from_str::<Value>(&line) {
+    for line in bytes.split(|&b| b == b'\n') {
+        if let Ok(entry) = serde_json::from_slice::<Value>(line) {
             seq = seq.max(entry["seq"].as_u64().unwrap_or(0));
             recent.push_back(entry);
             if recent.len() > RECENT {
@@ -159,7 +166,18 @@ fn read_tail(file: &File) -> (VecDeque<Value>, u64) {
             }
         }
     }
-    (recent, seq)
+    (recent, seq, bytes.last().map_or(true, |&b| b == b'\n'))
+}
+
+/// `banyan-<uid>` in the temp directory, made private to this user (0700); None if it is
+/// not a directory this user owns alone (another user could plant or read entries).
+fn private_temp_dir() -> Option<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let dir = std::env::temp_dir().join(format!("banyan-{uid}"));
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+    let meta = std::fs::symlink_metadata(&dir).ok()?;
+    (meta.is_dir() && meta.uid() == uid && meta.mode() & 0o077 == 0).then_some(dir)
 }
 
 /// A stable name for the fallback file of a given preferred path (so it, too, survives
@@ -213,6 +231,16 @@ mod tests {
         assert_eq!(tail[1]["changes"][0]["after"], 50);
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3);
         assert_eq!(log.tail(1)[0]["source"], "guard");
+        drop(log);
+
+        // A line cut short by a crash is skipped, and the next entry starts a line.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(br#"{"seq": 5, "sou"#).unwrap();
+        drop(f);
+        let log = AuditLog::open(&path);
+        log.record(Source::File, None, 5, vec![change("native", 0.into(), 1.into())]);
+        assert_eq!(log.tail(10).iter().map(|e| e["seq"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        assert_eq!(AuditLog::open(&path).tail(10).len(), 4);
     }
 
     #[test]
@@ -224,6 +252,7 @@ mod tests {
         let log = AuditLog::open(&file.join("audit.jsonl"));
         let path = log.path().unwrap().to_path_buf();
         assert!(path.starts_with(std::env::temp_dir()), "{path:?}");
+        assert!(path.parent().unwrap().file_name().unwrap().to_str().unwrap().starts_with("banyan-"));
         let _ = std::fs::remove_file(path);
     }
 

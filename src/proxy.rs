@@ -48,7 +48,7 @@ pub type LocalFuture = Pin<Box<dyn Future<Output = Response<Body>>>>;
 async fn handle(conn: &Connection, mut req: Request<Incoming>) -> Response<Body> {
     let (app, peer, slot) = (&conn.app, conn.peer, &conn.legacy);
     let started = Instant::now();
-    let request_id = match req.headers().get(&X_REQUEST_ID) {
+    let request_id = match req.headers().get(&X_REQUEST_ID).filter(|v| !v.is_empty()) {
         Some(v) => RequestId::from_client(v.as_bytes()),
         None => {
             let id = RequestId::generate();

@@ -231,7 +231,16 @@ fn every_request_has_an_id_that_legacy_sees_and_the_access_log_names() {
     }
     assert!(!line.contains("secret"), "the query was logged: {line}");
 
-    // A client's own id is kept, on hyper's path too (a chunked upload goes there).
+    // An empty id is replaced, not kept.
+    let echo = json(client().get(banyan.url("/_test/echo")).header("X-Request-Id", "").send().unwrap());
+    assert_eq!(request_ids(&echo).len(), 1, "{echo}");
+    assert_eq!(request_ids(&echo)[0].as_str().unwrap().len(), 32, "{echo}");
+
+    // Hyper's path (a chunked upload goes there) makes one too, and keeps a client's own.
+    let raw_echo = raw(banyan.addr, &request("POST", "/_test/echo", &[("Transfer-Encoding", "chunked")], b"0\r\n\r\n"));
+    let echo: Value = serde_json::from_slice(&raw_echo.body).unwrap();
+    assert_eq!(request_ids(&echo)[0].as_str().unwrap().len(), 32, "{echo}");
+
     let raw = raw(
         banyan.addr,
         &request(
@@ -242,29 +251,40 @@ fn every_request_has_an_id_that_legacy_sees_and_the_access_log_names() {
         ),
     );
     let echo: Value = serde_json::from_slice(&raw.body).unwrap();
-    let ids: Vec<_> = echo["result"]["headers"]
-        .as_array()
-        .unwrap()
+    assert_eq!(request_ids(&echo), ["client-chosen-1"]);
+    banyan.log.wait_for(from, &["request_id=\"client-chosen-1\""], Duration::from_secs(5)).expect("logged");
+}
+
+/// The `X-Request-Id` values legacy received, from its echo.
+fn request_ids(echo: &Value) -> Vec<Value> {
+    let headers = echo["result"]["headers"].as_array().unwrap();
+    headers
         .iter()
         .filter(|h| h[0].as_str().unwrap().eq_ignore_ascii_case("x-request-id"))
         .map(|h| h[1].clone())
-        .collect();
-    assert_eq!(ids, ["client-chosen-1"]);
-    banyan.log.wait_for(from, &["request_id=\"client-chosen-1\""], Duration::from_secs(5)).expect("logged");
+        .collect()
 }
 
 #[test]
 fn a_public_admin_listener_without_a_token_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("flags.toml"), "").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_banyan"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_banyan"))
         .args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "0.0.0.0:0", "--legacy", "http://127.0.0.1:9"])
         .arg("--flags")
         .arg(dir.path().join("flags.toml"))
         .env_remove("BANYAN_ADMIN_TOKEN")
-        .output()
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    // If the check regressed banyan would serve on: wait with a deadline, then fail.
+    let status = eventually_value(Duration::from_secs(20), || child.try_wait().unwrap());
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("banyan started with a public admin listener and no token");
+    };
+    assert!(!status.success());
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
     assert!(err.contains("not loopback") && err.contains("BANYAN_ADMIN_TOKEN"), "{err}");
 }

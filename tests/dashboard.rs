@@ -81,6 +81,29 @@ async fn text_when(page: &Client, css: &str, ok: impl Fn(&str) -> bool) -> Strin
     panic!("{css}: condition not met; last text {last:?}");
 }
 
+/// Types `value` into a route's native % field and presses Set. The page redraws its table
+/// every two seconds, which can replace an element between finding and using it: the
+/// whole step is retried then.
+async fn set_native(page: &Client, route: &str, value: &str) {
+    let input = format!("#routes tr[data-route={route}] input.native-input");
+    let button = format!("#routes tr[data-route={route}] button.set-native");
+    let mut last = None;
+    for _ in 0..20 {
+        let step = async {
+            let field = page.find(Locator::Css(&input)).await?;
+            field.clear().await?;
+            field.send_keys(value).await?;
+            page.find(Locator::Css(&button)).await?.click().await
+        };
+        match step.await {
+            Ok(()) => return,
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("cannot set {route} to {value}: {last:?}");
+}
+
 fn artifacts() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
     std::fs::create_dir_all(&dir).unwrap();
@@ -122,10 +145,7 @@ fn an_operator_moves_a_route_to_half_native_from_the_dashboard() {
         // A wrong token changes nothing and says why.
         page.find(Locator::Id("token")).await.unwrap().send_keys("not-the-token-at-all").await.unwrap();
         page.find(Locator::Id("token-save")).await.unwrap().click().await.unwrap();
-        let input = page.find(Locator::Css("#routes tr[data-route=ping] input.native-input")).await.unwrap();
-        input.clear().await.unwrap();
-        input.send_keys("50").await.unwrap();
-        page.find(Locator::Css("#routes tr[data-route=ping] button.set-native")).await.unwrap().click().await.unwrap();
+        set_native(&page, "ping", "50").await;
         text_when(&page, "#message", |t| t.contains("401")).await;
         assert_eq!(std::fs::read_to_string(&flags_path).unwrap(), FLAGS);
 
@@ -134,10 +154,7 @@ fn an_operator_moves_a_route_to_half_native_from_the_dashboard() {
         token.clear().await.unwrap();
         token.send_keys(ADMIN_TOKEN).await.unwrap();
         page.find(Locator::Id("token-save")).await.unwrap().click().await.unwrap();
-        let input = page.find(Locator::Css("#routes tr[data-route=ping] input.native-input")).await.unwrap();
-        input.clear().await.unwrap();
-        input.send_keys("50").await.unwrap();
-        page.find(Locator::Css("#routes tr[data-route=ping] button.set-native")).await.unwrap().click().await.unwrap();
+        set_native(&page, "ping", "50").await;
 
         assert_eq!(text_when(&page, "#generation", |t| t == "2").await, "2");
         text_when(&page, "#routes tr[data-route=ping]", |t| t.contains("50 % native")).await;

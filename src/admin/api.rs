@@ -48,7 +48,7 @@ pub fn flags(app: &App) -> Value {
     json!({
         "generation": snapshot.generation,
         "file": app.flags.path().display().to_string(),
-        "writable": !std::fs::metadata(app.flags.path()).map(|m| m.permissions().readonly()).unwrap_or(true),
+        "writable": edit::writable(app.flags.path()),
         "legacy_only": snapshot.legacy_only,
         "override_header": snapshot.override_header.as_ref().map(|h| h.as_str()),
         "default_sticky": snapshot.default_sticky.to_string(),
@@ -192,7 +192,7 @@ pub fn audit(app: &App, query: Option<&str>) -> Response<Body> {
 /// Publishes `{"type": ..., "data": ...}` (or a list of them, in order) to every native
 /// notifier socket (keys inside `data` go out sorted); answers to how many sockets the
 /// last one was queued.
-pub fn notify(app: &App, body: bytes::Bytes) -> Response<Body> {
+pub fn notify(app: &App, actor: &str, body: bytes::Bytes) -> Response<Body> {
     #[derive(serde::Deserialize)]
     struct Message {
         #[serde(rename = "type")]
@@ -224,7 +224,10 @@ pub fn notify(app: &App, body: bytes::Bytes) -> Response<Body> {
             }
         }
     }
+    let kinds: Vec<&str> = messages.iter().map(|m| m.kind.as_str()).collect();
     let delivered = typed.into_iter().map(|(kind, data)| app.hub.publish(kind, data)).last().unwrap_or(0);
+    // A message to every user: who sent it is on record.
+    tracing::info!(actor, types = ?kinds, delivered, "published to the native notifier");
     json_response(StatusCode::OK, &json!({ "delivered": delivered }))
 }
 

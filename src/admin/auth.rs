@@ -31,6 +31,10 @@ impl Tokens {
     pub fn load(file: Option<&Path>, env_token: Option<String>) -> Result<Tokens, Located> {
         let mut tokens = Vec::new();
         if let Some(path) = file {
+            use std::os::unix::fs::PermissionsExt;
+            if std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+                tracing::warn!(file = %path.display(), "the admin tokens file is readable by other users: chmod 600 it");
+            }
             let text = std::fs::read_to_string(path)
                 .map_err(|e| Located::whole_file(path, format!("cannot read the admin tokens file: {e}")))?;
             let mut offset = 0;
@@ -69,7 +73,11 @@ impl Tokens {
     /// The name of the token the request carries, if it carries a valid one.
     pub fn check(&self, headers: &HeaderMap) -> Option<&str> {
         let given = headers.get(AUTHORIZATION)?.as_bytes();
-        let given = given.strip_prefix(b"Bearer ")?;
+        // The scheme is case-insensitive (RFC 9110).
+        let (scheme, given) = given.split_at_checked(7)?;
+        if !scheme.eq_ignore_ascii_case(b"bearer ") {
+            return None;
+        }
         // Every token is compared, so the time taken does not tell which one nearly matched.
         let mut found = None;
         for (name, token) in &self.tokens {
@@ -113,6 +121,9 @@ mod tests {
         assert_eq!(t.check(&bearer("aaaaaaaaaaaaaaaa1")), Some("alice"));
         assert_eq!(t.check(&bearer("bbbbbbbbbbbbbbbb2")), Some("bob"));
         assert_eq!(t.check(&bearer("eeeeeeeeeeeeeeee3")), Some("env"));
+        let mut lower = HeaderMap::new();
+        lower.insert(AUTHORIZATION, "bearer aaaaaaaaaaaaaaaa1".parse().unwrap());
+        assert_eq!(t.check(&lower), Some("alice"));
         assert_eq!(t.check(&bearer("aaaaaaaaaaaaaaaa")), None);
         assert_eq!(t.check(&HeaderMap::new()), None);
         assert!(Tokens::load(None, None).unwrap().is_empty());

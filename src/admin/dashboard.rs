@@ -16,7 +16,7 @@ pub fn page() -> Response<Body> {
     r.headers_mut().insert(
         "content-security-policy",
         HeaderValue::from_static(
-            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:",
+            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
         ),
     );
     r

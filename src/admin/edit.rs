@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
-use toml_edit::{DocumentMut, Item};
+use toml_edit::{DocumentMut, Item, TableLike};
 
 use crate::app::App;
 use crate::audit::Source;
@@ -28,59 +28,69 @@ pub enum EditError {
 /// Applies `changes` (JSON values; null removes a key) to route `name`; the generation
 /// now serving.
 pub fn patch(app: &App, name: &str, changes: &Map<String, Value>, actor: &str) -> Result<u64, EditError> {
-    let path = app.flags.path();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| EditError::Conflict(format!("cannot read {}: {e}", path.display())))?;
-    let mut doc: DocumentMut = text.parse().map_err(|e| {
-        EditError::Conflict(format!("{} does not parse as it is on disk; fix it first: {e}", path.display()))
-    })?;
-    let route = doc
-        .get_mut("routes")
-        .and_then(|r| r.get_mut(name))
-        .and_then(Item::as_table_like_mut)
-        .ok_or_else(|| EditError::UnknownRoute(format!("no route named {name:?} in {}", path.display())))?;
     if changes.is_empty() {
         return Err(EditError::Invalid("nothing to change: send an object such as {\"native\": 25}".into()));
     }
-    for (key, value) in changes {
-        if value.is_null() {
-            route.remove(key);
-            continue;
-        }
-        let mut new = to_toml(value).ok_or_else(|| {
-            EditError::Invalid(format!("{key}: {value} cannot be written in flags.toml (objects are not settings)"))
-        })?;
-        match route.get_mut(key).and_then(Item::as_value_mut) {
-            Some(old) => {
-                // The comment after the old value stays with the new one.
-                *new.decor_mut() = old.decor().clone();
-                *old = new;
-            }
-            None => {
-                route.insert(key, Item::Value(new));
-            }
-        }
-    }
-    let new_text = doc.to_string();
-    let serving = app.flags.snapshot().generation;
-    if new_text == text {
-        return Ok(serving);
-    }
-    compile(path, &new_text, &app.registry, serving + 1).map_err(|e| {
-        // The position would point into a file that was never written: the message alone.
-        EditError::Invalid(format!("route {name:?}: {}", e.message))
-    })?;
+    let path = app.flags.path();
     let target = writable_target(path)?;
-    let outcome = app.flags.write_and_apply(
-        new_text.into_bytes(),
-        |bytes| write_atomically(&target, bytes),
-        Source::Api,
-        Some(actor),
-    )?;
+    let serving = app.flags.snapshot().generation;
+    let edit = |on_disk: &[u8]| -> Result<Option<Vec<u8>>, EditError> {
+        let text = std::str::from_utf8(on_disk)
+            .map_err(|e| EditError::Conflict(format!("{} is not UTF-8: {e}", path.display())))?;
+        let mut doc: DocumentMut = text.parse().map_err(|e| {
+            EditError::Conflict(format!("{} does not parse as it is on disk; fix it first: {e}", path.display()))
+        })?;
+        let route = doc
+            .get_mut("routes")
+            .and_then(|r| r.get_mut(name))
+            .and_then(Item::as_table_like_mut)
+            .ok_or_else(|| EditError::UnknownRoute(format!("no route named {name:?} in {}", path.display())))?;
+        for (key, value) in changes {
+            set(route, key, value)?;
+        }
+        let new_text = doc.to_string();
+        if new_text == text {
+            return Ok(None);
+        }
+        // The position would point into a file that was never written: the message alone.
+        compile(path, &new_text, &app.registry, serving + 1)
+            .map_err(|e| EditError::Invalid(format!("route {name:?}: {}", e.message)))?;
+        Ok(Some(new_text.into_bytes()))
+    };
+    let outcome = app.flags.edit(edit, |bytes| write_file(&target, bytes), Source::Api, Some(actor))?;
     match outcome {
         ReloadOutcome::Applied(generation) => Ok(generation),
-        ReloadOutcome::Unchanged => Ok(serving),
+        ReloadOutcome::Unchanged => Ok(app.flags.snapshot().generation),
         ReloadOutcome::Rejected(e) | ReloadOutcome::Missing(e) => Err(EditError::Failed(e.to_string())),
+    }
+}
+
+/// Sets (or with null, removes) one key of a route table, keeping the comment after the
+/// old value.
+fn set(route: &mut dyn TableLike, key: &str, value: &Value) -> Result<(), EditError> {
+    if value.is_null() {
+        route.remove(key);
+        return Ok(());
+    }
+    let mut new = to_toml(value).ok_or_else(|| {
+        EditError::Invalid(format!("{key}: {value} cannot be written in flags.toml (objects are not settings)"))
+    })?;
+    match route.get_mut(key).and_then(Item::as_value_mut) {
+        Some(old) => {
+            *new.decor_mut() = old.decor().clone();
+            *old = new;
+        }
+        None => {
+            route.insert(key, Item::Value(new));
+        }
+    }
+    Ok(())
+}
+
+impl From<String> for EditError {
+    /// What the flags store refuses: the file on disk is not the one serving.
+    fn from(message: String) -> Self {
+        EditError::Conflict(message)
     }
 }
 
@@ -103,7 +113,14 @@ fn to_toml(v: &Value) -> Option<toml_edit::Value> {
     })
 }
 
-/// The file to replace (a symlink's target, so the link stays), if banyan may write it.
+/// Whether banyan may write the flags file (the admin API's `writable`).
+pub fn writable(path: &Path) -> bool {
+    writable_target(path).is_ok()
+}
+
+/// The file to write (a symlink's target, so the link stays), if banyan may write it: not
+/// marked read-only, and opening it for writing works (a read-only mount refuses even
+/// root).
 fn writable_target(path: &Path) -> Result<PathBuf, EditError> {
     let target = std::fs::canonicalize(path).map_err(|e| EditError::Failed(format!("{}: {e}", path.display())))?;
     let meta = std::fs::metadata(&target).map_err(|e| EditError::Failed(format!("{}: {e}", target.display())))?;
@@ -113,16 +130,19 @@ fn writable_target(path: &Path) -> Result<PathBuf, EditError> {
             target.display()
         )));
     }
+    std::fs::OpenOptions::new().write(true).open(&target).map_err(|e| refused(&target, e))?;
     Ok(target)
 }
 
-/// Writes `bytes` to a temp file beside `target`, syncs it and renames it over `target`:
-/// a reader (banyan's watcher, or an editor) sees the old file or the new one, never half.
-fn write_atomically(target: &Path, bytes: &[u8]) -> Result<(), EditError> {
+/// Writes `bytes` to a temp file beside `target`, syncs it and renames it over `target`,
+/// so a reader sees the old file or the new one, never half. Where that cannot be done (a
+/// directory banyan may not write, a file bind-mounted on its own) it writes the file in
+/// place instead: the reload lock is held and the watcher waits for the writer to close.
+fn write_file(target: &Path, bytes: &[u8]) -> Result<(), EditError> {
     let dir = target.parent().unwrap_or(Path::new("."));
     let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let temp = dir.join(format!(".{file_name}.banyan-{}.tmp", std::process::id()));
-    let result = (|| {
+    let atomic = (|| {
         let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&temp)?;
         f.write_all(bytes)?;
         if let Ok(meta) = std::fs::metadata(target) {
@@ -136,16 +156,26 @@ fn write_atomically(target: &Path, bytes: &[u8]) -> Result<(), EditError> {
         }
         Ok::<(), std::io::Error>(())
     })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        let managed = matches!(e.kind(), std::io::ErrorKind::PermissionDenied) || e.raw_os_error() == Some(EROFS);
-        let message = format!("cannot write {}: {e}", target.display());
-        if managed {
-            EditError::Conflict(format!("{message} (it is managed elsewhere: edit it there)"))
-        } else {
-            EditError::Failed(message)
-        }
-    })
+    let Err(e) = atomic else { return Ok(()) };
+    let _ = std::fs::remove_file(&temp);
+    tracing::debug!(file = %target.display(), "cannot replace the flags file ({e}); writing it in place");
+    let in_place = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(target)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })();
+    in_place.map_err(|e| refused(target, e))
+}
+
+/// An error writing the flags file: 409 where the file is managed elsewhere (permission,
+/// read-only mount), else 500.
+fn refused(target: &Path, e: std::io::Error) -> EditError {
+    let message = format!("cannot write {}: {e}", target.display());
+    if e.kind() == std::io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(EROFS) {
+        EditError::Conflict(format!("{message} (it is managed elsewhere: edit it there)"))
+    } else {
+        EditError::Failed(message)
+    }
 }
 
 /// "Read-only file system" on Linux and the BSDs.

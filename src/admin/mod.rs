@@ -44,7 +44,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
         (Method::GET, "/api/stats") => json_response(StatusCode::OK, &api::stats(&app)),
         (Method::GET, "/api/stats/history") => api::history(&app, req.uri().query()),
         (Method::GET, "/api/audit") => api::audit(&app, req.uri().query()),
-        (Method::POST, "/api/notify") => with_token(&app, req, |app, _, body| api::notify(app, body)).await,
+        (Method::POST, "/api/notify") => with_token(&app, req, api::notify).await,
         (Method::GET, "/api/ws") => json_response(
             StatusCode::OK,
             &json!({"native_subscribers": app.hub.subscribers(), "sessions": app.sessions.open()}),

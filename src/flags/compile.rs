@@ -94,6 +94,9 @@ fn compile_route(
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
         return Err((None, format!("route name {name:?} must be letters, digits, '_' or '-'")));
     }
+    if name == "unmatched" {
+        return Err((None, "route name \"unmatched\" is taken: it labels requests no route matches".into()));
+    }
 
     let path = spec.path.get_ref();
     if !path.starts_with('/') || path.contains(['?', '#', ' ', '%', '<', '>']) || path.contains("//") {

@@ -24,6 +24,8 @@ pub struct FlagsStore {
     current: ArcSwap<Snapshot>,
     /// `current`'s generation, stored after it: what [`refresh`](Self::refresh) checks.
     generation: AtomicU64,
+    /// Writes banyan made to the file itself, so a read taken before one is known stale.
+    writes: AtomicU64,
     /// Held for the whole of a reload, so reloads apply one at a time and in order.
     state: Mutex<State>,
 }
@@ -65,6 +67,7 @@ impl FlagsStore {
             rejected: AtomicU64::new(0),
             current: ArcSwap::from_pointee(snapshot),
             generation: AtomicU64::new(1),
+            writes: AtomicU64::new(0),
             state: Mutex::new(State {
                 applied: bytes,
                 status: ReloadStatus { at: SystemTime::now(), outcome: "applied", error: None },
@@ -108,19 +111,45 @@ impl FlagsStore {
         &self.audit
     }
 
-    /// Writes new file contents with `write` and applies them as one step, so the change is
-    /// recorded as `source`'s (a file watcher that sees the write finds nothing new).
-    /// `write`'s error is returned as is, with nothing applied.
-    pub fn write_and_apply<E>(
+    /// Changes the file and applies the result as one step, under the reload lock, so the
+    /// change is recorded as `source`'s and nothing else applies in between. `edit` gets
+    /// the file's bytes as they are on disk, and returns the new bytes (None: no change)
+    /// after which `write` puts them on disk. The file on disk must be the one serving:
+    /// an edit not yet applied (being written, or invalid) is not built upon.
+    pub fn edit<E: From<String>>(
         &self,
-        bytes: Vec<u8>,
+        edit: impl FnOnce(&[u8]) -> Result<Option<Vec<u8>>, E>,
         write: impl FnOnce(&[u8]) -> Result<(), E>,
         source: Source,
         actor: Option<&str>,
     ) -> Result<ReloadOutcome, E> {
         let mut state = self.lock();
+        let on_disk = self.read().map_err(|e| E::from(e.to_string()))?;
+        if on_disk != state.applied {
+            return Err(E::from(format!(
+                "{} changed on disk and is not applied yet ({}); try again once it is",
+                self.path.display(),
+                state.status.error.as_deref().unwrap_or("being written")
+            )));
+        }
+        let Some(bytes) = edit(&on_disk)? else { return Ok(ReloadOutcome::Unchanged) };
+        self.writes.fetch_add(1, Ordering::AcqRel);
         write(&bytes)?;
         Ok(self.apply_locked(&mut state, Ok(bytes), source, actor))
+    }
+
+    /// How many times banyan wrote the file itself; see [`apply_read`](Self::apply_read).
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::Acquire)
+    }
+
+    /// [`apply`](Self::apply) for a read taken when [`writes`](Self::writes) was
+    /// `writes_before`: if banyan wrote the file since, that read may predate the write, so
+    /// the file is read again under the lock instead of undoing the write.
+    pub fn apply_read(&self, read: Result<Vec<u8>, Located>, writes_before: u64) -> ReloadOutcome {
+        let mut state = self.lock();
+        let read = if self.writes() == writes_before { read } else { self.read() };
+        self.apply_locked(&mut state, read, Source::File, None)
     }
 
     /// The file's bytes now.

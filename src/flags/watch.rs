@@ -110,6 +110,7 @@ const EVENT_LAG: Duration = Duration::from_millis(2);
 async fn reload(store: &Arc<FlagsStore>, events: &mut mpsc::UnboundedReceiver<Change>) {
     loop {
         let reader = store.clone();
+        let writes = store.writes();
         // A blocking file read; keep it off the request workers.
         let Ok(read) = tokio::task::spawn_blocking(move || reader.read()).await else {
             return;
@@ -118,7 +119,7 @@ async fn reload(store: &Arc<FlagsStore>, events: &mut mpsc::UnboundedReceiver<Ch
         match events.try_recv() {
             Ok(change) => settle(events, change).await,
             Err(_) => {
-                store.apply(read);
+                store.apply_read(read, writes);
                 return;
             }
         }

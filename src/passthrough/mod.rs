@@ -225,12 +225,14 @@ impl<'a> Conn<'a> {
         self.buf.copy_within(end..self.filled, 0);
         self.filled -= end;
 
-        let (backend, (keep, status)) = match native {
+        let (backend, (keep, status, head_at)) = match native {
             Some(resp) => (Backend::Native, self.respond(resp, Backend::Native, head_request, fwd.close).await),
             None => (Backend::Legacy, self.forward(deadline, head_request, fwd.close).await),
         };
         let ended = Instant::now();
-        let latency = ended - started;
+        // To the answer's head, as on hyper's path: a slow client or a long body does not
+        // count as the backend's latency.
+        let latency = head_at - started;
         self.app.stats.record(fwd.label, backend, status, latency);
         if log {
             let (id, method, path) = (&fwd.request_id, &fwd.method, &self.path);
@@ -240,16 +242,22 @@ impl<'a> Conn<'a> {
     }
 
     /// Sends the request in `out` to legacy and relays its answer, or answers 502/504;
-    /// whether the client connection stays open, and the status.
-    async fn forward(&mut self, deadline: tokio::time::Instant, head_request: bool, close: bool) -> (bool, u16) {
+    /// whether the client connection stays open, the status, and when the answer's head was
+    /// ready.
+    async fn forward(
+        &mut self,
+        deadline: tokio::time::Instant,
+        head_request: bool,
+        close: bool,
+    ) -> (bool, u16, Instant) {
         // `send` borrows the connection, so the timer is taken out for it.
         let mut timer = self.timer.take().unwrap_or_else(Deadline::new);
         let sent = timer.run(deadline, self.send(head_request, close)).await;
         self.timer = Some(timer);
         let failure = match sent {
             Ok(Ok((stream, head, filled))) => {
-                let status = head.status;
-                return (self.relay(stream, head, filled).await, status);
+                let (status, head_at) = (head.status, Instant::now());
+                return (self.relay(stream, head, filled).await, status, head_at);
             }
             Ok(Err(failure)) => failure,
             Err(_) => Failure::TimedOut,
@@ -338,15 +346,16 @@ impl<'a> Conn<'a> {
     }
 
     /// Writes an answer banyan made (a native handler's, or its own 502/504) as hyper's
-    /// path would; whether the client connection stays open, and the status.
+    /// path would; whether the client connection stays open, the status, and when the
+    /// answer was ready.
     async fn respond(
         &mut self,
         mut resp: Response<Full<Bytes>>,
         by: Backend,
         head_request: bool,
         close: bool,
-    ) -> (bool, u16) {
-        let status = resp.status().as_u16();
+    ) -> (bool, u16, Instant) {
+        let (status, head_at) = (resp.status().as_u16(), Instant::now());
         resp.headers_mut().insert(X_BANYAN_BACKEND.clone(), HeaderValue::from_static(by.as_str()));
         let close = close || self.shared.draining.get();
         if close {
@@ -359,7 +368,7 @@ impl<'a> Conn<'a> {
             let body = resp.into_body().collect().now_or_never().and_then(Result::ok).map(|b| b.to_bytes());
             self.out.extend_from_slice(&body.unwrap_or_default());
         }
-        (self.client.write_all(&self.out).await.is_ok() && !close, status)
+        (self.client.write_all(&self.out).await.is_ok() && !close, status, head_at)
     }
 }
 

@@ -111,7 +111,7 @@ pub fn plan(
                 return Plan::HandOff;
             }
             close |= hop::names(h.value, "close");
-        } else if name.eq_ignore_ascii_case("x-request-id") && request_id.is_none() {
+        } else if name.eq_ignore_ascii_case("x-request-id") && request_id.is_none() && !h.value.is_empty() {
             request_id = Some(RequestId::from_client(h.value));
         } else if name.eq_ignore_ascii_case("origin") && origin.is_empty() {
             // The first, as `Cors::origin` takes it on hyper's path.
@@ -145,7 +145,10 @@ pub fn plan(
     out.extend_from_slice(b" HTTP/1.1\r\n");
     for h in req.headers.iter() {
         // (`Connection` names no headers here: see above.)
-        let dropped = hop::is_hop_by_hop_name(h.name) || forwarded::is_forwarded_name(h.name);
+        let dropped = hop::is_hop_by_hop_name(h.name)
+            || forwarded::is_forwarded_name(h.name)
+            // An empty id is replaced by a new one below.
+            || (h.value.is_empty() && h.name.eq_ignore_ascii_case("x-request-id"));
         if !dropped {
             write_header(out, h.name, h.value, settings.preserve_case);
         }

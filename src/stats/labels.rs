@@ -4,7 +4,7 @@
 //! send: flags names and inventory rules are interned once and live for the process.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, RwLock};
+use std::sync::{LazyLock, OnceLock, RwLock};
 
 use http::Method;
 
@@ -35,17 +35,27 @@ impl Kind {
 
 /// Flags names beyond this many distinct ones (a file renamed in a loop) share one label.
 const MAX_FLAGS_NAMES: usize = 4096;
+/// Room for every label: the flags names, rotki's inventory, `unmatched` and the overflow.
+const CAPACITY: usize = MAX_FLAGS_NAMES + 1024;
 
+/// Interning takes a lock (once per route per flags generation); reading a label's name
+/// (every access-log line, every scrape) does not.
 struct Interner {
     ids: HashMap<(Kind, &'static str), u32>,
-    names: Vec<(Kind, &'static str)>,
+    len: usize,
     flags_names: usize,
 }
 
+/// A label's kind and name, set once when it is interned.
+type Name = OnceLock<(Kind, &'static str)>;
+
+static NAMES: LazyLock<Box<[Name]>> = LazyLock::new(|| (0..CAPACITY).map(|_| OnceLock::new()).collect());
+
 static INTERNER: LazyLock<RwLock<Interner>> = LazyLock::new(|| {
-    let mut i = Interner { ids: HashMap::new(), names: Vec::new(), flags_names: 0 };
+    let mut i = Interner { ids: HashMap::new(), len: 0, flags_names: 0 };
     i.intern(Kind::Unmatched, "unmatched");
-    i.intern(Kind::Flags, "other");
+    // Not a valid route name, so it never collides with one.
+    i.intern(Kind::Flags, "(other)");
     RwLock::new(i)
 });
 
@@ -63,13 +73,17 @@ impl Interner {
             }
             self.flags_names += 1;
         }
+        if self.len >= CAPACITY {
+            return OVERFLOW;
+        }
         // Leaked on purpose: bounded (the inventory, and MAX_FLAGS_NAMES), and read on
         // every scrape without copying.
         let name: &'static str = Box::leak(name.into());
-        let id = self.names.len() as u32;
-        self.names.push((kind, name));
-        self.ids.insert((kind, name), id);
-        Label(id)
+        let id = self.len;
+        let _ = NAMES[id].set((kind, name));
+        self.len += 1;
+        self.ids.insert((kind, name), id as u32);
+        Label(id as u32)
     }
 }
 
@@ -102,11 +116,11 @@ impl Label {
     }
 
     pub fn name(self) -> &'static str {
-        interner().names.get(self.0 as usize).map_or("unmatched", |(_, n)| n)
+        NAMES.get(self.0 as usize).and_then(OnceLock::get).map_or("unmatched", |(_, n)| n)
     }
 
     pub fn kind(self) -> Kind {
-        interner().names.get(self.0 as usize).map_or(Kind::Unmatched, |(k, _)| *k)
+        NAMES.get(self.0 as usize).and_then(OnceLock::get).map_or(Kind::Unmatched, |(k, _)| *k)
     }
 }
 
