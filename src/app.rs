@@ -30,6 +30,8 @@ pub struct App {
     pub tokens: Tokens,
     /// Requests per route and backend, for `/metrics`, `/api/stats` and the dashboard.
     pub stats: Stats,
+    /// Shadow copies in flight and what they found.
+    pub shadow: crate::shadow::Shadow,
     /// Turns true when banyan shuts down.
     shutdown: watch::Receiver<bool>,
 }
@@ -73,6 +75,7 @@ impl App {
             sessions: Arc::default(),
             tokens,
             stats: Stats::default(),
+            shadow: Default::default(),
             shutdown,
             config,
         })

@@ -22,6 +22,7 @@ pub mod proxy;
 pub mod rotki;
 pub mod routes;
 pub mod server;
+pub mod shadow;
 pub mod stats;
 pub mod tasks_bridge;
 pub mod ws;

@@ -9,18 +9,20 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::FutureExt;
 use http::{HeaderName, HeaderValue, Request, Response};
-use http_body_util::Either;
+use http_body_util::{BodyExt, Either};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 
 use crate::access::{self, RequestId, X_REQUEST_ID};
 use crate::app::App;
-use crate::body::Body;
+use crate::body::{self, Body};
 use crate::decide::Backend;
 use crate::flags::{Routed, WebsocketMode};
 use crate::legacy::{is_websocket_upgrade, Slot};
 use crate::native::Served;
+use crate::shadow::{self, Primary, Shadow};
 use crate::stats::{labels, Label};
 use crate::tasks_bridge;
 
@@ -93,6 +95,13 @@ async fn serve(
     let upgrade = is_websocket_upgrade(&req);
     let handler = routed.route.and_then(|r| r.handler).filter(|_| !upgrade);
     let websocket = routed.route.and_then(|r| r.websocket).filter(|_| upgrade);
+    if let Some(target) = Shadow::target(routed.route, req.method()).filter(|_| !upgrade) {
+        let small = hyper::body::Body::size_hint(req.body()).upper().is_some_and(|n| n <= shadow::MAX_BODY as u64);
+        if small {
+            return serve_shadowed(app, routed, target, req, peer, slot).await;
+        }
+        app.shadow.dropped(target.route());
+    }
     match (routed.backend, handler, websocket) {
         (_, _, Some(mode @ (WebsocketMode::Native | WebsocketMode::Merge))) => {
             (Backend::Native, crate::ws::serve(app, mode, label, req, peer))
@@ -108,5 +117,82 @@ async fn serve(
             }
         }
         _ => (Backend::Legacy, app.legacy.forward(req.map(Either::Left), peer, slot, None).await),
+    }
+}
+
+/// Serves a request its route shadows: with its body read (it is small), so the copy can
+/// send it again, and with the primary's answer kept for the comparison. The client's
+/// answer does not wait for the copy.
+async fn serve_shadowed(
+    app: &Arc<App>,
+    routed: &Routed<'_>,
+    target: shadow::Target,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    slot: &Slot<SendRequest<Body>>,
+) -> (Backend, Response<Body>) {
+    let (parts, body) = req.into_parts();
+    let body = match http_body_util::BodyExt::collect(body).await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            let failure = crate::legacy::Failure::Send(format!("reading the request body: {e}"));
+            return (Backend::Legacy, app.legacy.failed(failure, None).map(Either::Right));
+        }
+    };
+    let copy = app.shadow.capture(target, parts.clone(), body.clone(), peer);
+    let native = routed.route.and_then(|r| r.handler).filter(|_| routed.backend == Backend::Native);
+    let (backend, resp, primary) = match native {
+        Some(id) => match app.native.serve_buffered(id, parts, body, routed.route.is_some_and(|r| r.async_query)).await
+        {
+            Served::Response(r) => {
+                // A `Full` body is ready at once.
+                let answer = r.body().clone().collect().now_or_never().and_then(Result::ok).map(|b| b.to_bytes());
+                let primary = answer.map(|body| Primary::Answered {
+                    backend: Backend::Native,
+                    status: r.status().as_u16(),
+                    body,
+                });
+                (Backend::Native, r.map(Either::Right), primary)
+            }
+            Served::HandBack(r) => {
+                let resp = app.legacy.forward(r, peer, slot, None).await;
+                (Backend::Legacy, resp, Some(Primary::Unusable("the native handler handed the request to legacy")))
+            }
+        },
+        None => {
+            let req = Request::from_parts(parts, body::full(body));
+            let resp = app.legacy.forward(req, peer, slot, None).await;
+            let (resp, primary) = legacy_answer(app, resp).await;
+            (Backend::Legacy, resp, Some(primary))
+        }
+    };
+    if let (Some(copy), Some(primary)) = (copy, primary) {
+        copy.finish(app.clone(), primary);
+    }
+    (backend, resp)
+}
+
+/// Legacy's answer, read whole if it is small enough to compare (rotki's JSON answers
+/// are), and what the comparison gets of it.
+async fn legacy_answer(app: &App, resp: Response<Body>) -> (Response<Body>, Primary) {
+    if matches!(resp.body(), Either::Right(_)) {
+        return (resp, Primary::Unusable("legacy did not answer"));
+    }
+    let size = hyper::body::Body::size_hint(resp.body()).exact();
+    if !size.is_some_and(|n| n <= shadow::MAX_BODY as u64) {
+        return (resp, Primary::Unusable("the answer is larger than the shadow limit, or of unknown length"));
+    }
+    let (parts, body) = resp.into_parts();
+    match http_body_util::BodyExt::collect(body).await {
+        Ok(b) => {
+            let bytes = b.to_bytes();
+            let primary =
+                Primary::Answered { backend: Backend::Legacy, status: parts.status.as_u16(), body: bytes.clone() };
+            (Response::from_parts(parts, body::full(bytes)), primary)
+        }
+        Err(e) => {
+            let failure = crate::legacy::Failure::Send(e.to_string());
+            (app.legacy.failed(failure, None).map(Either::Right), Primary::Unusable("legacy's answer broke off"))
+        }
     }
 }

@@ -147,8 +147,7 @@ pub fn stats(app: &App) -> Value {
                 "native": native,
                 "legacy": legacy,
                 "websocket_connections": websockets.get(&label).copied().unwrap_or(0),
-                // Shadow comparisons arrive with issue 7.
-                "shadow": null,
+                "shadow": app.shadow.book.summary(label),
             })
         })
         .collect();
@@ -173,6 +172,26 @@ pub fn history(app: &App, query: Option<&str>) -> Response<Body> {
             format!("no route {:?} has statistics (give ?route=NAME)", route.unwrap_or_default()),
         ),
     }
+}
+
+/// A route's shadow settings, outcomes, learned noise and recorded mismatches (each
+/// with its differences, legacy's value beside native's), oldest first.
+pub fn shadow(app: &App, name: &str) -> Response<Body> {
+    let snapshot = app.flags.snapshot();
+    let Some(route) = snapshot.routes.iter().find(|r| r.name == name) else {
+        return error(StatusCode::NOT_FOUND, format!("no route named {name:?} in the flags"));
+    };
+    let settings =
+        route.shadow.as_ref().map(|s| json!({"methods": s.methods.names(), "ignore": s.ignore, "noise": s.noise}));
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "route": name,
+            "shadow": settings,
+            "summary": app.shadow.book.summary(route.label),
+            "mismatches": app.shadow.book.mismatches(route.label),
+        }),
+    )
 }
 
 /// `?limit=N` (default 100): the last entries, oldest first.

@@ -9,6 +9,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use crate::app::App;
+use crate::shadow::Outcome;
 use crate::stats::{Label, Totals, PROM_BOUNDS_MICROS};
 
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -22,6 +23,7 @@ struct Scrape {
     /// Per flags route: its label and the share it sends native now (0..1).
     routes: Vec<(Label, f64)>,
     websockets: Vec<(Label, &'static str, usize)>,
+    shadow: Vec<(Label, [u64; 4])>,
 }
 
 pub fn render(app: &App) -> String {
@@ -36,6 +38,7 @@ pub fn render(app: &App) -> String {
             .map(|r| (r.label, if snapshot.legacy_only { 0.0 } else { r.native_percent / 100.0 }))
             .collect(),
         websockets: app.sessions.by_route(),
+        shadow: app.shadow.book.counts(),
     };
     let mut registry = Registry::default();
     registry.register_collector(Box::new(scrape));
@@ -86,14 +89,18 @@ impl Collector for Scrape {
             )?;
         }
 
-        // Comparisons of shadowed requests: none are made yet (issue 7 adds shadowing), so
-        // the family is declared with no series.
-        encoder.encode_descriptor(
+        let mut e = encoder.encode_descriptor(
             "banyan_shadow",
-            "Shadow comparisons, by route and outcome (match, mismatch, error).",
+            "Shadow copies, by route and outcome: match, mismatch, error (the copy failed or an answer could not be compared), dropped (too many in flight, or a body too large).",
             None,
             MetricType::Counter,
         )?;
+        for (label, counts) in &self.shadow {
+            for outcome in Outcome::ALL {
+                let labels = [("route", label.name()), ("outcome", outcome.as_str())];
+                e.encode_family(&labels)?.encode_counter::<NoLabelSet, _, u64>(&counts[outcome as usize], None)?;
+            }
+        }
 
         let mut e = encoder.encode_descriptor(
             "banyan_flags_reloads",

@@ -44,6 +44,10 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
         (Method::GET, "/api/stats") => json_response(StatusCode::OK, &api::stats(&app)),
         (Method::GET, "/api/stats/history") => api::history(&app, req.uri().query()),
         (Method::GET, "/api/audit") => api::audit(&app, req.uri().query()),
+        (Method::GET, p) if p.starts_with("/api/shadow/") => {
+            let name = percent_encoding::percent_decode_str(&p["/api/shadow/".len()..]).decode_utf8_lossy();
+            api::shadow(&app, &name)
+        }
         (Method::POST, "/api/notify") => with_token(&app, req, api::notify).await,
         (Method::GET, "/api/ws") => json_response(
             StatusCode::OK,

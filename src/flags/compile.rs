@@ -218,6 +218,8 @@ fn compile_route(
         None => false,
     };
 
+    let (shadow, guard, ramp) = super::rollout::compile(name, spec, methods, handler.is_some())?;
+
     Ok(CompiledRoute {
         name: name.to_string(),
         label: crate::stats::labels::flags_route(name),
@@ -230,6 +232,9 @@ fn compile_route(
         handler,
         websocket,
         async_query,
+        shadow,
+        guard,
+        ramp,
     })
 }
 

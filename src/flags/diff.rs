@@ -18,6 +18,21 @@ impl CompiledRoute {
             ("group", json!(self.group)),
             ("websocket", json!(self.websocket.map(|w| w.as_str()))),
             ("async", json!(self.async_query)),
+            ("shadow", json!(self.shadow.is_some())),
+            ("shadow_methods", json!(self.shadow.as_ref().map(|s| s.methods.names()))),
+            ("shadow_ignore", json!(self.shadow.as_ref().map(|s| &s.ignore))),
+            ("shadow_noise", json!(self.shadow.as_ref().is_some_and(|s| s.noise))),
+            (
+                "guard",
+                json!(self.guard.as_ref().map(|g| json!({
+                    "window_secs": g.window_secs,
+                    "min_requests": g.min_requests,
+                    "max_error_rate": g.max_error_rate,
+                    "max_p99_ms": g.max_p99_ms,
+                    "max_mismatch_rate": g.max_mismatch_rate,
+                }))),
+            ),
+            ("ramp", json!(self.ramp.as_ref().map(|r| json!({"steps": r.steps, "interval_secs": r.interval_secs})))),
         ]
     }
 }

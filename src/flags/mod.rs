@@ -4,6 +4,7 @@
 mod compile;
 mod diff;
 mod model;
+pub mod rollout;
 mod store;
 mod watch;
 
@@ -53,6 +54,10 @@ pub struct CompiledRoute {
     pub websocket: Option<WebsocketMode>,
     /// The native handler takes `async_query` here (`async = true`).
     pub async_query: bool,
+    /// Compare both backends on this route's requests (`shadow = true`).
+    pub shadow: Option<std::sync::Arc<rollout::ShadowSettings>>,
+    pub guard: Option<rollout::GuardSettings>,
+    pub ramp: Option<rollout::RampSettings>,
 }
 
 /// A websocket route's `websocket` setting (`docs/flags.md`).

@@ -42,4 +42,29 @@ pub struct RouteSpec {
     /// banyan's extension: the native handler takes `async_query` (rotki may not).
     #[serde(rename = "async")]
     pub async_: Option<Spanned<bool>>,
+    pub shadow: Option<Spanned<bool>>,
+    pub shadow_methods: Option<Spanned<Vec<Spanned<String>>>>,
+    pub shadow_ignore: Option<Spanned<Vec<Spanned<String>>>>,
+    pub shadow_noise: Option<Spanned<bool>>,
+    pub guard: Option<Spanned<GuardSpec>>,
+    pub ramp: Option<Spanned<RampSpec>>,
+}
+
+/// `[routes.<name>.guard]`: when native misbehaves, roll it back to 0.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardSpec {
+    pub window_secs: Option<Spanned<u64>>,
+    pub min_requests: Option<Spanned<u64>>,
+    pub max_error_rate: Option<Spanned<f64>>,
+    pub max_p99_ms: Option<Spanned<f64>>,
+    pub max_mismatch_rate: Option<Spanned<f64>>,
+}
+
+/// `[routes.<name>.ramp]`: walk native up step by step while the guard stays quiet.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RampSpec {
+    pub steps: Spanned<Vec<Spanned<f64>>>,
+    pub interval_secs: Spanned<u64>,
 }

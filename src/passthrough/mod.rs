@@ -23,6 +23,7 @@ pub use handoff::Prefixed;
 use std::cell::Cell;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -40,6 +41,7 @@ use crate::legacy::{Failure, QuickAck, Slot};
 use crate::native::Served;
 use crate::proxy::X_BANYAN_BACKEND;
 use crate::rotki::head;
+use crate::shadow::{self, Primary};
 use deadline::Deadline;
 use request::{Forward, Plan, Settings};
 use response::{Final, Framing, Head};
@@ -67,7 +69,7 @@ struct Shared {
 
 /// Serves a client connection until it closes or needs hyper. When `stop` resolves, an
 /// idle connection closes at once and a busy one after its response.
-pub async fn serve(app: &App, client: TcpStream, peer: SocketAddr, stop: impl Future<Output = ()>) -> End {
+pub async fn serve(app: &Arc<App>, client: TcpStream, peer: SocketAddr, stop: impl Future<Output = ()>) -> End {
     let shared = Shared::default();
     let conn = Conn::new(app, client, peer, &shared).run();
     tokio::pin!(conn);
@@ -83,7 +85,7 @@ pub async fn serve(app: &App, client: TcpStream, peer: SocketAddr, stop: impl Fu
 }
 
 struct Conn<'a> {
-    app: &'a App,
+    app: &'a Arc<App>,
     peer: SocketAddr,
     client: TcpStream,
     /// Bytes from the client not yet forwarded.
@@ -97,6 +99,8 @@ struct Conn<'a> {
     origin: Vec<u8>,
     /// The request's path, for the access log.
     path: String,
+    /// Legacy's answer body, kept while the request is shadowed.
+    capture: Option<Capture>,
     legacy: Slot<QuickAck>,
     settings: Settings,
     /// The connection's timer (see `deadline.rs`).
@@ -105,7 +109,7 @@ struct Conn<'a> {
 }
 
 impl<'a> Conn<'a> {
-    fn new(app: &'a App, client: TcpStream, peer: SocketAddr, shared: &'a Shared) -> Conn<'a> {
+    fn new(app: &'a Arc<App>, client: TcpStream, peer: SocketAddr, shared: &'a Shared) -> Conn<'a> {
         Conn {
             app,
             peer,
@@ -116,6 +120,7 @@ impl<'a> Conn<'a> {
             out: Vec::with_capacity(1024),
             origin: Vec::new(),
             path: String::new(),
+            capture: None,
             legacy: app.legacy.slot(),
             settings: Settings {
                 preserve_case: app.config.server.preserve_header_case,
@@ -193,6 +198,9 @@ impl<'a> Conn<'a> {
         }
         let body = &self.buf[fwd.head_len..end];
         let head_request = fwd.method == Method::HEAD;
+        let copy = fwd.shadow.take().and_then(|(target, parts)| {
+            self.app.shadow.capture(target, parts, Bytes::copy_from_slice(body), self.peer)
+        });
         let (native, deadline) = match fwd.native.take() {
             Some((id, parts, async_allowed)) => {
                 let serve = self.app.native.serve_buffered(id, parts, Bytes::copy_from_slice(body), async_allowed);
@@ -225,10 +233,28 @@ impl<'a> Conn<'a> {
         self.buf.copy_within(end..self.filled, 0);
         self.filled -= end;
 
-        let (backend, (keep, status, head_at)) = match native {
-            Some(resp) => (Backend::Native, self.respond(resp, Backend::Native, head_request, fwd.close).await),
-            None => (Backend::Legacy, self.forward(deadline, head_request, fwd.close).await),
+        let (backend, (keep, status, head_at), primary) = match native {
+            Some(resp) => {
+                let answer = copy.as_ref().map(|_| resp.body().clone());
+                let done = self.respond(resp, Backend::Native, head_request, fwd.close).await;
+                // A `Full` body is ready at once.
+                let body = answer.and_then(|b| b.collect().now_or_never()).and_then(Result::ok).map(|b| b.to_bytes());
+                let primary = body.map(|body| Primary::Answered { backend: Backend::Native, status: done.1, body });
+                (Backend::Native, done, primary)
+            }
+            None => {
+                self.capture = copy.as_ref().map(|_| Capture::default());
+                let done = self.forward(deadline, head_request, fwd.close).await;
+                let primary = self.capture.take().map(|c| match c.unusable {
+                    Some(why) => Primary::Unusable(why),
+                    None => Primary::Answered { backend: Backend::Legacy, status: done.1, body: c.bytes.into() },
+                });
+                (Backend::Legacy, done, primary)
+            }
         };
+        if let (Some(copy), Some(primary)) = (copy, primary) {
+            copy.finish(self.app.clone(), primary);
+        }
         let ended = Instant::now();
         // To the answer's head, as on hyper's path: a slow client or a long body does not
         // count as the backend's latency.
@@ -262,6 +288,9 @@ impl<'a> Conn<'a> {
             Ok(Err(failure)) => failure,
             Err(_) => Failure::TimedOut,
         };
+        if let Some(c) = &mut self.capture {
+            c.unusable = Some("legacy did not answer");
+        }
         let origin = (!self.origin.is_empty()).then(|| HeaderValue::from_bytes(&self.origin).ok()).flatten();
         let resp = self.app.legacy.failed(failure, origin);
         self.respond(resp, Backend::Legacy, head_request, close).await
@@ -320,6 +349,12 @@ impl<'a> Conn<'a> {
         let Ok((take, mut done)) = head.framing.take(body) else { return false };
         let mut extra = take < body.len();
         self.out.extend_from_slice(&body[..take]);
+        if let Some(c) = &mut self.capture {
+            if matches!(head.framing, Framing::Chunked(_)) {
+                c.unusable = Some("a chunked answer is not compared");
+            }
+            c.add(&body[..take]);
+        }
         if self.client.write_all(&self.out).await.is_err() {
             return false;
         }
@@ -334,6 +369,9 @@ impl<'a> Conn<'a> {
             let Ok((take, complete)) = head.framing.take(&self.rbuf[..n]) else { return false };
             extra |= take < n;
             done = complete;
+            if let Some(c) = &mut self.capture {
+                c.add(&self.rbuf[..take]);
+            }
             if self.client.write_all(&self.rbuf[..take]).await.is_err() {
                 return false;
             }
@@ -369,6 +407,28 @@ impl<'a> Conn<'a> {
             self.out.extend_from_slice(&body.unwrap_or_default());
         }
         (self.client.write_all(&self.out).await.is_ok() && !close, status, head_at)
+    }
+}
+
+/// Legacy's answer body as it is relayed, for a shadow comparison.
+#[derive(Default)]
+struct Capture {
+    bytes: Vec<u8>,
+    /// Why the answer cannot be compared, once that is known.
+    unusable: Option<&'static str>,
+}
+
+impl Capture {
+    fn add(&mut self, bytes: &[u8]) {
+        if self.unusable.is_some() {
+            return;
+        }
+        if self.bytes.len() + bytes.len() > shadow::MAX_BODY {
+            self.unusable = Some("the answer is larger than the shadow limit");
+            self.bytes = Vec::new();
+        } else {
+            self.bytes.extend_from_slice(bytes);
+        }
     }
 }
 

@@ -19,6 +19,7 @@ use crate::decide::Backend;
 use crate::flags::Snapshot;
 use crate::legacy::{forwarded, hop};
 use crate::native::HandlerId;
+use crate::shadow::{self, Shadow};
 use crate::stats::{labels, Label};
 
 /// More headers than this: hyper reads the request (it allows 100).
@@ -48,6 +49,8 @@ pub struct Forward {
     /// The native handler that serves it, with the head it sees, and whether the route
     /// lets it take `async_query`.
     pub native: Option<(HandlerId, Parts, bool)>,
+    /// Its route shadows it: what the copy needs, and the head as a handler sees it.
+    pub shadow: Option<(shadow::Target, Parts)>,
 }
 
 /// What the passthrough needs to know of the configuration.
@@ -137,6 +140,13 @@ pub fn plan(
         }
         _ => None,
     };
+    let shadow = match Shadow::target(routed.route, &method) {
+        Some(t) => match native.as_ref().map(|n| n.1.clone()).or_else(|| parts(&method, target, req.headers)) {
+            Some(parts) => Some((t, parts)),
+            None => return Plan::HandOff,
+        },
+        None => None,
+    };
 
     out.clear();
     out.extend_from_slice(method.as_str().as_bytes());
@@ -172,6 +182,7 @@ pub fn plan(
         request_id,
         close,
         native,
+        shadow,
     })
 }
 

@@ -49,7 +49,7 @@ ASSET_TYPES = [
 
 app = Flask(__name__)
 CORS(app, origins=['http://localhost:*/*'])
-settings = {'data_directory': '', 'log_level': 'DEBUG', 'latest_release': None}
+settings = {'data_directory': '', 'log_level': 'DEBUG', 'latest_release': None, 'noisy_info': False}
 seen = {'requests': 0, 'sleeping': 0}
 
 
@@ -128,7 +128,7 @@ def info(check_for_updates):
         'backend_default_arguments': {
             'max_logfiles_num': 3, 'max_size_in_mb_all_logs': 300, 'sqlite_instructions': 5000,
         },
-    }, 'message': ''})
+    }, 'message': os.urandom(6).hex() if settings['noisy_info'] else ''})
 
 
 @app.route('/api/1/assets/types', methods=['GET'])
@@ -333,11 +333,14 @@ def main():
     ap.add_argument('--data-dir', default=str(Path.home() / '.local/share/rotki/data'))
     ap.add_argument('--loglevel', default='debug')
     ap.add_argument('--latest-release', default=None, help='what GitHub would answer (offline: none)')
+    ap.add_argument('--noisy-info', action='store_true',
+                    help='test only: /api/1/info carries a different message each time (shadow noise)')
     args = ap.parse_args()
     settings['data_directory'] = str(Path(args.data_dir))
     settings['global_db'] = globaldb.GlobalDB(globaldb.ensure(args.data_dir))
     settings['log_level'] = args.loglevel.upper()
     settings['latest_release'] = args.latest_release
+    settings['noisy_info'] = args.noisy_info
 
     resource = Resource([('^/ws', Notifier), ('^/', app)])
     server = WSGIServer((args.host, args.port), resource, handler_class=WebSocketHandler, log=None)

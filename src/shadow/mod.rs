@@ -1,0 +1,216 @@
+//! Shadowing: a request on a `shadow = true` route is also sent to the backend that was
+//! not chosen, off the client's path, and the two answers are compared (`compare.rs`) and
+//! recorded (`record.rs`). The client gets the chosen backend's answer as soon as it is
+//! ready; the copy runs afterwards, at most `MAX_IN_FLIGHT` at a time, and is dropped (and
+//! counted) beyond that or when the request body is too large to duplicate.
+//!
+//! With `shadow_noise`, a sample of shadowed requests also goes to legacy a second time:
+//! the pointers where legacy disagrees with itself (timestamps, random ids) are learned as
+//! noise, logged, and left out of later comparisons.
+
+pub mod compare;
+pub mod record;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::Request;
+use http_body_util::{BodyExt, Either, Full, Limited};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::app::App;
+use crate::decide::Backend;
+use crate::flags::rollout::ShadowSettings;
+use crate::flags::CompiledRoute;
+use crate::native::{HandlerId, Served};
+use crate::stats::Label;
+use compare::{Answer, Ignored};
+pub use record::{Book, Mismatch, Outcome};
+
+/// Copies running at once, at most; beyond that a copy is dropped (and counted).
+pub const MAX_IN_FLIGHT: usize = 64;
+/// Bodies (requests to duplicate, answers to compare) larger than this are not compared.
+pub const MAX_BODY: usize = 1 << 20;
+/// With `shadow_noise`, one shadowed request in this many also asks legacy twice.
+const NOISE_EVERY: u64 = 10;
+
+pub struct Shadow {
+    pub book: Book,
+    permits: Arc<Semaphore>,
+    sampled: AtomicU64,
+}
+
+impl Default for Shadow {
+    fn default() -> Self {
+        Shadow { book: Book::default(), permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)), sampled: AtomicU64::new(0) }
+    }
+}
+
+/// A shadowed route, as a request of it is captured.
+pub struct Target {
+    route: Label,
+    settings: Arc<ShadowSettings>,
+    handler: HandlerId,
+}
+
+impl Target {
+    pub fn route(&self) -> Label {
+        self.route
+    }
+}
+
+/// A request captured for its copy, waiting for the primary answer.
+pub struct Copy {
+    route: Label,
+    settings: Arc<ShadowSettings>,
+    handler: HandlerId,
+    parts: Parts,
+    body: Bytes,
+    peer: SocketAddr,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// The answer the client got.
+pub enum Primary {
+    Answered {
+        backend: Backend,
+        status: u16,
+        body: Bytes,
+    },
+    /// No comparable answer: why (legacy failed, the answer was too large, ...).
+    Unusable(&'static str),
+}
+
+impl Shadow {
+    /// What to capture of a request if its route shadows requests of its method.
+    pub fn target(route: Option<&CompiledRoute>, method: &http::Method) -> Option<Target> {
+        let route = route?;
+        let settings = route.shadow.clone().filter(|s| s.methods.contains(method))?;
+        Some(Target { route: route.label, settings, handler: route.handler? })
+    }
+
+    /// Captures a request for its copy, or counts it dropped when too many copies run or
+    /// its body is too large to duplicate.
+    pub fn capture(&self, target: Target, parts: Parts, body: Bytes, peer: SocketAddr) -> Option<Copy> {
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(p) if body.len() <= MAX_BODY => p,
+            _ => {
+                self.book.count(target.route, Outcome::Dropped);
+                return None;
+            }
+        };
+        let Target { route, settings, handler } = target;
+        Some(Copy { route, settings, handler, parts, body, peer, _permit: permit })
+    }
+
+    /// Counts a shadowed request that could not be captured (its body too large to read).
+    pub fn dropped(&self, route: Label) {
+        self.book.count(route, Outcome::Dropped);
+    }
+}
+
+impl Copy {
+    /// Sends the copy to the other backend and compares, in a task of its own on the
+    /// current worker.
+    pub fn finish(self, app: Arc<App>, primary: Primary) {
+        tokio::task::spawn_local(async move { self.run(&app, primary).await });
+    }
+
+    async fn run(self, app: &App, primary: Primary) {
+        let book = &app.shadow.book;
+        let (backend, status, body) = match primary {
+            Primary::Answered { backend, status, body } => (backend, status, body),
+            Primary::Unusable(why) => {
+                tracing::debug!(route = self.route.name(), "shadow: not compared: {why}");
+                book.count(self.route, Outcome::Error);
+                return;
+            }
+        };
+        let other = match backend {
+            Backend::Legacy => self.native(app).await,
+            Backend::Native => self.legacy(app).await,
+        };
+        let (other_status, other_body) = match other {
+            Ok(answer) => answer,
+            Err(why) => {
+                tracing::debug!(route = self.route.name(), "shadow: the copy failed: {why}");
+                book.count(self.route, Outcome::Error);
+                return;
+            }
+        };
+        // Legacy's own answer, for noise: the primary's when legacy answered the client.
+        let legacy_body = if backend == Backend::Legacy { &body } else { &other_body };
+        if self.settings.noise && app.shadow.sampled.fetch_add(1, Ordering::Relaxed) % NOISE_EVERY == 0 {
+            if let Ok((_, again)) = self.legacy(app).await {
+                let learned = book.learn_noise(self.route, compare::noise(legacy_body, &again));
+                if !learned.is_empty() {
+                    tracing::info!(route = self.route.name(), pointers = ?learned, "shadow: learned noise (legacy disagrees with itself there); left out of comparisons from now on");
+                }
+            }
+        }
+        let mut ignored = Ignored::new(self.settings.ignore.iter().map(String::as_str));
+        for p in book.noise(self.route) {
+            ignored.add(&p);
+        }
+        // A HEAD answer has no body on the wire; a handler's may carry one all the same.
+        let (body, other_body) =
+            if self.parts.method == http::Method::HEAD { (Bytes::new(), Bytes::new()) } else { (body, other_body) };
+        let (legacy, native) = match backend {
+            Backend::Legacy => (Answer { status, body: &body }, Answer { status: other_status, body: &other_body }),
+            Backend::Native => (Answer { status: other_status, body: &other_body }, Answer { status, body: &body }),
+        };
+        let differences = compare::compare(&legacy, &native, &ignored);
+        if differences.is_empty() {
+            book.count(self.route, Outcome::Match);
+            return;
+        }
+        tracing::info!(
+            route = self.route.name(),
+            target = %self.parts.uri,
+            differences = differences.len(),
+            first = %differences[0].pointer,
+            "shadow: native and legacy answers differ"
+        );
+        book.count(self.route, Outcome::Mismatch);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        book.mismatch(
+            self.route,
+            Mismatch {
+                time: crate::audit::rfc3339(now),
+                method: self.parts.method.to_string(),
+                target: self.parts.uri.to_string(),
+                primary: backend.as_str(),
+                differences,
+            },
+        );
+    }
+
+    /// The native handler's answer to the copy.
+    async fn native(&self, app: &App) -> Result<(u16, Bytes), String> {
+        // Never `async_query` in a copy: that would start a second task for real.
+        match app.native.serve_buffered(self.handler, self.parts.clone(), self.body.clone(), false).await {
+            Served::Response(r) => {
+                let status = r.status().as_u16();
+                let body = r.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+                Ok((status, body))
+            }
+            Served::HandBack(_) => Err("the native handler handed the request to legacy".into()),
+        }
+    }
+
+    /// Legacy's answer to the copy, on a connection of its own.
+    async fn legacy(&self, app: &App) -> Result<(u16, Bytes), String> {
+        let req = Request::from_parts(self.parts.clone(), Either::Right(Full::new(self.body.clone())));
+        let slot = app.legacy.slot();
+        let resp = app.legacy.forward(req, self.peer, &slot, None).await;
+        if matches!(resp.body(), Either::Right(_)) {
+            return Err(format!("legacy did not answer ({})", resp.status()));
+        }
+        let status = resp.status().as_u16();
+        let body = Limited::new(resp.into_body(), MAX_BODY).collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok((status, body))
+    }
+}

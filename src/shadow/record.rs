@@ -1,0 +1,158 @@
+//! What shadowing found, per route: counts by outcome, the last mismatches with their
+//! differences, the pointers learned as noise, and recent outcomes by second for the
+//! guard's mismatch rate.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use super::compare::Difference;
+use crate::stats::Label;
+
+/// Mismatches kept per route.
+const KEPT: usize = 100;
+/// Seconds of outcomes kept for windows (the guard's longest useful window).
+const HISTORY_SECS: u64 = 900;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Match,
+    Mismatch,
+    /// The copy failed (transport error, timeout, a body too large to compare).
+    Error,
+    /// Not sent: too many copies in flight, or a request body too large to duplicate.
+    Dropped,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 4] = [Outcome::Match, Outcome::Mismatch, Outcome::Error, Outcome::Dropped];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Match => "match",
+            Outcome::Mismatch => "mismatch",
+            Outcome::Error => "error",
+            Outcome::Dropped => "dropped",
+        }
+    }
+}
+
+/// One recorded mismatch.
+#[derive(Debug, Clone, Serialize)]
+pub struct Mismatch {
+    pub time: String,
+    pub method: String,
+    pub target: String,
+    /// Which backend answered the client.
+    pub primary: &'static str,
+    pub differences: Vec<Difference>,
+}
+
+#[derive(Default)]
+struct RouteRecord {
+    counts: [u64; 4],
+    mismatches: VecDeque<Mismatch>,
+    noise: BTreeSet<String>,
+    /// (unix second, matches, mismatches)
+    seconds: VecDeque<(u64, u64, u64)>,
+}
+
+#[derive(Default)]
+pub struct Book {
+    routes: Mutex<HashMap<Label, RouteRecord>>,
+}
+
+/// A route's shadow results, as the admin API shows them.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub counts: std::collections::BTreeMap<&'static str, u64>,
+    /// Matches out of compared answers since start (None before the first comparison).
+    pub match_rate: Option<f64>,
+    pub learned_noise: Vec<String>,
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl Book {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Label, RouteRecord>> {
+        self.routes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn count(&self, route: Label, outcome: Outcome) {
+        let mut routes = self.lock();
+        let r = routes.entry(route).or_default();
+        r.counts[outcome as usize] += 1;
+        if matches!(outcome, Outcome::Match | Outcome::Mismatch) {
+            let second = now();
+            if !matches!(r.seconds.back(), Some((s, _, _)) if *s == second) {
+                r.seconds.push_back((second, 0, 0));
+            }
+            let last = r.seconds.back_mut().expect("pushed above");
+            if outcome == Outcome::Match {
+                last.1 += 1;
+            } else {
+                last.2 += 1;
+            }
+            while r.seconds.front().is_some_and(|(s, _, _)| s + HISTORY_SECS < second) {
+                r.seconds.pop_front();
+            }
+        }
+    }
+
+    pub fn mismatch(&self, route: Label, mismatch: Mismatch) {
+        let mut routes = self.lock();
+        let r = routes.entry(route).or_default();
+        r.mismatches.push_back(mismatch);
+        if r.mismatches.len() > KEPT {
+            r.mismatches.pop_front();
+        }
+    }
+
+    /// Adds pointers learned as noise; returns the ones new to this route.
+    pub fn learn_noise(&self, route: Label, pointers: Vec<String>) -> Vec<String> {
+        let mut routes = self.lock();
+        let r = routes.entry(route).or_default();
+        pointers.into_iter().filter(|p| r.noise.insert(p.clone())).collect()
+    }
+
+    pub fn noise(&self, route: Label) -> Vec<String> {
+        self.lock().get(&route).map(|r| r.noise.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Mismatches out of compared answers over the last `secs` seconds, and how many were
+    /// compared.
+    pub fn mismatch_rate(&self, route: Label, secs: u64) -> (f64, u64) {
+        let since = now().saturating_sub(secs);
+        let routes = self.lock();
+        let Some(r) = routes.get(&route) else { return (0.0, 0) };
+        let (m, x) = r.seconds.iter().filter(|(s, _, _)| *s > since).fold((0, 0), |a, (_, m, x)| (a.0 + m, a.1 + x));
+        let total = m + x;
+        (if total == 0 { 0.0 } else { x as f64 / total as f64 }, total)
+    }
+
+    pub fn summary(&self, route: Label) -> Option<Summary> {
+        let routes = self.lock();
+        let r = routes.get(&route)?;
+        let compared = r.counts[Outcome::Match as usize] + r.counts[Outcome::Mismatch as usize];
+        Some(Summary {
+            counts: Outcome::ALL.iter().map(|o| (o.as_str(), r.counts[*o as usize])).collect(),
+            match_rate: (compared > 0).then(|| r.counts[Outcome::Match as usize] as f64 / compared as f64),
+            learned_noise: r.noise.iter().cloned().collect(),
+        })
+    }
+
+    /// Every route's counts, for `/metrics`.
+    pub fn counts(&self) -> Vec<(Label, [u64; 4])> {
+        self.lock().iter().map(|(l, r)| (*l, r.counts)).collect()
+    }
+
+    /// The recorded mismatches, oldest first.
+    pub fn mismatches(&self, route: Label) -> Vec<Mismatch> {
+        self.lock().get(&route).map(|r| r.mismatches.iter().cloned().collect()).unwrap_or_default()
+    }
+}

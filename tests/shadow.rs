@@ -1,0 +1,195 @@
+//! Shadowing against the real legacy app: matching and mismatching native answers (counts
+//! and the recorded differences), either backend as the primary, ignored and learned-noise
+//! fields, POST not shadowed unless listed, and a hanging shadowed side never holding up
+//! the client's answer.
+
+mod common;
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+fn info_route(native: u32, extra: &str) -> String {
+    format!("[routes.info]\npath = \"/api/1/info\"\nmethods = [\"GET\"]\nnative = {native}\nshadow = true\n{extra}")
+}
+
+fn shadow_state(banyan: &Banyan, route: &str) -> Value {
+    let resp = client().get(format!("http://{}/api/shadow/{route}", banyan.admin)).send().unwrap();
+    serde_json::from_str(&resp.text().unwrap()).unwrap()
+}
+
+fn count(state: &Value, outcome: &str) -> u64 {
+    state["summary"]["counts"][outcome].as_u64().unwrap_or(0)
+}
+
+/// Waits until `n` copies of `route` were compared or failed.
+fn settled(banyan: &Banyan, route: &str, n: u64) -> Value {
+    eventually_value(Duration::from_secs(20), || {
+        let s = shadow_state(banyan, route);
+        (["match", "mismatch", "error"].iter().map(|o| count(&s, o)).sum::<u64>() >= n).then_some(s)
+    })
+    .unwrap_or_else(|| panic!("copies did not settle: {}", shadow_state(banyan, route)))
+}
+
+fn get_info(banyan: &Banyan) -> reqwest::blocking::Response {
+    let resp = client().get(banyan.url("/api/1/info")).send().unwrap();
+    assert_eq!(resp.status(), 200);
+    resp
+}
+
+#[test]
+fn matching_answers_are_counted_and_the_client_gets_the_primary() {
+    let legacy = Legacy::start();
+    let banyan = Banyan::start_with(Options {
+        legacy: legacy.url(),
+        flags: &info_route(0, ""),
+        config: "",
+        data_dir: Some(&legacy.data_dir),
+    });
+    for _ in 0..10 {
+        assert_eq!(backend(&get_info(&banyan)), "legacy");
+    }
+    let state = settled(&banyan, "info", 10);
+    assert_eq!((count(&state, "match"), count(&state, "mismatch")), (10, 0), "{state}");
+    assert_eq!(state["summary"]["match_rate"], 1.0);
+    assert_eq!(state["mismatches"], json!([]));
+    let metrics = client().get(format!("http://{}/metrics", banyan.admin)).send().unwrap().text().unwrap();
+    assert!(metrics.contains(r#"banyan_shadow_total{route="info",outcome="match"} 10"#), "{metrics}");
+}
+
+#[test]
+fn a_mismatch_is_recorded_with_its_differences_then_ignored_on_request() {
+    let legacy = Legacy::start();
+    // A native handler that reports another version than legacy does.
+    for primary in [0, 100] {
+        let banyan = Banyan::start_with(Options {
+            legacy: legacy.url(),
+            flags: &info_route(primary, ""),
+            config: "[rotki]\nversion = \"9.9.9\"\n",
+            data_dir: Some(&legacy.data_dir),
+        });
+        for _ in 0..3 {
+            get_info(&banyan);
+        }
+        let state = settled(&banyan, "info", 3);
+        assert_eq!(count(&state, "mismatch"), 3, "{state}");
+        let m = &state["mismatches"][0];
+        assert_eq!(m["primary"], if primary == 0 { "legacy" } else { "native" });
+        assert_eq!((m["method"].as_str(), m["target"].as_str()), (Some("GET"), Some("/api/1/info")));
+        assert_eq!(
+            m["differences"],
+            json!([{"pointer": "/result/version/our_version", "legacy": "1.43.2", "native": "9.9.9"}]),
+            "{state}"
+        );
+
+        // Ops decide the field is expected to differ, through the API like any change.
+        let resp = banyan
+            .admin_request(reqwest::Method::PATCH, "/api/flags/routes/info")
+            .body(r#"{"shadow_ignore": ["/result/version/our_version"]}"#)
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        get_info(&banyan);
+        let state = settled(&banyan, "info", 4);
+        assert_eq!((count(&state, "match"), count(&state, "mismatch")), (1, 3), "{state}");
+    }
+}
+
+#[test]
+fn noise_is_learned_from_legacy_disagreeing_with_itself() {
+    let legacy = Legacy::start_with(&["--noisy-info"]);
+    let banyan = Banyan::start_with(Options {
+        legacy: legacy.url(),
+        flags: &info_route(0, "shadow_noise = true\n"),
+        config: "",
+        data_dir: Some(&legacy.data_dir),
+    });
+    let from = banyan.log.len();
+    // The first copy is sampled: legacy is asked twice and its message differs.
+    get_info(&banyan);
+    let state = settled(&banyan, "info", 1);
+    assert_eq!(state["summary"]["learned_noise"], json!(["/message"]), "{state}");
+    assert_eq!(count(&state, "match"), 1, "{state}");
+    banyan.log.wait_for(from, &["learned noise", "/message"], Duration::from_secs(5)).expect("noise is logged");
+    for _ in 0..5 {
+        get_info(&banyan);
+    }
+    let state = settled(&banyan, "info", 6);
+    assert_eq!((count(&state, "match"), count(&state, "mismatch")), (6, 0), "{state}");
+
+    // Without learning, the same noise is a mismatch every time.
+    let plain = Banyan::start_with(Options {
+        legacy: legacy.url(),
+        flags: &info_route(0, ""),
+        config: "",
+        data_dir: Some(&legacy.data_dir),
+    });
+    get_info(&plain);
+    let state = settled(&plain, "info", 1);
+    assert_eq!(state["mismatches"][0]["differences"][0]["pointer"], "/message", "{state}");
+}
+
+#[test]
+fn post_is_shadowed_only_when_listed() {
+    let legacy = Legacy::start();
+    let dir = big_data_dir();
+    let route = "[routes.mappings]\npath = \"/api/1/assets/locationmappings\"\nmethods = [\"POST\"]\nnative = 0\nshadow = true\n";
+    for (extra, shadowed) in [("", false), ("shadow_methods = [\"POST\"]\n", true)] {
+        let banyan = Banyan::start_with(Options {
+            legacy: legacy.url(),
+            flags: &format!("{route}{extra}"),
+            config: "",
+            data_dir: Some(dir.path().to_str().unwrap()),
+        });
+        let body = br#"{"limit": 5, "offset": 0}"#;
+        let r = raw(
+            banyan.addr,
+            &request("POST", "/api/1/assets/locationmappings", &[("Content-Type", "application/json")], body),
+        );
+        assert_eq!(r.status(), 200);
+        if shadowed {
+            let state = settled(&banyan, "mappings", 1);
+            assert_eq!(
+                state["summary"]["counts"].as_object().unwrap().values().filter_map(Value::as_u64).sum::<u64>(),
+                1
+            );
+        } else {
+            // A GET on the same route would be shadowed; this POST must not have been.
+            assert!(shadow_state(&banyan, "mappings")["summary"].is_null());
+        }
+    }
+}
+
+#[test]
+fn a_hanging_shadowed_side_never_holds_up_the_client() {
+    // Legacy accepts connections and never answers: every copy hangs.
+    let hole = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = hole.local_addr().unwrap();
+    let held = std::thread::spawn(move || hole.incoming().take(200).filter_map(Result::ok).collect::<Vec<_>>());
+    let banyan = Banyan::start_with(Options {
+        legacy: format!("http://{addr}"),
+        flags: &info_route(100, ""),
+        config: "[legacy]\ntimeout_ms = 120000\n",
+        data_dir: None,
+    });
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let url = banyan.url("/api/1/info");
+            std::thread::spawn(move || {
+                let c = client();
+                (0..25).map(|_| c.get(&url).send().unwrap().status().as_u16()).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = clients.into_iter().flat_map(|c| c.join().unwrap()).collect();
+    assert_eq!(statuses.len(), 100);
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+    // All 100 answered while every copy still hangs: 64 in flight, the rest dropped.
+    let state = shadow_state(&banyan, "info");
+    assert_eq!(count(&state, "dropped"), 100 - 64, "{state}");
+    assert_eq!(count(&state, "match") + count(&state, "mismatch") + count(&state, "error"), 0, "{state}");
+    drop(banyan);
+    drop(held);
+}
