@@ -32,6 +32,8 @@ pub struct App {
     pub stats: Stats,
     /// Shadow copies in flight and what they found.
     pub shadow: crate::shadow::Shadow,
+    /// Guards and ramps.
+    pub rollout: crate::rollout::Rollout,
     /// Turns true when banyan shuts down.
     shutdown: watch::Receiver<bool>,
 }
@@ -76,6 +78,7 @@ impl App {
             tokens,
             stats: Stats::default(),
             shadow: Default::default(),
+            rollout: Default::default(),
             shutdown,
             config,
         })

@@ -38,6 +38,29 @@ impl Source {
     }
 }
 
+/// Who made a change, and why when it was automatic.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub source: Source,
+    /// The admin token's name, for API changes.
+    pub actor: Option<&'a str>,
+    pub reason: Option<&'a str>,
+}
+
+impl<'a> Origin<'a> {
+    pub fn file() -> Origin<'static> {
+        Origin { source: Source::File, actor: None, reason: None }
+    }
+
+    pub fn api(actor: &'a str) -> Origin<'a> {
+        Origin { source: Source::Api, actor: Some(actor), reason: None }
+    }
+
+    pub fn automatic(source: Source, reason: &'a str) -> Origin<'a> {
+        Origin { source, actor: None, reason: Some(reason) }
+    }
+}
+
 /// One changed key; `route` is None for the file-wide settings.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Change {
@@ -108,7 +131,7 @@ impl AuditLog {
     }
 
     /// Appends one entry for `changes` (nothing when there are none).
-    pub fn record(&self, source: Source, actor: Option<&str>, generation: u64, changes: Vec<Change>) {
+    pub fn record(&self, origin: Origin<'_>, generation: u64, changes: Vec<Change>) {
         if changes.is_empty() {
             return;
         }
@@ -119,8 +142,9 @@ impl AuditLog {
             "seq": state.seq,
             "time": rfc3339(now.as_secs()),
             "unix_time": now.as_secs_f64(),
-            "source": source.as_str(),
-            "actor": actor,
+            "source": origin.source.as_str(),
+            "actor": origin.actor,
+            "reason": origin.reason,
             "generation": generation,
             "changes": changes,
         });
@@ -218,12 +242,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
         let log = AuditLog::open(&path);
-        log.record(Source::File, None, 2, vec![change("native", 0.into(), 25.into())]);
-        log.record(Source::Api, Some("ops"), 3, vec![]);
-        log.record(Source::Api, Some("ops"), 3, vec![change("native", 25.into(), 50.into())]);
+        log.record(Origin::file(), 2, vec![change("native", 0.into(), 25.into())]);
+        log.record(Origin::api("ops"), 3, vec![]);
+        log.record(Origin::api("ops"), 3, vec![change("native", 25.into(), 50.into())]);
         drop(log);
         let log = AuditLog::open(&path);
-        log.record(Source::Guard, None, 4, vec![change("native", 50.into(), 0.into())]);
+        log.record(Origin::automatic(Source::Guard, "errors"), 4, vec![change("native", 50.into(), 0.into())]);
         let tail = log.tail(10);
         let seqs: Vec<_> = tail.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
         assert_eq!(seqs, [1, 2, 3]);
@@ -238,7 +262,7 @@ mod tests {
         f.write_all(br#"{"seq": 5, "sou"#).unwrap();
         drop(f);
         let log = AuditLog::open(&path);
-        log.record(Source::File, None, 5, vec![change("native", 0.into(), 1.into())]);
+        log.record(Origin::file(), 5, vec![change("native", 0.into(), 1.into())]);
         assert_eq!(log.tail(10).iter().map(|e| e["seq"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 2, 3, 4]);
         assert_eq!(AuditLog::open(&path).tail(10).len(), 4);
     }

@@ -19,6 +19,7 @@ pub mod location;
 pub mod native;
 pub mod passthrough;
 pub mod proxy;
+pub mod rollout;
 pub mod rotki;
 pub mod routes;
 pub mod server;

@@ -69,7 +69,7 @@ pub async fn start(config: Config, registry: Registry) -> Result<Running, StartE
     let admin_addr = admin.local_addr().map_err(|source| StartError::Bind { addr: app.config.admin_listen, source })?;
 
     let watcher = crate::flags::spawn_watcher(app.flags.clone());
-    tokio::spawn(drain_stats(app.clone(), stopped.clone()));
+    tokio::spawn(every_second(app.clone(), stopped.clone()));
     let builder = http1_builder(&server);
     let mut threads = Vec::new();
     for (i, listener) in public.into_iter().enumerate() {
@@ -90,13 +90,21 @@ pub async fn start(config: Config, registry: Registry) -> Result<Running, StartE
     Ok(Running { public_addr, admin_addr, app, stop, threads, _watcher: watcher })
 }
 
-/// Moves the workers' request counts into the statistics' time slots every second, so the
-/// history is right even while nobody reads it.
-async fn drain_stats(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+/// Every second: moves the workers' request counts into the statistics' time slots (so
+/// the history is right even while nobody reads it), then judges guards and moves ramps.
+/// Flags writes block briefly, so this runs beside the workers, never on them.
+async fn every_second(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         tokio::select! {
-            _ = tick.tick() => app.stats.drain(),
+            _ = tick.tick() => {
+                let app = app.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    app.stats.drain();
+                    app.rollout.tick(&app);
+                })
+                .await;
+            }
             _ = stopped(&mut stop) => return,
         }
     }

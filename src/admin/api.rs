@@ -6,11 +6,12 @@ use std::time::UNIX_EPOCH;
 use http::{Response, StatusCode};
 use serde_json::{json, Map, Value};
 
-use super::edit::{self, EditError};
 use super::{error, json_response};
 use crate::app::App;
+use crate::audit::Origin;
 use crate::body::Body;
 use crate::decide::Backend;
+use crate::flags::EditError;
 use crate::routes::{normalize_pattern, MethodSet};
 use crate::stats::labels;
 use crate::stats::Window;
@@ -33,6 +34,7 @@ pub async fn readyz(app: &App) -> Response<Body> {
 pub fn flags(app: &App) -> Value {
     let snapshot = app.flags.snapshot();
     let status = app.flags.status();
+    let overrides = app.flags.overrides();
     let routes: Vec<_> = snapshot
         .routes
         .iter()
@@ -40,15 +42,24 @@ pub fn flags(app: &App) -> Value {
             let mut route: Map<String, Value> = r.settings().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
             route.insert("name".into(), json!(r.name));
             route.insert("native_handler".into(), json!(r.handler.map(|id| app.registry.get(id).path)));
-            // Guards, ramps and in-memory overrides arrive with issue 7; none exist yet.
-            route.insert("runtime".into(), json!({"guard_trips": 0, "ramp": null, "override": null}));
+            let state = app.rollout.state(&r.name).unwrap_or_default();
+            route.insert(
+                "runtime".into(),
+                json!({
+                    "guard_trips": state.guard_trips,
+                    "last_trip": state.last_trip,
+                    "ramp": state.ramp,
+                    // Held in memory over the file (a rollback the file could not take).
+                    "override": overrides.get(&r.name).map(|native| json!({"native": native})),
+                }),
+            );
             Value::Object(route)
         })
         .collect();
     json!({
         "generation": snapshot.generation,
         "file": app.flags.path().display().to_string(),
-        "writable": edit::writable(app.flags.path()),
+        "writable": app.flags.writable(),
         "legacy_only": snapshot.legacy_only,
         "override_header": snapshot.override_header.as_ref().map(|h| h.as_str()),
         "default_sticky": snapshot.default_sticky.to_string(),
@@ -93,7 +104,7 @@ pub fn patch_route(app: &App, name: &str, actor: &str, body: bytes::Bytes) -> Re
             return error(StatusCode::BAD_REQUEST, "expected a JSON object of settings, e.g. {\"native\": 25}".into())
         }
     };
-    match edit::patch(app, name, &changes, actor) {
+    match app.flags.set_route(name, &changes, Origin::api(actor)) {
         Ok(generation) => {
             let route = app
                 .flags

@@ -24,6 +24,7 @@ struct Scrape {
     routes: Vec<(Label, f64)>,
     websockets: Vec<(Label, &'static str, usize)>,
     shadow: Vec<(Label, [u64; 4])>,
+    trips: Vec<(Label, u64)>,
 }
 
 pub fn render(app: &App) -> String {
@@ -39,6 +40,7 @@ pub fn render(app: &App) -> String {
             .collect(),
         websockets: app.sessions.by_route(),
         shadow: app.shadow.book.counts(),
+        trips: app.rollout.trips(&snapshot.routes),
     };
     let mut registry = Registry::default();
     registry.register_collector(Box::new(scrape));
@@ -126,13 +128,15 @@ impl Collector for Scrape {
             e.encode_family(&[("route", label.name()), ("mode", *mode)])?.encode_gauge(&(*n as u64))?;
         }
 
-        // Guards arrive with issue 7; until then no route has one, so no series.
-        encoder.encode_descriptor(
+        let mut e = encoder.encode_descriptor(
             "banyan_guard_trips",
-            "Times a route's guard sent it back to legacy.",
+            "Times a route's guard sent it back to legacy (routes with a guard).",
             None,
             MetricType::Counter,
         )?;
+        for (label, n) in &self.trips {
+            e.encode_family(&[("route", label.name())])?.encode_counter::<NoLabelSet, _, u64>(n, None)?;
+        }
 
         let mut e = encoder.encode_descriptor(
             "banyan_native_share",

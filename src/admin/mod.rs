@@ -7,7 +7,6 @@
 mod api;
 pub mod auth;
 mod dashboard;
-mod edit;
 mod metrics;
 
 use std::sync::Arc;

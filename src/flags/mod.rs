@@ -3,6 +3,7 @@
 
 mod compile;
 mod diff;
+mod edit;
 mod model;
 pub mod rollout;
 mod store;
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 use http::{HeaderName, Method};
 
 pub use compile::compile;
+pub use edit::EditError;
 pub use store::{FlagsStore, ReloadOutcome, ReloadStatus};
 pub use watch::spawn_watcher;
 

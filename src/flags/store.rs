@@ -2,6 +2,7 @@
 //! locks, and one reload path that either applies a whole new generation or changes
 //! nothing (an invalid or missing file leaves the last good snapshot serving).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,7 +11,7 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 
 use super::{compile, diff, Snapshot};
-use crate::audit::{AuditLog, Source};
+use crate::audit::{AuditLog, Origin};
 use crate::location::Located;
 use crate::native::Registry;
 
@@ -35,6 +36,16 @@ struct State {
     /// directory re-reads the file but does not make a new generation.
     applied: Vec<u8>,
     status: ReloadStatus,
+    /// Native shares held in memory over the file's (a guard's rollback where the file
+    /// could not be written), each with the file's value when it was set: once the file
+    /// says something else for that route, the file wins again.
+    overrides: BTreeMap<String, Override>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Override {
+    native: f64,
+    file_native: f64,
 }
 
 /// What the last reload did, for logs and the admin API.
@@ -71,12 +82,17 @@ impl FlagsStore {
             state: Mutex::new(State {
                 applied: bytes,
                 status: ReloadStatus { at: SystemTime::now(), outcome: "applied", error: None },
+                overrides: BTreeMap::new(),
             }),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// The snapshot a new request should use for its whole life.
@@ -112,7 +128,7 @@ impl FlagsStore {
     }
 
     /// Changes the file and applies the result as one step, under the reload lock, so the
-    /// change is recorded as `source`'s and nothing else applies in between. `edit` gets
+    /// change is recorded as `origin`'s and nothing else applies in between. `edit` gets
     /// the file's bytes as they are on disk, and returns the new bytes (None: no change)
     /// after which `write` puts them on disk. The file on disk must be the one serving:
     /// an edit not yet applied (being written, or invalid) is not built upon.
@@ -120,8 +136,7 @@ impl FlagsStore {
         &self,
         edit: impl FnOnce(&[u8]) -> Result<Option<Vec<u8>>, E>,
         write: impl FnOnce(&[u8]) -> Result<(), E>,
-        source: Source,
-        actor: Option<&str>,
+        origin: Origin<'_>,
     ) -> Result<ReloadOutcome, E> {
         let mut state = self.lock();
         let on_disk = self.read().map_err(|e| E::from(e.to_string()))?;
@@ -135,7 +150,7 @@ impl FlagsStore {
         let Some(bytes) = edit(&on_disk)? else { return Ok(ReloadOutcome::Unchanged) };
         self.writes.fetch_add(1, Ordering::AcqRel);
         write(&bytes)?;
-        Ok(self.apply_locked(&mut state, Ok(bytes), source, actor))
+        Ok(self.apply_locked(&mut state, Ok(bytes), origin, false))
     }
 
     /// How many times banyan wrote the file itself; see [`apply_read`](Self::apply_read).
@@ -149,7 +164,7 @@ impl FlagsStore {
     pub fn apply_read(&self, read: Result<Vec<u8>, Located>, writes_before: u64) -> ReloadOutcome {
         let mut state = self.lock();
         let read = if self.writes() == writes_before { read } else { self.read() };
-        self.apply_locked(&mut state, read, Source::File, None)
+        self.apply_locked(&mut state, read, Origin::file(), false)
     }
 
     /// The file's bytes now.
@@ -161,33 +176,54 @@ impl FlagsStore {
     /// the file. Logs the outcome.
     pub fn apply(&self, read: Result<Vec<u8>, Located>) -> ReloadOutcome {
         let mut state = self.lock();
-        self.apply_locked(&mut state, read, Source::File, None)
+        self.apply_locked(&mut state, read, Origin::file(), false)
     }
 
+    /// Holds route `name` at `native` % in memory, over what the file says, until the file
+    /// changes that route's value (for a rollback where the file cannot be written).
+    pub fn force_native(&self, name: &str, native: f64, origin: Origin<'_>) -> ReloadOutcome {
+        let mut state = self.lock();
+        let bytes = state.applied.clone();
+        let file = std::str::from_utf8(&bytes).ok().and_then(|t| compile(&self.path, t, &self.registry, 0).ok());
+        let Some(file_native) = file.and_then(|s| s.routes.iter().find(|r| r.name == name).map(|r| r.native_percent))
+        else {
+            return ReloadOutcome::Unchanged;
+        };
+        state.overrides.insert(name.to_string(), Override { native, file_native });
+        self.apply_locked(&mut state, Ok(bytes), origin, true)
+    }
+
+    /// The native shares held in memory over the file's, by route.
+    pub fn overrides(&self) -> BTreeMap<String, f64> {
+        self.lock().overrides.iter().map(|(n, o)| (n.clone(), o.native)).collect()
+    }
+
+    /// `force`: make a new generation even when the bytes did not change (an override did).
     fn apply_locked(
         &self,
         state: &mut State,
         read: Result<Vec<u8>, Located>,
-        source: Source,
-        actor: Option<&str>,
+        origin: Origin<'_>,
+        force: bool,
     ) -> ReloadOutcome {
         let before = self.current.load_full();
         let serving = before.generation;
         let outcome = match read {
             Err(e) => ReloadOutcome::Missing(e),
-            Ok(bytes) if bytes == state.applied => ReloadOutcome::Unchanged,
+            Ok(bytes) if bytes == state.applied && !force => ReloadOutcome::Unchanged,
             Ok(bytes) => {
                 let compiled = std::str::from_utf8(&bytes)
                     .map_err(|e| Located::whole_file(&self.path, format!("not UTF-8: {e}")))
                     .and_then(|text| compile(&self.path, text, &self.registry, serving + 1));
                 match compiled {
-                    Ok(snapshot) => {
+                    Ok(mut snapshot) => {
+                        apply_overrides(&mut state.overrides, &mut snapshot);
                         let generation = snapshot.generation;
                         let changes = diff::changes(&before, &snapshot);
                         self.current.store(Arc::new(snapshot));
                         self.generation.store(generation, Ordering::Release);
                         state.applied = bytes;
-                        self.audit.record(source, actor, generation, changes);
+                        self.audit.record(origin, generation, changes);
                         ReloadOutcome::Applied(generation)
                     }
                     Err(e) => ReloadOutcome::Rejected(e),
@@ -197,7 +233,8 @@ impl FlagsStore {
         let (label, error) = match &outcome {
             ReloadOutcome::Applied(generation) => {
                 self.applied.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(generation, file = %self.path.display(), source = source.as_str(), actor, "flags applied");
+                let (source, actor, reason) = (origin.source.as_str(), origin.actor, origin.reason);
+                tracing::info!(generation, file = %self.path.display(), source, actor, reason, "flags applied");
                 ("applied", None)
             }
             ReloadOutcome::Unchanged => {
@@ -231,6 +268,18 @@ impl FlagsStore {
         // A panic while holding the lock cannot leave State half-written (plain fields),
         // so a poisoned lock is still usable.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Holds the overridden routes at their forced share; drops the overrides whose route the
+/// file changed (or removed) since.
+fn apply_overrides(overrides: &mut BTreeMap<String, Override>, snapshot: &mut Snapshot) {
+    overrides.retain(|name, o| snapshot.routes.iter().any(|r| r.name == *name && r.native_percent == o.file_native));
+    for r in &mut snapshot.routes {
+        if let Some(o) = overrides.get(&r.name) {
+            r.native_percent = o.native;
+            r.threshold = (o.native * 100.0).round() as u32;
+        }
     }
 }
 

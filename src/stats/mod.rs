@@ -237,6 +237,23 @@ impl Stats {
         out
     }
 
+    /// One label and backend over about the last `secs` seconds (whole ten-second slots
+    /// that overlap them, the current one included): what a guard judges.
+    pub fn recent(&self, label: Label, backend: Backend, secs: u64) -> Recent {
+        self.drain();
+        let now = unix_secs(SystemTime::now());
+        let since = now.saturating_sub(secs) / SLOT_SECS;
+        let series = lock(&self.series);
+        let mut hist = LogHistogram::default();
+        let (mut requests, mut errors) = (0, 0);
+        for slot in series.get(&(label, backend)).iter().flat_map(|s| &s.slots).filter(|s| s.number >= since) {
+            requests += slot.requests;
+            errors += slot.errors;
+            hist.merge(&slot.hist);
+        }
+        Recent { requests, errors, p99_ms: hist.quantile(0.99).map(|m| m / 1000.0) }
+    }
+
     /// The last 15 minutes of one label, slot by slot, per backend (empty slots included).
     pub fn history(&self, label: Label) -> History {
         self.drain();
@@ -283,6 +300,15 @@ impl Series {
         slot.errors += c.errors;
         slot.hist.merge(&c.hist);
     }
+}
+
+/// A label and backend over a recent window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Recent {
+    pub requests: u64,
+    /// 5xx answers.
+    pub errors: u64,
+    pub p99_ms: Option<f64>,
 }
 
 pub struct Totals {

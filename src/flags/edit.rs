@@ -1,5 +1,5 @@
-//! `PATCH /api/flags/routes/{name}`: a change to one route, made the way ops would make
-//! it: in `flags.toml` itself, with its comments and layout kept (`toml_edit`), validated
+//! A change to one route (`PATCH /api/flags/routes/{name}`, a guard's rollback, a ramp's
+//! step), made the way ops would make it: in `flags.toml` itself, with its comments and layout kept (`toml_edit`), validated
 //! exactly as a file edit is, written atomically (a temp file renamed over it) and applied
 //! by the normal reload path. A file banyan may not write (mode read-only, or a read-only
 //! mount such as a Kubernetes ConfigMap) is managed elsewhere: the change is refused.
@@ -10,9 +10,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 use toml_edit::{DocumentMut, Item, TableLike};
 
-use crate::app::App;
-use crate::audit::Source;
-use crate::flags::{compile, ReloadOutcome};
+use super::{compile, FlagsStore, ReloadOutcome};
+use crate::audit::Origin;
 
 pub enum EditError {
     /// 400: the change is not valid (the message says why).
@@ -25,15 +24,31 @@ pub enum EditError {
     Failed(String),
 }
 
-/// Applies `changes` (JSON values; null removes a key) to route `name`; the generation
-/// now serving.
-pub fn patch(app: &App, name: &str, changes: &Map<String, Value>, actor: &str) -> Result<u64, EditError> {
+impl FlagsStore {
+    /// Applies `changes` (JSON values; null removes a key) to route `name` in the file;
+    /// the generation now serving.
+    pub fn set_route(&self, name: &str, changes: &Map<String, Value>, origin: Origin<'_>) -> Result<u64, EditError> {
+        set_route(self, name, changes, origin)
+    }
+
+    /// Whether banyan may write the flags file.
+    pub fn writable(&self) -> bool {
+        writable_target(self.path()).is_ok()
+    }
+}
+
+fn set_route(
+    store: &FlagsStore,
+    name: &str,
+    changes: &Map<String, Value>,
+    origin: Origin<'_>,
+) -> Result<u64, EditError> {
     if changes.is_empty() {
         return Err(EditError::Invalid("nothing to change: send an object such as {\"native\": 25}".into()));
     }
-    let path = app.flags.path();
+    let path = store.path();
     let target = writable_target(path)?;
-    let serving = app.flags.snapshot().generation;
+    let serving = store.snapshot().generation;
     let edit = |on_disk: &[u8]| -> Result<Option<Vec<u8>>, EditError> {
         let text = std::str::from_utf8(on_disk)
             .map_err(|e| EditError::Conflict(format!("{} is not UTF-8: {e}", path.display())))?;
@@ -53,14 +68,14 @@ pub fn patch(app: &App, name: &str, changes: &Map<String, Value>, actor: &str) -
             return Ok(None);
         }
         // The position would point into a file that was never written: the message alone.
-        compile(path, &new_text, &app.registry, serving + 1)
+        compile(path, &new_text, store.registry(), serving + 1)
             .map_err(|e| EditError::Invalid(format!("route {name:?}: {}", e.message)))?;
         Ok(Some(new_text.into_bytes()))
     };
-    let outcome = app.flags.edit(edit, |bytes| write_file(&target, bytes), Source::Api, Some(actor))?;
+    let outcome = store.edit(edit, |bytes| write_file(&target, bytes), origin)?;
     match outcome {
         ReloadOutcome::Applied(generation) => Ok(generation),
-        ReloadOutcome::Unchanged => Ok(app.flags.snapshot().generation),
+        ReloadOutcome::Unchanged => Ok(store.snapshot().generation),
         ReloadOutcome::Rejected(e) | ReloadOutcome::Missing(e) => Err(EditError::Failed(e.to_string())),
     }
 }
@@ -97,9 +112,11 @@ impl From<String> for EditError {
 fn to_toml(v: &Value) -> Option<toml_edit::Value> {
     Some(match v {
         Value::Bool(b) => (*b).into(),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => i.into(),
-            None => n.as_f64()?.into(),
+        // A whole number is written as one (`native = 50`, as ops write it).
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => i.into(),
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 1e15 => (f as i64).into(),
+            (None, f) => f?.into(),
         },
         Value::String(s) => s.as_str().into(),
         Value::Array(items) => {
@@ -111,11 +128,6 @@ fn to_toml(v: &Value) -> Option<toml_edit::Value> {
         }
         Value::Null | Value::Object(_) => return None,
     })
-}
-
-/// Whether banyan may write the flags file (the admin API's `writable`).
-pub fn writable(path: &Path) -> bool {
-    writable_target(path).is_ok()
 }
 
 /// The file to write (a symlink's target, so the link stays), if banyan may write it: not
@@ -189,6 +201,7 @@ mod tests {
     fn json_values_become_toml_values() {
         assert_eq!(to_toml(&serde_json::json!(25)).unwrap().to_string(), "25");
         assert_eq!(to_toml(&serde_json::json!(12.5)).unwrap().to_string(), "12.5");
+        assert_eq!(to_toml(&serde_json::json!(50.0)).unwrap().to_string(), "50");
         assert_eq!(to_toml(&serde_json::json!(["GET", "POST"])).unwrap().to_string(), r#"["GET", "POST"]"#);
         assert!(to_toml(&serde_json::json!({"a": 1})).is_none());
     }

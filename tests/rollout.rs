@@ -1,0 +1,213 @@
+//! Guards and ramps on a running banyan (in-process, on real sockets, so native handlers
+//! can be made to fail or stall on purpose): a guard trips on errors and on latency and
+//! writes the rollback into flags.toml with the operator's comments intact, holds it in
+//! memory where the file cannot be written, and a ramp steps up on its clock and stops on
+//! a trip.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use banyan::config::{Config, Overrides};
+use banyan::native::{BoxFuture, Context, HandlerResult, NativeRequest, Registry};
+use banyan::server::Running;
+use common::eventually;
+use serde_json::Value;
+
+static ERRORS_FAIL: AtomicBool = AtomicBool::new(true);
+static RAMP_FAIL: AtomicBool = AtomicBool::new(false);
+
+fn answer(fail: bool) -> HandlerResult {
+    if fail {
+        return Err("native broke".into());
+    }
+    let body = bytes::Bytes::from_static(br#"{"result": true, "message": ""}"#);
+    Ok(banyan::native::Outcome::Respond(banyan::rotki::response::api_response(http::StatusCode::OK, body)))
+}
+
+fn errors(_: NativeRequest, _: Arc<Context>) -> BoxFuture<HandlerResult> {
+    Box::pin(async { answer(ERRORS_FAIL.load(Ordering::SeqCst)) })
+}
+
+fn slow(_: NativeRequest, _: Arc<Context>) -> BoxFuture<HandlerResult> {
+    Box::pin(async {
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        answer(false)
+    })
+}
+
+fn ramped(_: NativeRequest, _: Arc<Context>) -> BoxFuture<HandlerResult> {
+    Box::pin(async { answer(RAMP_FAIL.load(Ordering::SeqCst)) })
+}
+
+struct Env {
+    rt: tokio::runtime::Runtime,
+    running: Option<Running>,
+    dir: tempfile::TempDir,
+    _legacy: common::Legacy,
+}
+
+impl Env {
+    fn start(flags: &str) -> Env {
+        let legacy = common::Legacy::start();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("flags.toml"), flags).unwrap();
+        let overrides = Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            admin_listen: Some("127.0.0.1:0".into()),
+            legacy: Some(legacy.url()),
+            flags: Some(dir.path().join("flags.toml")),
+            data_dir: None,
+        };
+        let config = Config::load(None, &overrides).unwrap();
+        let mut registry = Registry::builtin();
+        registry.add("/api/1/errors", &[http::Method::GET], errors);
+        registry.add("/api/1/slow", &[http::Method::GET], slow);
+        registry.add("/api/1/ramped", &[http::Method::GET], ramped);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let running = rt.block_on(banyan::server::start(config, registry)).unwrap();
+        Env { rt, running: Some(running), dir, _legacy: legacy }
+    }
+
+    fn running(&self) -> &Running {
+        self.running.as_ref().unwrap()
+    }
+
+    fn get(&self, path: &str, n: usize) -> Vec<(u16, String)> {
+        let c = common::client();
+        (0..n)
+            .map(|_| {
+                let r = c.get(format!("http://{}{path}", self.running().public_addr)).send().unwrap();
+                (r.status().as_u16(), common::backend(&r))
+            })
+            .collect()
+    }
+
+    fn flags_file(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("flags.toml")).unwrap()
+    }
+
+    fn route(&self, name: &str) -> Value {
+        let url = format!("http://{}/api/flags", self.running().admin_addr);
+        let flags: Value = serde_json::from_str(&common::client().get(url).send().unwrap().text().unwrap()).unwrap();
+        flags["routes"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap().clone()
+    }
+
+    fn audit(&self) -> Vec<Value> {
+        let url = format!("http://{}/api/audit", self.running().admin_addr);
+        let a: Value = serde_json::from_str(&common::client().get(url).send().unwrap().text().unwrap()).unwrap();
+        a["entries"].as_array().unwrap().clone()
+    }
+
+    /// Waits for `n` more evaluations of guards and ramps.
+    fn ticks(&self, n: u64) {
+        let from = self.running().app.rollout.ticks();
+        eventually(Duration::from_secs(n + 10), || self.running().app.rollout.ticks() >= from + n)
+            .expect("the guards are evaluated every second");
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            self.rt.block_on(r.shutdown());
+        }
+    }
+}
+
+const ERRORS: &str = "# The errors route: 100 % native while we watch it.\n\
+[routes.errors]\n\
+path = \"/api/1/errors\"\n\
+methods = [\"GET\"]\n\
+native = 100   # flipped after the shadow run\n\
+\n\
+[routes.errors.guard]\n\
+window_secs = 30\n\
+min_requests = 10\n\
+max_error_rate = 0.2\n";
+
+#[test]
+fn a_guard_trips_on_errors_and_writes_the_rollback_into_the_file() {
+    let env = Env::start(ERRORS);
+    let answers = env.get("/api/1/errors", 12);
+    assert!(answers.iter().all(|(s, b)| *s == 500 && b == "native"), "{answers:?}");
+
+    eventually(Duration::from_secs(10), || env.route("errors")["native"] == 0.0).expect("the guard rolls back");
+    // The file says so too, the operator's comments and layout intact.
+    assert_eq!(env.flags_file(), ERRORS.replace("native = 100   #", "native = 0   #"));
+    let route = env.route("errors");
+    assert_eq!(route["runtime"]["guard_trips"], 1);
+    let reason = route["runtime"]["last_trip"]["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("error rate 100.0 %") && reason.contains("max_error_rate 20.0 %"), "{reason}");
+    assert_eq!(route["runtime"]["last_trip"]["in_memory"], false);
+    let entry = env.audit().pop().unwrap();
+    assert_eq!((entry["source"].as_str(), entry["reason"].as_str()), (Some("guard"), Some(reason.as_str())));
+    assert_eq!(entry["changes"][0]["after"], 0.0);
+    // Legacy answers from now on.
+    assert!(env.get("/api/1/errors", 3).iter().all(|(_, b)| b == "legacy"));
+    let metrics =
+        common::client().get(format!("http://{}/metrics", env.running().admin_addr)).send().unwrap().text().unwrap();
+    assert!(metrics.contains(r#"banyan_guard_trips_total{route="errors"} 1"#), "{metrics}");
+}
+
+#[test]
+fn a_guard_trips_on_latency() {
+    let flags = "[routes.slow]\npath = \"/api/1/slow\"\nmethods = [\"GET\"]\nnative = 100\n\
+                 [routes.slow.guard]\nmin_requests = 5\nmax_p99_ms = 50\n";
+    let env = Env::start(flags);
+    assert!(env.get("/api/1/slow", 6).iter().all(|(s, _)| *s == 200));
+    eventually(Duration::from_secs(10), || env.route("slow")["native"] == 0.0).expect("the guard rolls back");
+    let reason = env.route("slow")["runtime"]["last_trip"]["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("p99") && reason.contains("max_p99_ms 50 ms"), "{reason}");
+}
+
+#[test]
+fn where_the_file_cannot_be_written_the_rollback_holds_in_memory() {
+    let env = Env::start(ERRORS);
+    let path = env.dir.path().join("flags.toml");
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    perms.set_readonly(true);
+    std::fs::set_permissions(&path, perms).unwrap();
+    env.get("/api/1/errors", 12);
+    eventually(Duration::from_secs(10), || env.route("errors")["native"] == 0.0).expect("the guard rolls back");
+    assert_eq!(env.flags_file(), ERRORS, "a read-only file was written");
+    let route = env.route("errors");
+    assert_eq!(route["runtime"]["override"]["native"], 0.0);
+    assert_eq!(route["runtime"]["last_trip"]["in_memory"], true);
+    assert!(env.get("/api/1/errors", 3).iter().all(|(_, b)| b == "legacy"));
+}
+
+#[test]
+fn a_ramp_steps_up_on_its_clock_and_stops_when_the_guard_trips() {
+    RAMP_FAIL.store(false, Ordering::SeqCst);
+    let flags = "[routes.ramped]\npath = \"/api/1/ramped\"\nmethods = [\"GET\"]\nnative = 0\n\
+                 [routes.ramped.guard]\nwindow_secs = 10\nmin_requests = 10\nmax_error_rate = 0.2\n\
+                 [routes.ramped.ramp]\nsteps = [10, 50, 100]\ninterval_secs = 1\n";
+    let env = Env::start(flags);
+    eventually(Duration::from_secs(15), || env.route("ramped")["native"] == 100.0).expect("the ramp reaches 100 %");
+    let steps: Vec<_> =
+        env.audit().iter().filter(|e| e["source"] == "ramp").map(|e| e["changes"][0]["after"].clone()).collect();
+    assert_eq!(steps, [10.0, 50.0, 100.0]);
+    assert!(env.flags_file().contains("native = 100\n"), "{}", env.flags_file());
+    assert_eq!(env.route("ramped")["runtime"]["ramp"]["next"], Value::Null);
+
+    // An operator's edit back to 10 % restarts the ramp from there; then native breaks.
+    std::fs::write(env.dir.path().join("flags.toml"), env.flags_file().replace("native = 100\n", "native = 10\n"))
+        .unwrap();
+    eventually(Duration::from_secs(10), || env.route("ramped")["native"] == 10.0).expect("back at 10 %");
+    RAMP_FAIL.store(true, Ordering::SeqCst);
+    // Enough native answers to judge (the ramp may have stepped on meanwhile).
+    let label = banyan::stats::labels::flags_route("ramped");
+    while env.running().app.stats.recent(label, banyan::decide::Backend::Native, 10).requests < 12 {
+        env.get("/api/1/ramped", 20);
+    }
+    eventually(Duration::from_secs(10), || env.route("ramped")["native"] == 0.0).expect("the guard rolls back");
+    let ramp = env.route("ramped")["runtime"]["ramp"].clone();
+    assert!(ramp["stopped"].as_str().unwrap().starts_with("guard tripped"), "{ramp}");
+    // It stays stopped: three more evaluations, and still 0 %.
+    env.ticks(3);
+    assert_eq!(env.route("ramped")["native"], 0.0);
+    assert_eq!(env.audit().last().unwrap()["source"], "guard");
+}
