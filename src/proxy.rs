@@ -132,7 +132,7 @@ async fn serve_shadowed(
     slot: &Slot<SendRequest<Body>>,
 ) -> (Backend, Response<Body>) {
     let (parts, body) = req.into_parts();
-    let body = match http_body_util::BodyExt::collect(body).await {
+    let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
             let failure = crate::legacy::Failure::Send(format!("reading the request body: {e}"));
@@ -140,7 +140,9 @@ async fn serve_shadowed(
         }
     };
     let copy = app.shadow.capture(target, parts.clone(), body.clone(), peer);
-    let native = routed.route.and_then(|r| r.handler).filter(|_| routed.backend == Backend::Native);
+    // A body over the native limit is legacy's, as on the other paths.
+    let fits = body.len() <= app.native.body_limit();
+    let native = routed.route.and_then(|r| r.handler).filter(|_| routed.backend == Backend::Native && fits);
     let (backend, resp, primary) = match native {
         Some(id) => match app.native.serve_buffered(id, parts, body, routed.route.is_some_and(|r| r.async_query)).await
         {
@@ -183,7 +185,7 @@ async fn legacy_answer(app: &App, resp: Response<Body>) -> (Response<Body>, Prim
         return (resp, Primary::Unusable("the answer is larger than the shadow limit, or of unknown length"));
     }
     let (parts, body) = resp.into_parts();
-    match http_body_util::BodyExt::collect(body).await {
+    match body.collect().await {
         Ok(b) => {
             let bytes = b.to_bytes();
             let primary =

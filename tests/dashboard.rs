@@ -104,6 +104,25 @@ async fn set_native(page: &Client, route: &str, value: &str) {
     panic!("cannot set {route} to {value}: {last:?}");
 }
 
+/// Clicks what `css` selects, again if the page redrew it in between.
+async fn click_retrying(page: &Client, css: &str) {
+    for _ in 0..20 {
+        if let Ok(e) = page.find(Locator::Css(css)).await {
+            if e.click().await.is_ok() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("cannot click {css}");
+}
+
+/// A request from the test, off the runtime's thread (the client blocks).
+async fn http_get(url: &str) {
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || client().get(url).send().unwrap()).await.unwrap();
+}
+
 fn artifacts() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
     std::fs::create_dir_all(&dir).unwrap();
@@ -128,6 +147,7 @@ fn an_operator_moves_a_route_to_half_native_from_the_dashboard() {
     let (_driver, port) = chromedriver();
     let flags_path = banyan.flags_path();
     let admin = format!("http://{}/", banyan.admin);
+    let ping_url = banyan.url("/api/1/ping");
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
@@ -163,13 +183,26 @@ fn an_operator_moves_a_route_to_half_native_from_the_dashboard() {
         let file = std::fs::read_to_string(&flags_path).unwrap();
         assert_eq!(file, FLAGS.replace("native = 0   #", "native = 50   #"));
 
+        // Shadow on, from the same row: the file gets the key, the row says so, and the
+        // copies' outcomes show up with a link to the differences.
+        click_retrying(&page, "#routes tr[data-route=ping] button.shadow-toggle").await;
+        text_when(&page, "#routes tr[data-route=ping] button.shadow-toggle", |t| t == "shadow on").await;
+        assert!(std::fs::read_to_string(&flags_path).unwrap().contains("shadow = true"));
+        for _ in 0..5 {
+            http_get(&ping_url).await;
+        }
+        let shadow = text_when(&page, "#routes tr[data-route=ping]", |t| t.contains("% match")).await;
+        assert!(shadow.contains("100.0 % match"), "{shadow}");
+        let link = page.find(Locator::Css("#routes tr[data-route=ping] a")).await.unwrap();
+        assert_eq!(link.attr("href").await.unwrap().as_deref(), Some("/api/shadow/ping"));
+
         let shot = page.screenshot().await.unwrap();
         std::fs::write(artifacts().join("dashboard.png"), shot).unwrap();
 
         // A broken file on disk shows a banner; the page keeps serving the last good one.
         std::fs::write(&flags_path, "[routes.ping\n").unwrap();
         let banner = text_when(&page, "#reload-banner", |t| t.contains("flags.toml:1")).await;
-        assert!(banner.contains("still serving generation 2"), "{banner}");
+        assert!(banner.contains("still serving generation 3"), "{banner}");
         std::fs::write(artifacts().join("dashboard-invalid-file.png"), page.screenshot().await.unwrap()).unwrap();
         page.close().await.unwrap();
     });

@@ -186,7 +186,12 @@ fn a_ramp_steps_up_on_its_clock_and_stops_when_the_guard_trips() {
                  [routes.ramped.guard]\nwindow_secs = 10\nmin_requests = 10\nmax_error_rate = 0.2\n\
                  [routes.ramped.ramp]\nsteps = [10, 50, 100]\ninterval_secs = 1\n";
     let env = Env::start(flags);
-    eventually(Duration::from_secs(15), || env.route("ramped")["native"] == 100.0).expect("the ramp reaches 100 %");
+    // Each step after the first waits for enough native answers to judge: keep traffic up.
+    eventually(Duration::from_secs(30), || {
+        env.get("/api/1/ramped", 20);
+        env.route("ramped")["native"] == 100.0
+    })
+    .expect("the ramp reaches 100 %");
     let steps: Vec<_> =
         env.audit().iter().filter(|e| e["source"] == "ramp").map(|e| e["changes"][0]["after"].clone()).collect();
     assert_eq!(steps, [10.0, 50.0, 100.0]);
@@ -198,16 +203,23 @@ fn a_ramp_steps_up_on_its_clock_and_stops_when_the_guard_trips() {
         .unwrap();
     eventually(Duration::from_secs(10), || env.route("ramped")["native"] == 10.0).expect("back at 10 %");
     RAMP_FAIL.store(true, Ordering::SeqCst);
-    // Enough native answers to judge (the ramp may have stepped on meanwhile).
-    let label = banyan::stats::labels::flags_route("ramped");
-    while env.running().app.stats.recent(label, banyan::decide::Backend::Native, 10).requests < 12 {
+    eventually(Duration::from_secs(30), || {
         env.get("/api/1/ramped", 20);
-    }
-    eventually(Duration::from_secs(10), || env.route("ramped")["native"] == 0.0).expect("the guard rolls back");
+        env.route("ramped")["native"] == 0.0
+    })
+    .expect("the guard rolls back");
     let ramp = env.route("ramped")["runtime"]["ramp"].clone();
     assert!(ramp["stopped"].as_str().unwrap().starts_with("guard tripped"), "{ramp}");
-    // It stays stopped: three more evaluations, and still 0 %.
+    // The stop is in the file too, so a restart does not climb back into the failure.
+    let file = env.flags_file();
+    assert!(file.contains("native = 0\n") && file.contains("stopped = \"guard tripped at "), "{file}");
     env.ticks(3);
     assert_eq!(env.route("ramped")["native"], 0.0);
     assert_eq!(env.audit().last().unwrap()["source"], "guard");
+
+    // Native is fixed; deleting the stop resumes the ramp from 0 %.
+    RAMP_FAIL.store(false, Ordering::SeqCst);
+    let resumed: String = file.lines().filter(|l| !l.starts_with("stopped = ")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(env.dir.path().join("flags.toml"), resumed).unwrap();
+    eventually(Duration::from_secs(15), || env.route("ramped")["native"] == 10.0).expect("the ramp resumes");
 }

@@ -1,4 +1,4 @@
-//! The load benchmark, in three parts:
+//! The load benchmark, in parts:
 //! - passthrough: banyan's legacy passthrough against the proxies ops would otherwise use
 //!   (nginx `proxy_pass` with upstream keep-alive, HAProxy), a bare hyper forwarder (our
 //!   stack with no features) and a direct connection (the limit), all forwarding to the
@@ -12,12 +12,16 @@
 //!   ping latency while 8 heavy queries run on either side;
 //! - websocket: banyan's RSS per relayed websocket (`--ws-connections`, default 9,900) and
 //!   the time from a native publish to the last of `--ws-clients` (1,000) sockets;
+//! - shadow: the client's latency with `shadow = true` against without, both ways round:
+//!   native answering with copies to a slow legacy (50 ms), and legacy answering with
+//!   copies to the native handler;
 //! - soak (only when asked for, `--only soak`): RSS over `--soak-secs` (600) at full load.
 //!
 //! Run it with `scripts/bench-load.sh` (installs wrk, nginx and HAProxy, builds, runs).
 //! Options: `--duration SECS` (per run, default 5), `--rounds N` (default 3),
 //! `--connections 32,256`, `--threads N` (wrk threads, default 2), `--only
-//! passthrough,legacy,reload,globaldb,websocket,soak` (the parts to run; default all but soak),
+//! passthrough,legacy,reload,globaldb,websocket,shadow,soak` (the parts to run; default all
+//! but soak),
 //! `--soak-secs SECS`, `--ws-connections N`, `--ws-clients N`.
 
 pub struct Options {
@@ -57,7 +61,14 @@ fn options() -> Options {
         rounds: 3,
         connections: vec![32, 256],
         threads: 2,
-        only: vec!["passthrough".into(), "legacy".into(), "reload".into(), "globaldb".into(), "websocket".into()],
+        only: vec![
+            "passthrough".into(),
+            "legacy".into(),
+            "reload".into(),
+            "globaldb".into(),
+            "websocket".into(),
+            "shadow".into(),
+        ],
         soak_secs: 600,
         ws_connections: 9_900,
         ws_clients: 1_000,
@@ -94,6 +105,7 @@ mod legacy_app;
 mod passthrough;
 mod procs;
 mod reload;
+mod shadow;
 mod soak;
 mod websockets;
 mod wrk;
@@ -116,6 +128,9 @@ fn main() {
     }
     if wants("websocket") {
         websockets::run(&o, dir.path());
+    }
+    if wants("shadow") {
+        shadow::run(&o, dir.path());
     }
     if wants("soak") {
         soak::run(&o, dir.path());

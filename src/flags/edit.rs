@@ -28,7 +28,20 @@ impl FlagsStore {
     /// Applies `changes` (JSON values; null removes a key) to route `name` in the file;
     /// the generation now serving.
     pub fn set_route(&self, name: &str, changes: &Map<String, Value>, origin: Origin<'_>) -> Result<u64, EditError> {
-        set_route(self, name, changes, origin)
+        set_route(self, name, changes, origin, None)
+    }
+
+    /// [`set_route`](Self::set_route), only if the file still gives the route `native`
+    /// share `expected` (a ramp's step must not overwrite an operator's change made since
+    /// the ramp looked): 409 otherwise.
+    pub fn set_route_if(
+        &self,
+        name: &str,
+        changes: &Map<String, Value>,
+        origin: Origin<'_>,
+        expected: f64,
+    ) -> Result<u64, EditError> {
+        set_route(self, name, changes, origin, Some(expected))
     }
 
     /// Whether banyan may write the flags file.
@@ -42,6 +55,7 @@ fn set_route(
     name: &str,
     changes: &Map<String, Value>,
     origin: Origin<'_>,
+    expected: Option<f64>,
 ) -> Result<u64, EditError> {
     if changes.is_empty() {
         return Err(EditError::Invalid("nothing to change: send an object such as {\"native\": 25}".into()));
@@ -60,6 +74,13 @@ fn set_route(
             .and_then(|r| r.get_mut(name))
             .and_then(Item::as_table_like_mut)
             .ok_or_else(|| EditError::UnknownRoute(format!("no route named {name:?} in {}", path.display())))?;
+        if let Some(expected) = expected {
+            let native = route.get("native").and_then(Item::as_value);
+            let now = native.and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64))).unwrap_or(0.0);
+            if now != expected {
+                return Err(EditError::Conflict(format!("route {name:?} is at {now} % now, not {expected} %")));
+            }
+        }
         for (key, value) in changes {
             set(route, key, value)?;
         }
@@ -81,8 +102,14 @@ fn set_route(
 }
 
 /// Sets (or with null, removes) one key of a route table, keeping the comment after the
-/// old value.
+/// old value. `ramp.stopped` names a key of the route's `ramp` table.
 fn set(route: &mut dyn TableLike, key: &str, value: &Value) -> Result<(), EditError> {
+    if let Some((table, inner)) = key.split_once('.') {
+        let sub = route.get_mut(table).and_then(Item::as_table_like_mut).ok_or_else(|| {
+            EditError::Invalid(format!("{key}: the route has no [{table}] table to set {inner:?} in"))
+        })?;
+        return set(sub, inner, value);
+    }
     if value.is_null() {
         route.remove(key);
         return Ok(());

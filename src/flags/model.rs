@@ -67,4 +67,6 @@ pub struct GuardSpec {
 pub struct RampSpec {
     pub steps: Spanned<Vec<Spanned<f64>>>,
     pub interval_secs: Spanned<u64>,
+    /// Written by a guard that tripped: the ramp waits until ops delete it.
+    pub stopped: Option<Spanned<String>>,
 }

@@ -34,6 +34,8 @@ pub struct GuardSettings {
 pub struct RampSettings {
     pub steps: Vec<f64>,
     pub interval_secs: u64,
+    /// Why a guard stopped this ramp (written by the guard; delete it to resume).
+    pub stopped: Option<String>,
 }
 
 pub type Compiled = (Option<Arc<ShadowSettings>>, Option<GuardSettings>, Option<RampSettings>);
@@ -77,6 +79,15 @@ pub fn compile(name: &str, spec: &RouteSpec, methods: MethodSet, has_handler: bo
                     set
                 }
             };
+            if shadow_methods == MethodSet::default() {
+                return Err((
+                    Some(on.span()),
+                    format!(
+                        "route `{name}`: shadow = true shadows none of its methods: only GET, HEAD and OPTIONS are \
+                         shadowed unless named; name the others in shadow_methods on purpose (a copy runs them twice)"
+                    ),
+                ));
+            }
             let mut ignore = Vec::new();
             for p in spec.shadow_ignore.iter().flat_map(|l| l.get_ref()) {
                 if !(p.get_ref().is_empty() || p.get_ref().starts_with('/')) {
@@ -165,7 +176,11 @@ pub fn compile(name: &str, spec: &RouteSpec, methods: MethodSet, has_handler: bo
                     format!("route `{name}`: ramp.interval_secs must be above 0"),
                 ));
             }
-            Some(RampSettings { steps: steps.iter().map(|s| *s.get_ref()).collect(), interval_secs: *interval })
+            Some(RampSettings {
+                steps: steps.iter().map(|s| *s.get_ref()).collect(),
+                interval_secs: *interval,
+                stopped: r.get_ref().stopped.as_ref().map(|s| s.get_ref().clone()),
+            })
         }
     };
     Ok((shadow, guard, ramp))
@@ -212,6 +227,11 @@ mod tests {
             assert!(e.starts_with(&format!("flags.toml:{line}:")) && e.contains(says), "{extra}: {e}");
         }
         assert!(check("[routes.info.ramp]\nsteps = [10]\ninterval_secs = 60\n").unwrap_err().contains("needs a"));
+        let post = "[routes.m]\npath = \"/api/1/assets/locationmappings\"\nmethods = [\"POST\"]\nshadow = true\n";
+        let e = crate::flags::compile("f.toml".as_ref(), post, &Registry::builtin(), 1).unwrap_err();
+        assert!(e.message.contains("shadows none of its methods") && e.position == Some((4, 10)), "{e}");
+        let listed = format!("{post}shadow_methods = [\"POST\"]\n");
+        assert!(crate::flags::compile("f.toml".as_ref(), &listed, &Registry::builtin(), 1).is_ok());
         let no_handler = "[routes.x]\npath = \"/api/1/settings\"\nshadow = true\n";
         let e = crate::flags::compile("f.toml".as_ref(), no_handler, &Registry::builtin(), 1).unwrap_err();
         assert!(e.message.contains("needs a native handler"), "{e}");

@@ -245,9 +245,13 @@ impl<'a> Conn<'a> {
             None => {
                 self.capture = copy.as_ref().map(|_| Capture::default());
                 let done = self.forward(deadline, head_request, fwd.close).await;
-                let primary = self.capture.take().map(|c| match c.unusable {
-                    Some(why) => Primary::Unusable(why),
-                    None => Primary::Answered { backend: Backend::Legacy, status: done.1, body: c.bytes.into() },
+                let primary = self.capture.take().map(|c| match (c.unusable, c.complete) {
+                    (Some(why), _) => Primary::Unusable(why),
+                    // Relaying stopped part way (legacy or the client went away).
+                    (None, false) => Primary::Unusable("the answer was cut short"),
+                    (None, true) => {
+                        Primary::Answered { backend: Backend::Legacy, status: done.1, body: c.bytes.into() }
+                    }
                 });
                 (Backend::Legacy, done, primary)
             }
@@ -376,6 +380,9 @@ impl<'a> Conn<'a> {
                 return false;
             }
         }
+        if let Some(c) = &mut self.capture {
+            c.complete = true;
+        }
         // Bytes past the response mean legacy is out of step: that connection is done.
         if head.reusable && !extra {
             self.app.legacy.release_raw(&self.legacy, stream);
@@ -416,6 +423,8 @@ struct Capture {
     bytes: Vec<u8>,
     /// Why the answer cannot be compared, once that is known.
     unusable: Option<&'static str>,
+    /// The whole answer was relayed.
+    complete: bool,
 }
 
 impl Capture {

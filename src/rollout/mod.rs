@@ -7,14 +7,17 @@
 //! held in memory (`FlagsStore::force_native`) and shown as such. The trip is logged at
 //! warning level, counted, and recorded with its reason in the audit log.
 //!
-//! A **ramp** moves the route to its next step each interval while the guard stays quiet,
-//! each step a write to the file like any other change. A trip stops it; a change of the
-//! route's native share by anyone else (a file edit, the API) starts it again from there.
+//! A **ramp** moves the route to its next step each interval while the guard stays quiet
+//! and native has answered enough requests since the last step to be judged, each step a
+//! write to the file like any other change (only if nobody moved the route meanwhile). A
+//! trip stops it and writes why into the ramp's table (`stopped = "..."`), so a restart
+//! does not climb back into the failure; deleting that line resumes it. A change of the
+//! route's share by anyone else (a file edit, the API) starts it again from that share.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use serde_json::json;
@@ -22,8 +25,8 @@ use serde_json::json;
 use crate::app::App;
 use crate::audit::{Origin, Source};
 use crate::decide::Backend;
-use crate::flags::rollout::GuardSettings;
-use crate::flags::{CompiledRoute, EditError};
+use crate::flags::rollout::{GuardSettings, RampSettings};
+use crate::flags::{CompiledRoute, EditError, ReloadOutcome};
 use crate::stats::Label;
 
 #[derive(Default)]
@@ -38,8 +41,9 @@ pub struct RouteState {
     pub guard_trips: u64,
     pub last_trip: Option<Trip>,
     pub ramp: Option<RampState>,
+    /// When the guard last tripped (Unix seconds): it judges only answers since.
     #[serde(skip)]
-    tripped_at: Option<Instant>,
+    tripped_unix: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -52,16 +56,24 @@ pub struct Trip {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RampState {
-    /// The step the route is on (its native share), if it is on one.
+    /// The route's native share now.
     pub at: f64,
     /// The next step, if any is left.
     pub next: Option<f64>,
-    /// Seconds until the next step, while running.
+    /// Seconds until the next step is due, while running.
     pub next_in_secs: Option<u64>,
-    /// Why the ramp stopped (a guard trip, a file banyan cannot write).
+    /// Why the ramp stopped: a guard trip (also in the file), a file banyan cannot write.
     pub stopped: Option<String>,
+    /// Why a due step waits (too few native answers since the last one to judge).
+    pub waiting: Option<String>,
     #[serde(skip)]
     next_at: Instant,
+    /// When the last step was taken (Unix seconds): the guard must have seen native since.
+    #[serde(skip)]
+    stepped_unix: u64,
+    /// A stop the file cannot hold (it is not writable).
+    #[serde(skip)]
+    memory_stop: Option<String>,
     /// The share the ramp last saw or set: another value means someone else moved the
     /// route, and the ramp starts again from there.
     #[serde(skip)]
@@ -78,14 +90,11 @@ impl Rollout {
         self.lock().get(route).cloned()
     }
 
-    /// Guard trips per route, for `/metrics`.
+    /// Guard trips per route with a guard, for `/metrics`.
     pub fn trips(&self, routes: &[CompiledRoute]) -> Vec<(Label, u64)> {
         let states = self.lock();
-        routes
-            .iter()
-            .filter(|r| r.guard.is_some())
-            .map(|r| (r.label, states.get(&r.name).map_or(0, |s| s.guard_trips)))
-            .collect()
+        let guarded = routes.iter().filter(|r| r.guard.is_some());
+        guarded.map(|r| (r.label, states.get(&r.name).map_or(0, |s| s.guard_trips))).collect()
     }
 
     /// Evaluations run so far (tests wait on it).
@@ -104,17 +113,17 @@ impl Rollout {
     }
 
     fn route(&self, app: &App, route: &CompiledRoute, legacy_only: bool, now: Instant) {
-        let (tripped_at, ramp_running) = {
+        let (tripped_unix, ramp_running) = {
             let mut states = self.lock();
             let state = states.entry(route.name.clone()).or_default();
             sync_ramp(state, route, now);
-            (state.tripped_at, state.ramp.as_ref().is_some_and(|r| r.stopped.is_none() && r.next.is_some()))
+            (state.tripped_unix, state.ramp.as_ref().is_some_and(|r| r.stopped.is_none() && r.next.is_some()))
         };
         if let Some(guard) = &route.guard {
             // Nothing to roll back, and no ramp to stop: nothing to judge.
             if route.native_percent > 0.0 || ramp_running {
-                if let Some(reason) = judge(app, route, guard, tripped_at, now) {
-                    self.trip(app, route, reason, now);
+                if let Some(reason) = judge(app, route, guard, tripped_unix) {
+                    self.trip(app, route, reason);
                     return;
                 }
             }
@@ -124,57 +133,82 @@ impl Rollout {
         }
     }
 
-    fn trip(&self, app: &App, route: &CompiledRoute, reason: String, now: Instant) {
+    fn trip(&self, app: &App, route: &CompiledRoute, reason: String) {
         tracing::warn!(route = %route.name, reason = %reason, "guard tripped: native goes back to 0 %");
-        let mut in_memory = false;
-        if route.native_percent > 0.0 {
-            let origin = Origin::automatic(Source::Guard, &reason);
-            match app.flags.set_route(&route.name, &json_native(0.0), origin) {
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(route = %route.name, "cannot write the rollback to the flags file ({}); holding it in memory", describe(&e));
-                    app.flags.force_native(&route.name, 0.0, origin);
-                    in_memory = true;
-                }
+        let origin = Origin::automatic(Source::Guard, &reason);
+        let mut changes = json_native(0.0);
+        if route.ramp.is_some() {
+            changes.insert("ramp.stopped".into(), json!(format!("guard tripped at {}: {reason}", rfc3339_now())));
+        }
+        let (mut in_memory, mut written) = (false, true);
+        if let Err(e) = app.flags.set_route(&route.name, &changes, origin) {
+            written = false;
+            tracing::warn!(route = %route.name, "cannot write the rollback to the flags file ({}); holding it in memory", describe(&e));
+            if route.native_percent > 0.0 {
+                in_memory = matches!(app.flags.force_native(&route.name, 0.0, origin), ReloadOutcome::Applied(_));
             }
         }
         let mut states = self.lock();
         let state = states.entry(route.name.clone()).or_default();
         state.guard_trips += 1;
-        state.tripped_at = Some(now);
-        state.last_trip = Some(Trip { time: crate::audit::rfc3339(unix_now()), reason: reason.clone(), in_memory });
+        state.tripped_unix = Some(unix_now());
+        state.last_trip = Some(Trip { time: rfc3339_now(), reason: reason.clone(), in_memory });
         if let Some(ramp) = &mut state.ramp {
-            ramp.stopped = Some(format!("guard tripped: {reason}"));
+            let stop = format!("guard tripped: {reason}");
+            // Written into the file, the stop comes back with the next generation; else it
+            // is held here.
+            ramp.memory_stop = (!written).then(|| stop.clone());
+            ramp.stopped = Some(stop);
             ramp.seen = 0.0;
         }
     }
 
-    /// Moves a due ramp to its next step.
+    /// Moves a due ramp to its next step, if native was judged since the last one.
     fn step(&self, app: &App, route: &CompiledRoute, now: Instant) {
-        let (next, total, index) = {
+        let (Some(settings), Some(guard)) = (&route.ramp, &route.guard) else { return };
+        let (next, seen, stepped_unix) = {
             let states = self.lock();
             let Some(ramp) = states.get(&route.name).and_then(|s| s.ramp.as_ref()) else { return };
             let Some(next) = ramp.next.filter(|_| ramp.stopped.is_none() && now >= ramp.next_at) else { return };
-            let steps = route.ramp.as_ref().map_or(&[][..], |r| &r.steps[..]);
-            (next, steps.len(), steps.iter().position(|s| *s == next).map_or(0, |i| i + 1))
+            (next, ramp.seen, ramp.stepped_unix)
         };
-        let reason = format!("ramp step {index} of {total}: {next} %");
-        let result = app.flags.set_route(&route.name, &json_native(next), Origin::automatic(Source::Ramp, &reason));
+        // From 0 % nothing can be judged; above it, enough native answers must have been.
+        if route.native_percent > 0.0 {
+            let judged = app.stats.recent_since(route.label, Backend::Native, stepped_unix).requests;
+            if judged < guard.min_requests {
+                let why = format!("{judged} of {} native answers since the last step", guard.min_requests);
+                if let Some(r) = self.lock().get_mut(&route.name).and_then(|s| s.ramp.as_mut()) {
+                    r.waiting = Some(why);
+                }
+                return;
+            }
+        }
+        let index = settings.steps.iter().position(|s| *s == next).map_or(0, |i| i + 1);
+        let reason = format!("ramp step {index} of {}: {next} %", settings.steps.len());
+        let origin = Origin::automatic(Source::Ramp, &reason);
+        let result = app.flags.set_route_if(&route.name, &json_native(next), origin, seen);
         let mut states = self.lock();
         let Some(ramp) = states.get_mut(&route.name).and_then(|s| s.ramp.as_mut()) else { return };
         match result {
             Ok(_) => {
                 tracing::info!(route = %route.name, "{reason}");
-                let interval = Duration::from_secs(route.ramp.as_ref().map_or(0, |r| r.interval_secs));
                 ramp.at = next;
                 ramp.seen = next;
-                ramp.next = next_step(route, next);
-                ramp.next_at = now + interval;
+                ramp.next = next_step(settings, next);
+                ramp.next_at = now + Duration::from_secs(settings.interval_secs);
+                ramp.stepped_unix = unix_now();
+                ramp.waiting = None;
             }
-            Err(e) => {
-                let why = format!("cannot write the next step to the flags file: {}", describe(&e));
+            Err(_) if !app.flags.writable() => {
+                let why = "cannot write the next step: the flags file is not writable".to_string();
                 tracing::warn!(route = %route.name, "ramp stopped: {why}");
-                ramp.stopped = Some(why);
+                ramp.memory_stop = Some(why);
+                ramp.stopped = ramp.memory_stop.clone();
+            }
+            // Someone changed the file meanwhile: the next tick sees it and starts over.
+            Err(e) => {
+                tracing::info!(route = %route.name, "ramp step not taken: {}", describe(&e));
+                ramp.waiting = Some(describe(&e));
             }
         }
     }
@@ -188,42 +222,39 @@ fn sync_ramp(state: &mut RouteState, route: &CompiledRoute, now: Instant) {
     };
     let fresh = || RampState {
         at: route.native_percent,
-        next: next_step(route, route.native_percent),
+        next: next_step(settings, route.native_percent),
         next_in_secs: None,
-        stopped: None,
+        stopped: settings.stopped.clone(),
+        waiting: None,
         next_at: now + Duration::from_secs(settings.interval_secs),
+        stepped_unix: unix_now(),
+        memory_stop: None,
         seen: route.native_percent,
     };
-    match &mut state.ramp {
-        // Someone else moved the route: start again from there.
-        Some(r) if r.seen != route.native_percent => state.ramp = Some(fresh()),
-        Some(r) => {
-            r.next_in_secs =
-                (r.stopped.is_none() && r.next.is_some()).then(|| r.next_at.saturating_duration_since(now).as_secs());
-        }
-        None => state.ramp = Some(fresh()),
+    let ramp = state.ramp.get_or_insert_with(fresh);
+    // Someone else moved the route, or ops deleted the stop a guard wrote: start again.
+    let resumed = settings.stopped.is_none() && ramp.stopped.is_some() && ramp.memory_stop.is_none();
+    if ramp.seen != route.native_percent || resumed {
+        *ramp = fresh();
     }
+    ramp.at = route.native_percent;
+    ramp.next = next_step(settings, route.native_percent);
+    ramp.stopped = settings.stopped.clone().or_else(|| ramp.memory_stop.clone());
+    let running = ramp.stopped.is_none() && ramp.next.is_some();
+    ramp.next_in_secs = running.then(|| ramp.next_at.saturating_duration_since(now).as_secs());
 }
 
-fn next_step(route: &CompiledRoute, native: f64) -> Option<f64> {
-    route.ramp.as_ref()?.steps.iter().copied().find(|s| *s > native)
+fn next_step(settings: &RampSettings, native: f64) -> Option<f64> {
+    settings.steps.iter().copied().find(|s| *s > native)
 }
 
 /// Why the guard trips now, if it does. Only answers since the last trip count, so a
 /// route moved back up is judged on its new answers.
-fn judge(
-    app: &App,
-    route: &CompiledRoute,
-    guard: &GuardSettings,
-    tripped_at: Option<Instant>,
-    now: Instant,
-) -> Option<String> {
-    let since_trip = tripped_at.map_or(u64::MAX, |t| now.duration_since(t).as_secs());
-    let window = guard.window_secs.min(since_trip);
-    if window == 0 {
-        return None;
-    }
-    let native = app.stats.recent(route.label, Backend::Native, window);
+fn judge(app: &App, route: &CompiledRoute, guard: &GuardSettings, tripped_unix: Option<u64>) -> Option<String> {
+    let now = unix_now();
+    let since = now.saturating_sub(guard.window_secs).max(tripped_unix.map_or(0, |t| t + 1));
+    let window = now.saturating_sub(since);
+    let native = app.stats.recent_since(route.label, Backend::Native, since);
     if native.requests >= guard.min_requests {
         let rate = native.errors as f64 / native.requests as f64;
         if rate > guard.max_error_rate {
@@ -270,5 +301,9 @@ fn describe(e: &EditError) -> String {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    crate::stats::unix_secs(SystemTime::now())
+}
+
+fn rfc3339_now() -> String {
+    crate::audit::rfc3339(unix_now())
 }

@@ -14,6 +14,25 @@ pub struct Difference {
     pub native: Value,
 }
 
+/// Longest value a recorded difference keeps (as JSON text); longer ones are cut, so
+/// the last 100 mismatches of a route stay small whatever the answers hold.
+const PREVIEW: usize = 2048;
+
+impl Difference {
+    /// The difference as recorded: each value cut to `PREVIEW` bytes of JSON text.
+    pub fn preview(self) -> Difference {
+        let cut = |v: Value| -> Value {
+            let text = v.to_string();
+            if text.len() <= PREVIEW {
+                return v;
+            }
+            let end = (0..=PREVIEW).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+            format!("{}… ({} bytes in all)", &text[..end], text.len()).into()
+        };
+        Difference { pointer: self.pointer, legacy: cut(self.legacy), native: cut(self.native) }
+    }
+}
+
 /// One answer as compared: its status and body.
 pub struct Answer<'a> {
     pub status: u16,
@@ -90,7 +109,8 @@ fn walk(l: &Value, n: &Value, path: &mut Vec<String>, ignored: &Ignored, out: &m
                 path.push(k.clone());
                 walk(a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null), path, ignored, out);
                 // A key present on one side only, with null on the other, still differs.
-                if a.contains_key(k) != b.contains_key(k)
+                if out.len() < MAX_DIFFERENCES
+                    && a.contains_key(k) != b.contains_key(k)
                     && a.get(k).unwrap_or(&Value::Null).is_null()
                     && b.get(k).unwrap_or(&Value::Null).is_null()
                     && !ignored.covers(path)
@@ -168,6 +188,15 @@ mod tests {
         assert_eq!(d, [Difference { pointer: "(status)".into(), legacy: 200.into(), native: 500.into() }]);
         let d = compare(&Answer { status: 200, body: b"a" }, &Answer { status: 200, body: b"b" }, &Ignored::default());
         assert_eq!(d[0].pointer, "(body)");
+    }
+
+    #[test]
+    fn recorded_values_are_cut_short() {
+        let big = "x".repeat(10_000);
+        let d = Difference { pointer: "/a".into(), legacy: big.clone().into(), native: 1.into() }.preview();
+        let kept = d.legacy.as_str().unwrap();
+        assert!(kept.len() < 2100 && kept.ends_with("(10002 bytes in all)"), "{}", &kept[kept.len() - 40..]);
+        assert_eq!(d.native, 1);
     }
 
     #[test]

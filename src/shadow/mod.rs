@@ -14,12 +14,13 @@ pub mod record;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::request::Parts;
 use http::Request;
 use http_body_util::{BodyExt, Either, Full, Limited};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::app::App;
 use crate::decide::Backend;
@@ -34,8 +35,14 @@ pub use record::{Book, Mismatch, Outcome};
 pub const MAX_IN_FLIGHT: usize = 64;
 /// Bodies (requests to duplicate, answers to compare) larger than this are not compared.
 pub const MAX_BODY: usize = 1 << 20;
+/// A copy still unanswered after this is an error: it must not hold its place for
+/// legacy's whole (generous) timeout.
+const COPY_TIMEOUT: Duration = Duration::from_secs(30);
 /// With `shadow_noise`, one shadowed request in this many also asks legacy twice.
 const NOISE_EVERY: u64 = 10;
+/// Two legacy answers differing in more places than this are not noise but a different
+/// answer (an error, another state): nothing is learned from them.
+const MAX_NOISE_PER_SAMPLE: usize = 10;
 
 pub struct Shadow {
     pub book: Book,
@@ -70,7 +77,12 @@ pub struct Copy {
     parts: Parts,
     body: Bytes,
     peer: SocketAddr,
-    _permit: OwnedSemaphorePermit,
+}
+
+/// Whether a request asks for an `async_query` task (in its query or JSON body).
+fn asks_for_a_task(parts: &Parts, body: &Bytes) -> bool {
+    let needle: &[u8] = b"async_query";
+    parts.uri.query().is_some_and(|q| q.contains("async_query")) || body.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The answer the client got.
@@ -88,22 +100,20 @@ impl Shadow {
     /// What to capture of a request if its route shadows requests of its method.
     pub fn target(route: Option<&CompiledRoute>, method: &http::Method) -> Option<Target> {
         let route = route?;
-        let settings = route.shadow.clone().filter(|s| s.methods.contains(method))?;
+        let settings = route.shadow.as_ref().filter(|s| s.methods.contains(method))?.clone();
         Some(Target { route: route.label, settings, handler: route.handler? })
     }
 
-    /// Captures a request for its copy, or counts it dropped when too many copies run or
-    /// its body is too large to duplicate.
+    /// Captures a request for its copy, or counts it dropped when its body is too large to
+    /// duplicate. A request that asks for an `async_query` task is not copied: a copy would
+    /// start a second real task, and the two task ids never match.
     pub fn capture(&self, target: Target, parts: Parts, body: Bytes, peer: SocketAddr) -> Option<Copy> {
-        let permit = match self.permits.clone().try_acquire_owned() {
-            Ok(p) if body.len() <= MAX_BODY => p,
-            _ => {
-                self.book.count(target.route, Outcome::Dropped);
-                return None;
-            }
-        };
+        if body.len() > MAX_BODY || asks_for_a_task(&parts, &body) {
+            self.book.count(target.route, Outcome::Dropped);
+            return None;
+        }
         let Target { route, settings, handler } = target;
-        Some(Copy { route, settings, handler, parts, body, peer, _permit: permit })
+        Some(Copy { route, settings, handler, parts, body, peer })
     }
 
     /// Counts a shadowed request that could not be captured (its body too large to read).
@@ -114,12 +124,23 @@ impl Shadow {
 
 impl Copy {
     /// Sends the copy to the other backend and compares, in a task of its own on the
-    /// current worker.
+    /// current worker, if fewer than `MAX_IN_FLIGHT` copies run (else it is dropped).
     pub fn finish(self, app: Arc<App>, primary: Primary) {
-        tokio::task::spawn_local(async move { self.run(&app, primary).await });
+        let Ok(permit) = app.shadow.permits.clone().try_acquire_owned() else {
+            app.shadow.book.count(self.route, Outcome::Dropped);
+            return;
+        };
+        tokio::task::spawn_local(async move {
+            let outcome = tokio::time::timeout(COPY_TIMEOUT, self.run(&app, primary)).await;
+            if outcome.is_err() {
+                tracing::debug!(route = self.route.name(), "shadow: the copy timed out");
+                app.shadow.book.count(self.route, Outcome::Error);
+            }
+            drop(permit);
+        });
     }
 
-    async fn run(self, app: &App, primary: Primary) {
+    async fn run(&self, app: &App, primary: Primary) {
         let book = &app.shadow.book;
         let (backend, status, body) = match primary {
             Primary::Answered { backend, status, body } => (backend, status, body),
@@ -141,28 +162,50 @@ impl Copy {
                 return;
             }
         };
-        // Legacy's own answer, for noise: the primary's when legacy answered the client.
-        let legacy_body = if backend == Backend::Legacy { &body } else { &other_body };
-        if self.settings.noise && app.shadow.sampled.fetch_add(1, Ordering::Relaxed) % NOISE_EVERY == 0 {
-            if let Ok((_, again)) = self.legacy(app).await {
-                let learned = book.learn_noise(self.route, compare::noise(legacy_body, &again));
-                if !learned.is_empty() {
-                    tracing::info!(route = self.route.name(), pointers = ?learned, "shadow: learned noise (legacy disagrees with itself there); left out of comparisons from now on");
-                }
+        let (legacy, native) = match backend {
+            Backend::Legacy => ((status, body), (other_status, other_body)),
+            Backend::Native => ((other_status, other_body), (status, body)),
+        };
+        // Noise only from requests that are safe to repeat, and only from two good answers.
+        let safe = matches!(self.parts.method, http::Method::GET | http::Method::HEAD | http::Method::OPTIONS);
+        let sample = self.settings.noise
+            && safe
+            && (200..300).contains(&legacy.0)
+            && app.shadow.sampled.fetch_add(1, Ordering::Relaxed) % NOISE_EVERY == 0;
+        let again = match sample {
+            true => self.legacy(app).await.ok().filter(|(s, _)| *s == legacy.0).map(|(_, b)| b),
+            false => None,
+        };
+        let head = self.parts.method == http::Method::HEAD;
+        let ignore = self.settings.ignore.clone();
+        let noise = book.noise(self.route);
+        // Parsing and walking two bodies of up to 1 MiB is not for the worker's thread.
+        let judged = tokio::task::spawn_blocking(move || {
+            let learned = again.map(|again| compare::noise(&legacy.1, &again)).unwrap_or_default();
+            let mut ignored = Ignored::new(ignore.iter().map(String::as_str));
+            for p in noise.iter().chain(learned.iter().take(MAX_NOISE_PER_SAMPLE)) {
+                ignored.add(p);
+            }
+            // A HEAD answer has no body on the wire; a handler's may carry one all the same.
+            let (lb, nb) = if head { (&[][..], &[][..]) } else { (&legacy.1[..], &native.1[..]) };
+            let differences = compare::compare(
+                &Answer { status: legacy.0, body: lb },
+                &Answer { status: native.0, body: nb },
+                &ignored,
+            );
+            (learned, differences)
+        })
+        .await;
+        let Ok((learned, differences)) = judged else {
+            book.count(self.route, Outcome::Error);
+            return;
+        };
+        if !learned.is_empty() && learned.len() <= MAX_NOISE_PER_SAMPLE {
+            let new = book.learn_noise(self.route, learned);
+            if !new.is_empty() {
+                tracing::info!(route = self.route.name(), pointers = ?new, "shadow: learned noise (legacy disagrees with itself there); left out of comparisons from now on");
             }
         }
-        let mut ignored = Ignored::new(self.settings.ignore.iter().map(String::as_str));
-        for p in book.noise(self.route) {
-            ignored.add(&p);
-        }
-        // A HEAD answer has no body on the wire; a handler's may carry one all the same.
-        let (body, other_body) =
-            if self.parts.method == http::Method::HEAD { (Bytes::new(), Bytes::new()) } else { (body, other_body) };
-        let (legacy, native) = match backend {
-            Backend::Legacy => (Answer { status, body: &body }, Answer { status: other_status, body: &other_body }),
-            Backend::Native => (Answer { status: other_status, body: &other_body }, Answer { status, body: &body }),
-        };
-        let differences = compare::compare(&legacy, &native, &ignored);
         if differences.is_empty() {
             book.count(self.route, Outcome::Match);
             return;
@@ -183,7 +226,7 @@ impl Copy {
                 method: self.parts.method.to_string(),
                 target: self.parts.uri.to_string(),
                 primary: backend.as_str(),
-                differences,
+                differences: differences.into_iter().map(compare::Difference::preview).collect(),
             },
         );
     }

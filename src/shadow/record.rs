@@ -13,6 +13,8 @@ use crate::stats::Label;
 
 /// Mismatches kept per route.
 const KEPT: usize = 100;
+/// Pointers learned as noise per route, at most.
+const MAX_NOISE: usize = 200;
 /// Seconds of outcomes kept for windows (the guard's longest useful window).
 const HISTORY_SECS: u64 = 900;
 
@@ -117,7 +119,16 @@ impl Book {
     pub fn learn_noise(&self, route: Label, pointers: Vec<String>) -> Vec<String> {
         let mut routes = self.lock();
         let r = routes.entry(route).or_default();
-        pointers.into_iter().filter(|p| r.noise.insert(p.clone())).collect()
+        let mut new = Vec::new();
+        for p in pointers {
+            if r.noise.len() >= MAX_NOISE {
+                break;
+            }
+            if r.noise.insert(p.clone()) {
+                new.push(p);
+            }
+        }
+        new
     }
 
     pub fn noise(&self, route: Label) -> Vec<String> {

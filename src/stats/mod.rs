@@ -118,7 +118,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn unix_secs(t: SystemTime) -> u64 {
+pub fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
@@ -237,16 +237,15 @@ impl Stats {
         out
     }
 
-    /// One label and backend over about the last `secs` seconds (whole ten-second slots
-    /// that overlap them, the current one included): what a guard judges.
-    pub fn recent(&self, label: Label, backend: Backend, secs: u64) -> Recent {
+    /// One label and backend in the ten-second slots that start at or after `since` (Unix
+    /// seconds, the current slot included): what a guard judges, and nothing older.
+    pub fn recent_since(&self, label: Label, backend: Backend, since: u64) -> Recent {
         self.drain();
-        let now = unix_secs(SystemTime::now());
-        let since = now.saturating_sub(secs) / SLOT_SECS;
+        let first = since.div_ceil(SLOT_SECS);
         let series = lock(&self.series);
         let mut hist = LogHistogram::default();
         let (mut requests, mut errors) = (0, 0);
-        for slot in series.get(&(label, backend)).iter().flat_map(|s| &s.slots).filter(|s| s.number >= since) {
+        for slot in series.get(&(label, backend)).iter().flat_map(|s| &s.slots).filter(|s| s.number >= first) {
             requests += slot.requests;
             errors += slot.errors;
             hist.merge(&slot.hist);
