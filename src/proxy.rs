@@ -97,7 +97,7 @@ async fn serve(
     let websocket = routed.route.and_then(|r| r.websocket).filter(|_| upgrade);
     if let Some(target) = Shadow::target(routed.route, req.method()).filter(|_| !upgrade) {
         let small = hyper::body::Body::size_hint(req.body()).upper().is_some_and(|n| n <= shadow::MAX_BODY as u64);
-        if small {
+        if small && app.shadow.has_room() {
             return serve_shadowed(app, routed, target, req, peer, slot).await;
         }
         app.shadow.dropped(target.route());

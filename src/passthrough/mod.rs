@@ -125,6 +125,7 @@ impl<'a> Conn<'a> {
             settings: Settings {
                 preserve_case: app.config.server.preserve_header_case,
                 native_body_limit: app.native.body_limit(),
+                shadow_room: true,
             },
             timer: Some(Deadline::new()),
             shared,
@@ -143,6 +144,7 @@ impl<'a> Conn<'a> {
                 if self.filled > 0 {
                     // The flags in force when the request arrived, as on hyper's path.
                     self.app.flags.refresh(&mut snapshot);
+                    self.settings.shadow_room = self.app.shadow.has_room();
                     let head = &self.buf[..self.filled];
                     match request::plan(head, &snapshot, self.peer, &self.settings, &mut self.out, &mut self.origin) {
                         Plan::Forward(f) if f.head_len + f.body_len <= MAX_BUF => break f,
@@ -198,6 +200,9 @@ impl<'a> Conn<'a> {
         }
         let body = &self.buf[fwd.head_len..end];
         let head_request = fwd.method == Method::HEAD;
+        if let Some(route) = fwd.shadow_dropped {
+            self.app.shadow.dropped(route);
+        }
         let copy = fwd.shadow.take().and_then(|(target, parts)| {
             self.app.shadow.capture(target, parts, Bytes::copy_from_slice(body), self.peer)
         });

@@ -51,6 +51,8 @@ pub struct Forward {
     pub native: Option<(HandlerId, Parts, bool)>,
     /// Its route shadows it: what the copy needs, and the head as a handler sees it.
     pub shadow: Option<(shadow::Target, Parts)>,
+    /// Its route shadows it, but no copy could start: count it dropped.
+    pub shadow_dropped: Option<crate::stats::Label>,
 }
 
 /// What the passthrough needs to know of the configuration.
@@ -59,6 +61,9 @@ pub struct Settings {
     pub preserve_case: bool,
     /// A larger body goes to legacy even on a native route, as on hyper's path.
     pub native_body_limit: usize,
+    /// A shadow copy could start now (checked per request: a copy that would only be
+    /// dropped is not captured).
+    pub shadow_room: bool,
 }
 
 /// Reads the head at the start of `buf`: hands it off, or decides it goes to legacy and
@@ -140,12 +145,15 @@ pub fn plan(
         }
         _ => None,
     };
-    let shadow = match Shadow::target(routed.route, &method) {
-        Some(t) => match native.as_ref().map(|n| n.1.clone()).or_else(|| parts(&method, target, req.headers)) {
-            Some(parts) => Some((t, parts)),
-            None => return Plan::HandOff,
-        },
-        None => None,
+    let (shadow, shadow_dropped) = match Shadow::target(routed.route, &method) {
+        Some(t) if settings.shadow_room => {
+            match native.as_ref().map(|n| n.1.clone()).or_else(|| parts(&method, target, req.headers)) {
+                Some(parts) => (Some((t, parts)), None),
+                None => return Plan::HandOff,
+            }
+        }
+        Some(t) => (None, Some(t.route())),
+        None => (None, None),
     };
 
     out.clear();
@@ -183,6 +191,7 @@ pub fn plan(
         close,
         native,
         shadow,
+        shadow_dropped,
     })
 }
 
@@ -236,7 +245,7 @@ mod tests {
         let snapshot = crate::flags::compile("flags.toml".as_ref(), flags, &Registry::builtin(), 1).unwrap();
         let (mut out, mut origin) = (Vec::new(), Vec::new());
         let peer = "10.1.2.3:5000".parse().unwrap();
-        let settings = Settings { preserve_case: true, native_body_limit: 1024 };
+        let settings = Settings { preserve_case: true, native_body_limit: 1024, shadow_room: true };
         match plan(head.as_bytes(), &snapshot, peer, &settings, &mut out, &mut origin) {
             Plan::Forward(f) if f.native.is_some() => {
                 let (_, parts, _) = f.native.unwrap();

@@ -38,6 +38,8 @@ pub const MAX_BODY: usize = 1 << 20;
 /// A copy still unanswered after this is an error: it must not hold its place for
 /// legacy's whole (generous) timeout.
 const COPY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Answers up to this size (both together) are compared on the worker's thread.
+const INLINE_COMPARE: usize = 64 * 1024;
 /// With `shadow_noise`, one shadowed request in this many also asks legacy twice.
 const NOISE_EVERY: u64 = 10;
 /// Two legacy answers differing in more places than this are not noise but a different
@@ -116,6 +118,11 @@ impl Shadow {
         Some(Copy { route, settings, handler, parts, body, peer })
     }
 
+    /// Whether a copy could start now (one that could not is not worth capturing).
+    pub fn has_room(&self) -> bool {
+        self.permits.available_permits() > 0
+    }
+
     /// Counts a shadowed request that could not be captured (its body too large to read).
     pub fn dropped(&self, route: Label) {
         self.book.count(route, Outcome::Dropped);
@@ -177,10 +184,10 @@ impl Copy {
             false => None,
         };
         let head = self.parts.method == http::Method::HEAD;
+        let (legacy_len, native_len) = (legacy.1.len(), native.1.len());
         let ignore = self.settings.ignore.clone();
         let noise = book.noise(self.route);
-        // Parsing and walking two bodies of up to 1 MiB is not for the worker's thread.
-        let judged = tokio::task::spawn_blocking(move || {
+        let judge = move || {
             let learned = again.map(|again| compare::noise(&legacy.1, &again)).unwrap_or_default();
             let mut ignored = Ignored::new(ignore.iter().map(String::as_str));
             for p in noise.iter().chain(learned.iter().take(MAX_NOISE_PER_SAMPLE)) {
@@ -194,11 +201,19 @@ impl Copy {
                 &ignored,
             );
             (learned, differences)
-        })
-        .await;
-        let Ok((learned, differences)) = judged else {
-            book.count(self.route, Outcome::Error);
-            return;
+        };
+        // Parsing and walking two large bodies is not for the worker's thread; rotki's
+        // usual small answers are compared in place (a thread hop costs more than that).
+        let (learned, differences) = if legacy_len + native_len <= INLINE_COMPARE {
+            judge()
+        } else {
+            match tokio::task::spawn_blocking(judge).await {
+                Ok(judged) => judged,
+                Err(_) => {
+                    book.count(self.route, Outcome::Error);
+                    return;
+                }
+            }
         };
         if !learned.is_empty() && learned.len() <= MAX_NOISE_PER_SAMPLE {
             let new = book.learn_noise(self.route, learned);

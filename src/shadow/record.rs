@@ -3,7 +3,8 @@
 //! guard's mismatch rate.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -55,15 +56,19 @@ pub struct Mismatch {
 
 #[derive(Default)]
 struct RouteRecord {
-    counts: [u64; 4],
     mismatches: VecDeque<Mismatch>,
     noise: BTreeSet<String>,
     /// (unix second, matches, mismatches)
     seconds: VecDeque<(u64, u64, u64)>,
 }
 
+/// Outcome counts of one route: atomics behind a read lock, so workers counting dropped
+/// copies under load do not queue on one mutex.
+type Counts = [AtomicU64; 4];
+
 #[derive(Default)]
 pub struct Book {
+    counts: RwLock<HashMap<Label, Counts>>,
     routes: Mutex<HashMap<Label, RouteRecord>>,
 }
 
@@ -86,24 +91,40 @@ impl Book {
     }
 
     pub fn count(&self, route: Label, outcome: Outcome) {
+        let i = outcome as usize;
+        let counted = self
+            .counts
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&route)
+            .map(|c| c[i].fetch_add(1, Ordering::Relaxed));
+        if counted.is_none() {
+            self.counts.write().unwrap_or_else(|p| p.into_inner()).entry(route).or_default()[i]
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        if !matches!(outcome, Outcome::Match | Outcome::Mismatch) {
+            return;
+        }
         let mut routes = self.lock();
         let r = routes.entry(route).or_default();
-        r.counts[outcome as usize] += 1;
-        if matches!(outcome, Outcome::Match | Outcome::Mismatch) {
-            let second = now();
-            if !matches!(r.seconds.back(), Some((s, _, _)) if *s == second) {
-                r.seconds.push_back((second, 0, 0));
-            }
-            let last = r.seconds.back_mut().expect("pushed above");
-            if outcome == Outcome::Match {
-                last.1 += 1;
-            } else {
-                last.2 += 1;
-            }
-            while r.seconds.front().is_some_and(|(s, _, _)| s + HISTORY_SECS < second) {
-                r.seconds.pop_front();
-            }
+        let second = now();
+        if !matches!(r.seconds.back(), Some((s, _, _)) if *s == second) {
+            r.seconds.push_back((second, 0, 0));
         }
+        let last = r.seconds.back_mut().expect("pushed above");
+        if outcome == Outcome::Match {
+            last.1 += 1;
+        } else {
+            last.2 += 1;
+        }
+        while r.seconds.front().is_some_and(|(s, _, _)| s + HISTORY_SECS < second) {
+            r.seconds.pop_front();
+        }
+    }
+
+    fn snapshot(&self, route: Label) -> Option<[u64; 4]> {
+        let counts = self.counts.read().unwrap_or_else(|p| p.into_inner());
+        counts.get(&route).map(|c| std::array::from_fn(|i| c[i].load(Ordering::Relaxed)))
     }
 
     pub fn mismatch(&self, route: Label, mismatch: Mismatch) {
@@ -147,19 +168,19 @@ impl Book {
     }
 
     pub fn summary(&self, route: Label) -> Option<Summary> {
-        let routes = self.lock();
-        let r = routes.get(&route)?;
-        let compared = r.counts[Outcome::Match as usize] + r.counts[Outcome::Mismatch as usize];
+        let counts = self.snapshot(route)?;
+        let compared = counts[Outcome::Match as usize] + counts[Outcome::Mismatch as usize];
         Some(Summary {
-            counts: Outcome::ALL.iter().map(|o| (o.as_str(), r.counts[*o as usize])).collect(),
-            match_rate: (compared > 0).then(|| r.counts[Outcome::Match as usize] as f64 / compared as f64),
-            learned_noise: r.noise.iter().cloned().collect(),
+            counts: Outcome::ALL.iter().map(|o| (o.as_str(), counts[*o as usize])).collect(),
+            match_rate: (compared > 0).then(|| counts[Outcome::Match as usize] as f64 / compared as f64),
+            learned_noise: self.noise(route),
         })
     }
 
     /// Every route's counts, for `/metrics`.
     pub fn counts(&self) -> Vec<(Label, [u64; 4])> {
-        self.lock().iter().map(|(l, r)| (*l, r.counts)).collect()
+        let counts = self.counts.read().unwrap_or_else(|p| p.into_inner());
+        counts.iter().map(|(l, c)| (*l, std::array::from_fn(|i| c[i].load(Ordering::Relaxed)))).collect()
     }
 
     /// The recorded mismatches, oldest first.
