@@ -23,7 +23,7 @@ struct Cli {
 enum Command {
     /// Serve: route every request to a native handler or to legacy, per flags.toml.
     Serve(ServeArgs),
-    /// Validate the config and flags files and print the effective route table.
+    /// Validate the config, flags and admin tokens files and print the effective route table.
     Check(CheckArgs),
 }
 
@@ -85,6 +85,10 @@ fn check(args: CheckArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
+    // The tokens file is read at start too: a bad line there must show here first.
+    if let Err(e) = crate::admin::auth::Tokens::load(config.admin.tokens_file.as_deref(), None) {
+        return fail(e);
+    }
     let registry = Registry::builtin();
     let path = &config.flags_path;
     let snapshot = match std::fs::read_to_string(path) {

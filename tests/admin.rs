@@ -9,6 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::*;
+use reqwest::Method;
 use serde_json::Value;
 
 const FLAGS: &str = "# Managed by ops; comments must survive API edits.\n\
@@ -200,6 +201,22 @@ fn a_route_changes_through_the_api_as_a_file_edit_would() {
     assert!(body["error"].as_str().unwrap().contains("read-only"), "{body}");
     assert_eq!(std::fs::read_to_string(banyan.flags_path()).unwrap(), before);
     assert_eq!(banyan.flags_state()["generation"], 3);
+}
+
+#[test]
+fn with_no_token_configured_every_change_is_refused() {
+    let legacy = Legacy::start();
+    let banyan =
+        Banyan::start_without_token(Options { legacy: legacy.url(), flags: FLAGS, config: "", data_dir: None });
+    let patch = banyan.admin_request(Method::PATCH, "/api/flags/routes/info").body(r#"{"native": 50}"#).send().unwrap();
+    assert_eq!(patch.status(), 403);
+    assert!(patch.text().unwrap().contains("no admin token is configured"));
+    let notify =
+        banyan.admin_request(Method::POST, "/api/notify").body(r#"{"type": "legacy", "data": {}}"#).send().unwrap();
+    assert_eq!(notify.status(), 403);
+    assert_eq!(std::fs::read_to_string(banyan.flags_path()).unwrap(), FLAGS);
+    // Reads stay open.
+    assert_eq!(get(format!("http://{}/api/flags", banyan.admin)).status(), 200);
 }
 
 #[test]

@@ -47,6 +47,14 @@ fn check_names_line_column_and_problem() {
     let (code, _, err) = banyan(&["check", "--config", config.to_str().unwrap()]);
     assert_ne!(code, 0);
     assert!(err.starts_with(&format!("error: {}:4:7: invalid legacy URL", config.display())), "{err}");
+
+    // The admin tokens file too.
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "ops:a-long-enough-token-1234\nshort:abc\n").unwrap();
+    std::fs::write(&config, "[admin]\ntokens_file = \"tokens\"\n").unwrap();
+    let (code, _, err) = banyan(&["check", "--config", config.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.starts_with(&format!("error: {}:2:1:", tokens.display())) && err.contains("too short"), "{err}");
 }
 
 #[test]

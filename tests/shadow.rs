@@ -98,6 +98,26 @@ fn a_mismatch_is_recorded_with_its_differences_then_ignored_on_request() {
 }
 
 #[test]
+fn requests_on_hypers_path_are_shadowed_too() {
+    let legacy = Legacy::start();
+    let banyan = Banyan::start_with(Options {
+        legacy: legacy.url(),
+        flags: &info_route(0, ""),
+        config: "[rotki]\nversion = \"9.9.9\"\n",
+        data_dir: Some(&legacy.data_dir),
+    });
+    // HTTP/1.0 sends the request through hyper rather than the byte-level path.
+    let r = raw(banyan.addr, b"GET /api/1/info HTTP/1.0\r\nHost: h\r\n\r\n");
+    assert_eq!((r.status(), r.header("x-banyan-backend")), (200, Some("legacy")));
+    let state = settled(&banyan, "info", 1);
+    assert_eq!(state["mismatches"][0]["differences"][0]["pointer"], "/result/version/our_version", "{state}");
+    // A chunked body has no length to check against the limit up front: not copied.
+    raw(banyan.addr, &request("GET", "/api/1/info", &[("Transfer-Encoding", "chunked")], b"0\r\n\r\n"));
+    eventually(Duration::from_secs(10), || count(&shadow_state(&banyan, "info"), "dropped") == 1)
+        .expect("counted as dropped");
+}
+
+#[test]
 fn noise_is_learned_from_legacy_disagreeing_with_itself() {
     let legacy = Legacy::start_with(&["--noisy-info"]);
     let banyan = Banyan::start_with(Options {

@@ -148,7 +148,16 @@ impl Banyan {
     }
 
     pub fn start_with(o: Options<'_>) -> Banyan {
-        let (child, dir, log) = Self::spawn(&o);
+        Self::start_ready(&o, true)
+    }
+
+    /// With no admin token configured (no `BANYAN_ADMIN_TOKEN`).
+    pub fn start_without_token(o: Options<'_>) -> Banyan {
+        Self::start_ready(&o, false)
+    }
+
+    fn start_ready(o: &Options<'_>, token: bool) -> Banyan {
+        let (child, dir, log) = Self::spawn(o, token);
         let mut child = child;
         let ready = log.wait_for(0, &["banyan ready"], Duration::from_secs(20));
         let Some(ready) = ready else {
@@ -164,7 +173,7 @@ impl Banyan {
 
     /// Starts banyan expecting it to refuse; returns its exit status and stderr.
     pub fn start_failing(o: Options<'_>) -> (std::process::ExitStatus, String) {
-        let (mut child, _dir, log) = Self::spawn(&o);
+        let (mut child, _dir, log) = Self::spawn(&o, true);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -177,7 +186,7 @@ impl Banyan {
         }
     }
 
-    fn spawn(o: &Options<'_>) -> (Child, tempfile::TempDir, Log) {
+    fn spawn(o: &Options<'_>, token: bool) -> (Child, tempfile::TempDir, Log) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("flags.toml"), o.flags).unwrap();
         std::fs::write(dir.path().join("banyan.toml"), o.config).unwrap();
@@ -191,13 +200,13 @@ impl Banyan {
         if let Some(d) = o.data_dir {
             cmd.args(["--data-dir", d]);
         }
-        let mut child = cmd
-            .env("BANYAN_LOG", "info")
-            .env("BANYAN_ADMIN_TOKEN", ADMIN_TOKEN)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start banyan");
+        if token {
+            cmd.env("BANYAN_ADMIN_TOKEN", ADMIN_TOKEN);
+        } else {
+            cmd.env_remove("BANYAN_ADMIN_TOKEN");
+        }
+        let mut child =
+            cmd.env("BANYAN_LOG", "info").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start banyan");
         let log = Log::default();
         log.clone().capture(child.stderr.take().unwrap());
         (child, dir, log)
