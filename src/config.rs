@@ -43,6 +43,9 @@ pub struct AdminConfig {
     /// Append-only JSON lines of every flags change [default: `banyan-audit.jsonl` beside
     /// the flags file].
     pub audit_log: Option<PathBuf>,
+    /// Host names the admin listener answers to, besides IP addresses and `localhost`
+    /// (a page on another site that rebinds its name to 127.0.0.1 is refused).
+    pub allowed_hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -144,6 +147,8 @@ struct File {
 struct AdminFile {
     tokens_file: Option<PathBuf>,
     audit_log: Option<PathBuf>,
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -312,6 +317,7 @@ impl Config {
             admin: AdminConfig {
                 tokens_file: file.admin.tokens_file.as_ref().map(|p| relative_to(&base, p)),
                 audit_log: file.admin.audit_log.as_ref().map(|p| relative_to(&base, p)),
+                allowed_hosts: file.admin.allowed_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
             },
         })
     }

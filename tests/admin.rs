@@ -220,6 +220,28 @@ fn with_no_token_configured_every_change_is_refused() {
 }
 
 #[test]
+fn the_admin_listener_answers_only_to_its_own_names() {
+    let legacy = Legacy::start();
+    let banyan = Banyan::start_with(Options {
+        legacy: legacy.url(),
+        flags: FLAGS,
+        config: "[admin]\nallowed_hosts = [\"banyan-admin.internal\"]\n",
+        data_dir: None,
+    });
+    let get_as =
+        |host: &str| raw(banyan.admin, format!("GET /api/flags HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes()).status();
+    // A page on another site that rebinds its name to 127.0.0.1 still sends its own name.
+    assert_eq!(get_as("evil.example:4243"), 421);
+    for host in ["127.0.0.1:4243", "localhost:4243", "[::1]:4243", "banyan-admin.internal", "BANYAN-ADMIN.internal:80"]
+    {
+        assert_eq!(get_as(host), 200, "{host}");
+    }
+    // Two names at once is no name at all.
+    let two = raw(banyan.admin, b"GET /api/flags HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n");
+    assert_eq!(two.status(), 421);
+}
+
+#[test]
 fn notify_needs_a_token() {
     let legacy = Legacy::start();
     let banyan = Banyan::start(&legacy.url(), FLAGS);

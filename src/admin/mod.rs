@@ -11,7 +11,7 @@ mod metrics;
 
 use std::sync::Arc;
 
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, WWW_AUTHENTICATE};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -24,6 +24,13 @@ use crate::body::{self, Body};
 const BODY_LIMIT: usize = 1 << 20;
 
 pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
+    let mut hosts = req.headers().get_all(HOST).iter();
+    let (host, another) = (hosts.next(), hosts.next());
+    if another.is_some() || !host_allowed(&app, host) {
+        let message = "unexpected Host: the admin listener answers to IP addresses, localhost and \
+                       [admin] allowed_hosts only";
+        return error(StatusCode::MISDIRECTED_REQUEST, message.into());
+    }
     let path = req.uri().path().to_string();
     match (req.method().clone(), path.as_str()) {
         (Method::GET, "/") => dashboard::page(),
@@ -61,6 +68,20 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
         },
         _ => error(StatusCode::NOT_FOUND, format!("no admin endpoint {} {path}", req.method())),
     }
+}
+
+/// Whether the request names a host the admin listener is meant to be reached by. A web
+/// page elsewhere can rebind its own name to 127.0.0.1 and read an open admin API from
+/// the operator's browser; its requests still carry its name, and are refused here.
+fn host_allowed(app: &App, host: Option<&HeaderValue>) -> bool {
+    let Some(host) = host.and_then(|h| h.to_str().ok()) else { return true };
+    let name = match host.rsplit_once(':') {
+        // `[::1]:4243`, `127.0.0.1:4243`, `name:4243`
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    name == "localhost" || name.parse::<std::net::IpAddr>().is_ok() || app.config.admin.allowed_hosts.contains(&name)
 }
 
 /// Runs a change once the request proved it carries a valid token; the change gets the
