@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{backend, client, eventually, Banyan, Legacy};
+use common::{backend, client, eventually, eventually_value, Banyan, Legacy};
 
 fn ping(native: u32) -> String {
     format!("[routes.ping]\npath = \"/api/1/ping\"\nmethods = [\"GET\"]\nnative = {native}\n")
@@ -109,49 +109,118 @@ fn a_deleted_file_keeps_the_last_good_flags() {
     assert!(eventually(Duration::from_secs(1), || served_by(&banyan) == "legacy").is_some());
 }
 
+/// Four clients asking for `/api/1/ping` until stopped; each answers with its successes,
+/// how many were native, and its failures.
+struct Load {
+    stop: Arc<AtomicBool>,
+    workers: Vec<std::thread::JoinHandle<(usize, usize, Vec<String>)>>,
+}
+
+impl Load {
+    fn start(banyan: &Arc<Banyan>) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers = (0..4)
+            .map(|_| {
+                let (banyan, stop) = (banyan.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let c = client();
+                    let (mut ok, mut native, mut failed) = (0, 0, Vec::new());
+                    while !stop.load(Ordering::Relaxed) {
+                        match c.get(banyan.url("/api/1/ping")).send() {
+                            Ok(r) if r.status() == 200 => {
+                                native += usize::from(backend(&r) == "native");
+                                let body = r.text().unwrap();
+                                if body == r#"{"result": true, "message": ""}"# {
+                                    ok += 1;
+                                } else {
+                                    failed.push(body);
+                                }
+                            }
+                            Ok(r) => failed.push(format!("status {}", r.status())),
+                            Err(e) => failed.push(e.to_string()),
+                        }
+                    }
+                    (ok, native, failed)
+                })
+            })
+            .collect();
+        Load { stop, workers }
+    }
+
+    /// Stops the clients; total successes and native answers (any failure fails the test).
+    fn finish(self) -> (usize, usize) {
+        self.stop.store(true, Ordering::Relaxed);
+        let (mut ok, mut native) = (0, 0);
+        for w in self.workers {
+            let (o, n, failed) = w.join().unwrap();
+            assert!(failed.is_empty(), "failed requests: {failed:?}");
+            ok += o;
+            native += n;
+        }
+        (ok, native)
+    }
+}
+
 #[test]
 fn no_request_fails_while_routing_flips_under_load() {
     let legacy = Legacy::start();
     let banyan = Arc::new(Banyan::start(&legacy.url(), &ping(0)));
-    let stop = Arc::new(AtomicBool::new(false));
-    let workers: Vec<_> = (0..4)
-        .map(|_| {
-            let (banyan, stop) = (banyan.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let c = client();
-                let (mut ok, mut native, mut failed) = (0, 0, Vec::new());
-                while !stop.load(Ordering::Relaxed) {
-                    match c.get(banyan.url("/api/1/ping")).send() {
-                        Ok(r) if r.status() == 200 => {
-                            native += usize::from(backend(&r) == "native");
-                            let body = r.text().unwrap();
-                            if body == r#"{"result": true, "message": ""}"# {
-                                ok += 1;
-                            } else {
-                                failed.push(body);
-                            }
-                        }
-                        Ok(r) => failed.push(format!("status {}", r.status())),
-                        Err(e) => failed.push(e.to_string()),
-                    }
-                }
-                (ok, native, failed)
-            })
-        })
-        .collect();
+    let load = Load::start(&banyan);
     for i in 0..20 {
         let want = if i % 2 == 0 { "native" } else { "legacy" };
         banyan.write_flags(&ping(if i % 2 == 0 { 100 } else { 0 }));
         assert!(eventually(Duration::from_secs(1), || served_by(&banyan) == want).is_some(), "flip {i}");
     }
-    stop.store(true, Ordering::Relaxed);
-    let (mut ok, mut native) = (0, 0);
-    for w in workers {
-        let (o, n, failed) = w.join().unwrap();
-        assert!(failed.is_empty(), "failed requests: {failed:?}");
-        ok += o;
-        native += n;
-    }
+    let (ok, native) = load.finish();
     assert!(ok >= 40 && native > 0 && native < ok, "{ok} requests, {native} native");
     assert_eq!(banyan.flags_state()["generation"], 21);
+}
+
+#[test]
+fn a_reload_storm_under_load_fails_no_request_and_the_last_valid_file_wins() {
+    let legacy = Legacy::start();
+    let banyan = Arc::new(Banyan::start(&legacy.url(), &ping(0)));
+    let load = Load::start(&banyan);
+    let path = banyan.flags_path();
+    // Hundreds of saves: bursts of half-written files and files replaced by rename (as
+    // editors and deploys do) that may be coalesced, each burst ending on an invalid file
+    // that must be rejected and then a valid one that must apply.
+    let mut generation = 1;
+    for round in 0..100u32 {
+        let valid = ping(if round % 2 == 0 { 100 } else { 0 });
+        banyan.write_flags(&valid[..valid.len() / 2]);
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, ping(100)).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        banyan.write_flags(&valid.replace("native = ", "native = 1")); // 1100 or 10
+        banyan.write_flags(&ping(150));
+        eventually(Duration::from_secs(5), || banyan.flags_state()["last_reload"]["outcome"] == "rejected")
+            .unwrap_or_else(|| panic!("round {round}: the invalid file is rejected"));
+        banyan.write_flags(&format!("{valid}group = \"round-{round}\"\n"));
+        generation = eventually_value(Duration::from_secs(5), || {
+            let g = banyan.flags_state()["generation"].as_u64().unwrap();
+            (g > generation).then_some(g)
+        })
+        .unwrap_or_else(|| panic!("round {round}: the valid file applies"));
+    }
+    let last = format!("{}group = \"storm-over\"\n", ping(100));
+    banyan.write_flags(&last);
+    eventually(Duration::from_secs(10), || banyan.flags_state()["routes"][0]["group"] == "storm-over")
+        .expect("the last valid file wins");
+    let (ok, native) = load.finish();
+    assert!(ok > 0 && native > 0, "{ok} requests, {native} native");
+    let state = banyan.flags_state();
+    assert_eq!(state["last_reload"]["error"], serde_json::Value::Null, "{state}");
+    assert_eq!(served_by(&banyan), "native");
+    // Every rejection was reported: as many in the log as the metric counts.
+    let metrics = client().get(format!("http://{}/metrics", banyan.admin)).send().unwrap().text().unwrap();
+    let rejected = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"banyan_flags_reloads_total{outcome="rejected"} "#))
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap();
+    let log = banyan.log.text();
+    let logged = log.matches("flags rejected").count() + log.matches("flags file unreadable").count();
+    assert_eq!(logged, rejected, "{metrics}");
+    assert!(rejected >= 100, "{rejected} rejections reported");
 }
