@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::FutureExt;
+use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderName, HeaderValue, Request, Response};
 use http_body_util::{BodyExt, Either};
 use hyper::body::Incoming;
@@ -50,6 +51,15 @@ pub type LocalFuture = Pin<Box<dyn Future<Output = Response<Body>>>>;
 async fn handle(conn: &Connection, mut req: Request<Incoming>) -> Response<Body> {
     let (app, peer, slot) = (&conn.app, conn.peer, &conn.legacy);
     let started = Instant::now();
+    // Two framings at once is how requests are smuggled past a proxy: refused, and the
+    // connection closed (RFC 9112 §6.1), whatever legacy would have made of it.
+    let headers = req.headers();
+    if headers.contains_key(TRANSFER_ENCODING) && headers.contains_key(CONTENT_LENGTH) {
+        let failure = crate::legacy::Failure::ClientBody("both Content-Length and Transfer-Encoding".into());
+        let mut resp = app.legacy.failed(failure, None).map(Either::Right);
+        resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+        return resp;
+    }
     let request_id = match req.headers().get(&X_REQUEST_ID).filter(|v| !v.is_empty()) {
         Some(v) => RequestId::from_client(v.as_bytes()),
         None => {

@@ -276,19 +276,13 @@ fn every_request_has_an_id_that_legacy_sees_and_the_access_log_names() {
     assert_eq!(request_ids(&echo)[0].as_str().unwrap().len(), 32, "{echo}");
 
     // Hyper's path (a chunked upload goes there) makes one too, and keeps a client's own.
-    let raw_echo = raw(banyan.addr, &request("POST", "/_test/echo", &[("Transfer-Encoding", "chunked")], b"0\r\n\r\n"));
+    let chunked =
+        |id: &str| format!("POST /_test/echo HTTP/1.1\r\nHost: h\r\n{id}Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+    let raw_echo = raw(banyan.addr, chunked("").as_bytes());
     let echo: Value = serde_json::from_slice(&raw_echo.body).unwrap();
     assert_eq!(request_ids(&echo)[0].as_str().unwrap().len(), 32, "{echo}");
 
-    let raw = raw(
-        banyan.addr,
-        &request(
-            "POST",
-            "/_test/echo",
-            &[("X-Request-Id", "client-chosen-1"), ("Transfer-Encoding", "chunked")],
-            b"0\r\n\r\n",
-        ),
-    );
+    let raw = raw(banyan.addr, chunked("X-Request-Id: client-chosen-1\r\n").as_bytes());
     let echo: Value = serde_json::from_slice(&raw.body).unwrap();
     assert_eq!(request_ids(&echo), ["client-chosen-1"]);
     banyan.log.wait_for(from, &["request_id=\"client-chosen-1\""], Duration::from_secs(5)).expect("logged");

@@ -50,7 +50,9 @@ fn flags_file() -> impl Strategy<Value = String> {
                 t.push_str(&format!("{k} = {v}\n"));
             }
             if let Some((w, m, r)) = guard {
-                t.push_str(&format!("[routes.{name}.guard]\nwindow_secs = {w}\nmin_requests = {m}\nmax_error_rate = {r}\n"));
+                t.push_str(&format!(
+                    "[routes.{name}.guard]\nwindow_secs = {w}\nmin_requests = {m}\nmax_error_rate = {r}\n"
+                ));
             }
             t
         });

@@ -42,6 +42,9 @@ pub enum Failure {
     Connect(pool::ConnectError),
     /// The exchange failed; the root cause.
     Send(String),
+    /// The client's own request body broke off or was malformed (a bad chunk): its fault,
+    /// answered 400, not legacy's.
+    ClientBody(String),
     TimedOut,
 }
 
@@ -50,6 +53,7 @@ impl std::fmt::Display for Failure {
         match self {
             Failure::Connect(e) => write!(f, "unreachable: {e}"),
             Failure::Send(cause) => f.write_str(cause),
+            Failure::ClientBody(cause) => write!(f, "the request is malformed: {cause}"),
             Failure::TimedOut => f.write_str("timed out"),
         }
     }
@@ -147,6 +151,10 @@ impl Legacy {
             }
             Failure::Connect(e) => self.bad_gateway("is unreachable", &e.to_string()),
             Failure::Send(cause) => self.bad_gateway("failed", &cause),
+            Failure::ClientBody(cause) => {
+                tracing::debug!("request malformed: {cause}");
+                (StatusCode::BAD_REQUEST, format!("The request is malformed: {cause}"))
+            }
         };
         let mut resp = response::fail(status, &message);
         self.cors.apply(origin.as_ref(), resp.headers_mut());
@@ -191,11 +199,11 @@ impl Legacy {
             Err(mut e) => match e.take_message() {
                 Some(req) if reused => {
                     let mut fresh = self.pool.connect().await.map_err(Failure::Connect)?;
-                    let resp = fresh.send_request(req).await.map_err(|e| Failure::Send(root_cause(&e)))?;
+                    let resp = fresh.send_request(req).await.map_err(|e| send_failure(&e))?;
                     self.pool.release(slot, fresh);
                     Ok(resp)
                 }
-                _ => Err(Failure::Send(root_cause(&e.into_error()))),
+                _ => Err(send_failure(&e.into_error())),
             },
         }
     }
@@ -203,6 +211,16 @@ impl Legacy {
     /// Whether legacy accepts TCP connections now (for `/readyz`).
     pub async fn reachable(&self) -> bool {
         self.pool.reachable().await
+    }
+}
+
+/// Why a request to legacy failed: the client's body (hyper's "user" error, raised by the
+/// body stream) or the exchange with legacy.
+fn send_failure(e: &hyper::Error) -> Failure {
+    if e.is_user() {
+        Failure::ClientBody(root_cause(e))
+    } else {
+        Failure::Send(root_cause(e))
     }
 }
 

@@ -149,6 +149,12 @@ impl<'a> Conn<'a> {
                     match request::plan(head, &snapshot, self.peer, &self.settings, &mut self.out, &mut self.origin) {
                         Plan::Forward(f) if f.head_len + f.body_len <= MAX_BUF => break f,
                         Plan::Forward(_) | Plan::HandOff => return self.hand_off(),
+                        Plan::Reject(why) => {
+                            let origin = HeaderValue::from_bytes(&self.origin).ok().filter(|_| !self.origin.is_empty());
+                            let resp = self.app.legacy.failed(Failure::ClientBody(why.into()), origin);
+                            self.respond(resp, Backend::Legacy, false, true).await;
+                            return End::Closed;
+                        }
                         Plan::Incomplete => {}
                     }
                 }

@@ -31,6 +31,8 @@ pub enum Plan {
     /// The head is not complete yet.
     Incomplete,
     HandOff,
+    /// Refused with 400, and the connection closed: why.
+    Reject(&'static str),
     Forward(Forward),
 }
 
@@ -95,6 +97,7 @@ pub fn plan(
 
     let (mut host, mut hosts, mut body_len, mut lengths) = (&b""[..], 0, 0, 0);
     let mut close = false;
+    let mut chunked = false;
     let mut request_id = None;
     origin.clear();
     for h in req.headers.iter() {
@@ -106,7 +109,9 @@ pub fn plan(
             let Some(n) = content_length(h.value) else { return Plan::HandOff };
             body_len = n;
             lengths += 1;
-        } else if ["transfer-encoding", "upgrade", "expect"].iter().any(|n| name.eq_ignore_ascii_case(n)) {
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = true;
+        } else if ["upgrade", "expect"].iter().any(|n| name.eq_ignore_ascii_case(n)) {
             return Plan::HandOff;
         } else if name.eq_ignore_ascii_case("connection") {
             // A `Connection` naming headers (it could name `Content-Length` or `Host`, which
@@ -126,7 +131,12 @@ pub fn plan(
             origin.extend_from_slice(h.value);
         }
     }
-    if hosts != 1 || lengths > 1 {
+    // Two framings at once is how requests are smuggled past a proxy: refused, and the
+    // connection closed (RFC 9112 §6.1), whatever legacy would have made of it.
+    if chunked && lengths > 0 {
+        return Plan::Reject("both Content-Length and Transfer-Encoding");
+    }
+    if chunked || hosts != 1 || lengths > 1 {
         return Plan::HandOff;
     }
     let path = target.split_once('?').map_or(target, |(p, _)| p);
@@ -253,6 +263,7 @@ mod tests {
             }
             Plan::Forward(f) => (String::from_utf8(out).unwrap(), Some((f.head_len, f.body_len, f.close))),
             Plan::HandOff => ("hand off".into(), None),
+            Plan::Reject(why) => (format!("reject: {why}"), None),
             Plan::Incomplete => ("incomplete".into(), None),
         }
     }
@@ -285,6 +296,7 @@ mod tests {
             "GET http://h/ HTTP/1.1\r\nHost: h\r\n\r\n",
             "GET /a{b} HTTP/1.1\r\nHost: h\r\n\r\n",
             "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nHost: i\r\n\r\n",
             "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
             "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +1\r\n\r\n",
             "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n",
@@ -297,6 +309,8 @@ mod tests {
             assert_eq!(run(head).0, "hand off", "{head:?}");
         }
         assert_eq!(run("GET / HTTP/1.1\r\nHost: h\r\n").0, "incomplete");
+        let smuggle = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+        assert_eq!(run(smuggle).0, "reject: both Content-Length and Transfer-Encoding");
     }
 
     #[test]
