@@ -99,6 +99,11 @@ pub struct ServerConfig {
     pub drain_timeout: Duration,
     /// One `banyan::access` event per request (route, backend, status, latency, request id).
     pub access_log: bool,
+    /// Public connections open at once, at most; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Largest request body banyan passes on (declared by `Content-Length`); larger gets
+    /// a 413 envelope.
+    pub max_body: u64,
 }
 
 /// The websocket bridge's native side (`src/ws/`).
@@ -195,6 +200,8 @@ struct ServerFile {
     byte_passthrough: Option<bool>,
     drain_timeout_ms: Option<u64>,
     access_log: Option<bool>,
+    max_connections: Option<usize>,
+    max_body_bytes: Option<u64>,
 }
 
 const LOG_LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
@@ -309,6 +316,8 @@ impl Config {
                 byte_passthrough: file.server.byte_passthrough.unwrap_or(true),
                 drain_timeout: ms(file.server.drain_timeout_ms, 10_000),
                 access_log: file.server.access_log.unwrap_or(true),
+                max_connections: file.server.max_connections.unwrap_or(10_000).max(1),
+                max_body: file.server.max_body_bytes.unwrap_or(1 << 30),
             },
             websocket: WebsocketConfig {
                 ping_interval: Duration::from_secs(file.websocket.ping_interval_secs.unwrap_or(30).max(1)),

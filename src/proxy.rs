@@ -21,8 +21,9 @@ use crate::app::App;
 use crate::body::{self, Body};
 use crate::decide::Backend;
 use crate::flags::{Routed, WebsocketMode};
-use crate::legacy::{is_websocket_upgrade, Slot};
+use crate::legacy::{is_websocket_upgrade, Failure, Slot};
 use crate::native::Served;
+use crate::rotki::cors::Cors;
 use crate::shadow::{self, Primary, Shadow};
 use crate::stats::{labels, Label};
 use crate::tasks_bridge;
@@ -54,9 +55,16 @@ async fn handle(conn: &Connection, mut req: Request<Incoming>) -> Response<Body>
     // Two framings at once is how requests are smuggled past a proxy: refused, and the
     // connection closed (RFC 9112 §6.1), whatever legacy would have made of it.
     let headers = req.headers();
-    if headers.contains_key(TRANSFER_ENCODING) && headers.contains_key(CONTENT_LENGTH) {
-        let failure = crate::legacy::Failure::ClientBody("both Content-Length and Transfer-Encoding".into());
-        let mut resp = app.legacy.failed(failure, None).map(Either::Right);
+    let max_body = app.config.server.max_body;
+    let refused = if headers.contains_key(TRANSFER_ENCODING) && headers.contains_key(CONTENT_LENGTH) {
+        Some(Failure::ClientBody("both Content-Length and Transfer-Encoding".into()))
+    } else if hyper::body::Body::size_hint(req.body()).lower() > max_body {
+        Some(Failure::TooLarge(max_body))
+    } else {
+        None
+    };
+    if let Some(failure) = refused {
+        let mut resp = app.legacy.failed(failure, Cors::origin(req.headers())).map(Either::Right);
         resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
         return resp;
     }
@@ -145,7 +153,7 @@ async fn serve_shadowed(
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
-            let failure = crate::legacy::Failure::Send(format!("reading the request body: {e}"));
+            let failure = Failure::Send(format!("reading the request body: {e}"));
             return (Backend::Legacy, app.legacy.failed(failure, None).map(Either::Right));
         }
     };
@@ -203,7 +211,7 @@ async fn legacy_answer(app: &App, resp: Response<Body>) -> (Response<Body>, Prim
             (Response::from_parts(parts, body::full(bytes)), primary)
         }
         Err(e) => {
-            let failure = crate::legacy::Failure::Send(e.to_string());
+            let failure = Failure::Send(e.to_string());
             (app.legacy.failed(failure, None).map(Either::Right), Primary::Unusable("legacy's answer broke off"))
         }
     }

@@ -21,7 +21,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 use crate::app::{App, AppError};
 use crate::body::Body;
@@ -71,6 +71,8 @@ pub async fn start(config: Config, registry: Registry) -> Result<Running, StartE
     let watcher = crate::flags::spawn_watcher(app.flags.clone());
     tokio::spawn(every_second(app.clone(), stopped.clone()));
     let builder = http1_builder(&server);
+    // Shared by every worker: at most this many public connections at once.
+    let connections = Arc::new(Semaphore::new(server.max_connections));
     let mut threads = Vec::new();
     for (i, listener) in public.into_iter().enumerate() {
         // A worker ends only once the websocket sessions have closed too: some may be its own.
@@ -78,7 +80,8 @@ pub async fn start(config: Config, registry: Registry) -> Result<Running, StartE
         let (app, builder) = (app.clone(), builder.clone());
         let serve = move |stream, peer, stop| public_connection(app.clone(), builder.clone(), stream, peer, stop);
         let drained = async move { sessions.all_closed().await };
-        threads.push(spawn_thread(format!("banyan-worker-{i}"), listener, serve, drained, &server, stopped.clone())?);
+        let (name, limit) = (format!("banyan-worker-{i}"), Some(connections.clone()));
+        threads.push(spawn_thread(name, listener, serve, drained, &server, limit, stopped.clone())?);
     }
     let admin_app = app.clone();
     let serve = move |stream, peer, stop| {
@@ -86,7 +89,8 @@ pub async fn start(config: Config, registry: Registry) -> Result<Running, StartE
         let handler = move |req| admin::handle(app.clone(), req);
         serve_hyper(builder.clone(), Prefixed::new(stream, Vec::new()), peer, handler, stop)
     };
-    threads.push(spawn_thread("banyan-admin".into(), admin, serve, std::future::ready(()), &server, stopped)?);
+    // Ops can reach the admin listener even when the public one is full.
+    threads.push(spawn_thread("banyan-admin".into(), admin, serve, std::future::ready(()), &server, None, stopped)?);
     Ok(Running { public_addr, admin_addr, app, stop, threads, _watcher: watcher })
 }
 
@@ -139,12 +143,14 @@ fn bind(addr: SocketAddr, reuse_port: bool) -> Result<std::net::TcpListener, Sta
 /// thread serves (or why it cannot), with a receiver that fires when it has drained and
 /// stopped. `serve` serves one connection, until it closes or shutdown ends it; on
 /// shutdown the thread also waits for `drained` (within the drain timeout).
+#[allow(clippy::too_many_arguments)]
 fn spawn_thread<C, F, D>(
     name: String,
     listener: std::net::TcpListener,
     serve: C,
     drained: D,
     server: &ServerConfig,
+    limit: Option<Arc<Semaphore>>,
     stop: watch::Receiver<bool>,
 ) -> Result<oneshot::Receiver<()>, StartError>
 where
@@ -176,7 +182,7 @@ where
                 }
             };
             let local = tokio::task::LocalSet::new();
-            local.block_on(&runtime, accept_loop(listener, serve, drained, &server, stop));
+            local.block_on(&runtime, accept_loop(listener, serve, drained, &server, limit, stop));
             let _ = done.send(());
         })
         .map_err(StartError::Thread)?;
@@ -192,6 +198,7 @@ async fn accept_loop<C, F, D>(
     serve: C,
     drained: D,
     server: &ServerConfig,
+    limit: Option<Arc<Semaphore>>,
     mut stop: watch::Receiver<bool>,
 ) where
     C: Fn(TcpStream, SocketAddr, watch::Receiver<bool>) -> F,
@@ -213,12 +220,25 @@ async fn accept_loop<C, F, D>(
                         continue;
                     }
                 };
+                // At the connection limit, this worker holds the one it accepted until a
+                // connection anywhere closes, and accepts no more meanwhile (the rest wait
+                // in the kernel's backlog). Accepting first matters: with SO_REUSEPORT each
+                // worker has its own backlog, and a worker that stopped accepting could
+                // leave a client waiting behind it while another worker had room.
+                let permit = match &limit {
+                    Some(limit) => tokio::select! {
+                        permit = limit.clone().acquire_owned() => permit.ok(),
+                        _ = stopped(&mut stop) => break,
+                    },
+                    None => None,
+                };
                 let _ = stream.set_nodelay(true);
                 let connection = serve(stream, peer, stop.clone());
                 let open = open.clone();
                 tokio::task::spawn_local(async move {
                     connection.await;
                     drop(open);
+                    drop(permit);
                 });
             }
             _ = stopped(&mut stop) => break,

@@ -45,6 +45,8 @@ pub enum Failure {
     /// The client's own request body broke off or was malformed (a bad chunk): its fault,
     /// answered 400, not legacy's.
     ClientBody(String),
+    /// The request's declared body is over `[server] max_body_bytes`.
+    TooLarge(u64),
     TimedOut,
 }
 
@@ -54,6 +56,7 @@ impl std::fmt::Display for Failure {
             Failure::Connect(e) => write!(f, "unreachable: {e}"),
             Failure::Send(cause) => f.write_str(cause),
             Failure::ClientBody(cause) => write!(f, "the request is malformed: {cause}"),
+            Failure::TooLarge(limit) => write!(f, "the request body is over {limit} bytes"),
             Failure::TimedOut => f.write_str("timed out"),
         }
     }
@@ -154,6 +157,9 @@ impl Legacy {
             Failure::ClientBody(cause) => {
                 tracing::debug!("request malformed: {cause}");
                 (StatusCode::BAD_REQUEST, format!("The request is malformed: {cause}"))
+            }
+            Failure::TooLarge(limit) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, format!("Request body is larger than the {limit} bytes banyan accepts"))
             }
         };
         let mut resp = response::fail(status, &message);

@@ -126,6 +126,7 @@ impl<'a> Conn<'a> {
                 preserve_case: app.config.server.preserve_header_case,
                 native_body_limit: app.native.body_limit(),
                 shadow_room: true,
+                max_body: app.config.server.max_body,
             },
             timer: Some(Deadline::new()),
             shared,
@@ -149,9 +150,9 @@ impl<'a> Conn<'a> {
                     match request::plan(head, &snapshot, self.peer, &self.settings, &mut self.out, &mut self.origin) {
                         Plan::Forward(f) if f.head_len + f.body_len <= MAX_BUF => break f,
                         Plan::Forward(_) | Plan::HandOff => return self.hand_off(),
-                        Plan::Reject(why) => {
+                        Plan::Reject(failure) => {
                             let origin = HeaderValue::from_bytes(&self.origin).ok().filter(|_| !self.origin.is_empty());
-                            let resp = self.app.legacy.failed(Failure::ClientBody(why.into()), origin);
+                            let resp = self.app.legacy.failed(failure, origin);
                             self.respond(resp, Backend::Legacy, false, true).await;
                             return End::Closed;
                         }

@@ -17,7 +17,7 @@ use http::{HeaderName, HeaderValue, Method, Request, Version};
 use crate::access::RequestId;
 use crate::decide::Backend;
 use crate::flags::Snapshot;
-use crate::legacy::{forwarded, hop};
+use crate::legacy::{forwarded, hop, Failure};
 use crate::native::HandlerId;
 use crate::shadow::{self, Shadow};
 use crate::stats::{labels, Label};
@@ -31,8 +31,8 @@ pub enum Plan {
     /// The head is not complete yet.
     Incomplete,
     HandOff,
-    /// Refused with 400, and the connection closed: why.
-    Reject(&'static str),
+    /// Refused (400 or 413), and the connection closed.
+    Reject(crate::legacy::Failure),
     Forward(Forward),
 }
 
@@ -66,6 +66,8 @@ pub struct Settings {
     /// A shadow copy could start now (checked per request: a copy that would only be
     /// dropped is not captured).
     pub shadow_room: bool,
+    /// Larger declared bodies get 413 (`[server] max_body_bytes`).
+    pub max_body: u64,
 }
 
 /// Reads the head at the start of `buf`: hands it off, or decides it goes to legacy and
@@ -134,10 +136,13 @@ pub fn plan(
     // Two framings at once is how requests are smuggled past a proxy: refused, and the
     // connection closed (RFC 9112 §6.1), whatever legacy would have made of it.
     if chunked && lengths > 0 {
-        return Plan::Reject("both Content-Length and Transfer-Encoding");
+        return Plan::Reject(Failure::ClientBody("both Content-Length and Transfer-Encoding".into()));
     }
     if chunked || hosts != 1 || lengths > 1 {
         return Plan::HandOff;
+    }
+    if body_len as u64 > settings.max_body {
+        return Plan::Reject(Failure::TooLarge(settings.max_body));
     }
     let path = target.split_once('?').map_or(target, |(p, _)| p);
     // Two task managers share this URL space; hyper's path sorts it out (`tasks_bridge.rs`).
@@ -255,7 +260,7 @@ mod tests {
         let snapshot = crate::flags::compile("flags.toml".as_ref(), flags, &Registry::builtin(), 1).unwrap();
         let (mut out, mut origin) = (Vec::new(), Vec::new());
         let peer = "10.1.2.3:5000".parse().unwrap();
-        let settings = Settings { preserve_case: true, native_body_limit: 1024, shadow_room: true };
+        let settings = Settings { preserve_case: true, native_body_limit: 1024, shadow_room: true, max_body: 1 << 20 };
         match plan(head.as_bytes(), &snapshot, peer, &settings, &mut out, &mut origin) {
             Plan::Forward(f) if f.native.is_some() => {
                 let (_, parts, _) = f.native.unwrap();
@@ -310,7 +315,7 @@ mod tests {
         }
         assert_eq!(run("GET / HTTP/1.1\r\nHost: h\r\n").0, "incomplete");
         let smuggle = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
-        assert_eq!(run(smuggle).0, "reject: both Content-Length and Transfer-Encoding");
+        assert_eq!(run(smuggle).0, "reject: the request is malformed: both Content-Length and Transfer-Encoding");
     }
 
     #[test]

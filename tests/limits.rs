@@ -1,0 +1,115 @@
+//! Limits on real sockets: an oversized body gets a 413 envelope and never reaches legacy,
+//! an oversized head is refused, a thousand slow-headed connections neither starve normal
+//! clients nor stay open past the header timeout, and past `max_connections` new clients
+//! wait until one closes.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+fn legacy_seen(legacy: &Legacy) -> u64 {
+    let body = client().get(format!("{}/_test/count", legacy.url())).send().unwrap().text().unwrap();
+    serde_json::from_str::<Value>(&body).unwrap()["result"]["requests"].as_u64().unwrap()
+}
+
+fn start(legacy: &Legacy, config: &str) -> Banyan {
+    Banyan::start_with(Options { legacy: legacy.url(), flags: "", config, data_dir: None })
+}
+
+#[test]
+fn an_oversized_body_gets_413_and_never_reaches_legacy() {
+    let legacy = Legacy::start();
+    let banyan = start(&legacy, "[server]\nmax_body_bytes = 1000\n");
+    let before = legacy_seen(&legacy);
+    let body = vec![b'x'; 2000];
+    let headers = [("Origin", "http://localhost:8080")];
+    // The byte-level path, then hyper's (HTTP/1.0 goes there).
+    let r = raw(banyan.addr, &request("POST", "/_test/echo", &headers, &body));
+    assert_eq!(r.status(), 413);
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        r#"{"result": null, "message": "Request body is larger than the 1000 bytes banyan accepts"}"#
+    );
+    assert_eq!(r.header("access-control-allow-origin"), Some("http://localhost:8080"));
+    let mut old = b"POST /_test/echo HTTP/1.0\r\nHost: h\r\nContent-Length: 2000\r\n\r\n".to_vec();
+    old.extend_from_slice(&body);
+    assert_eq!(raw(banyan.addr, &old).status(), 413);
+    assert_eq!(legacy_seen(&legacy), before);
+    // At the limit it passes.
+    let r = raw(banyan.addr, &request("POST", "/_test/echo", &[], &body[..1000]));
+    assert_eq!(r.status(), 200);
+}
+
+#[test]
+fn an_oversized_head_is_refused() {
+    let legacy = Legacy::start();
+    let banyan = start(&legacy, "");
+    let before = legacy_seen(&legacy);
+    let big = "a".repeat(1 << 20);
+    let mut conn = TcpStream::connect(banyan.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = format!("GET /_test/echo HTTP/1.1\r\nHost: h\r\nX-Big: {big}\r\n\r\n");
+    let _ = conn.write_all(head.as_bytes());
+    let mut answer = Vec::new();
+    let _ = conn.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 431"), "{}", &answer[..answer.len().min(200)]);
+    assert_eq!(legacy_seen(&legacy), before);
+}
+
+#[test]
+fn slow_heads_neither_starve_clients_nor_outlive_the_header_timeout() {
+    let legacy = Legacy::start();
+    let banyan = start(&legacy, "[server]\nheader_read_timeout_ms = 1500\n");
+    // A thousand clients that start a head and never finish it.
+    let mut slow: Vec<TcpStream> = (0..1000)
+        .map(|_| {
+            let mut c = TcpStream::connect(banyan.addr).unwrap();
+            c.write_all(b"GET /api/1/ping HTTP/1.1\r\nHost: h\r\nX-Slow: ").unwrap();
+            c
+        })
+        .collect();
+    // Normal clients are served meanwhile.
+    let c = client();
+    for _ in 0..20 {
+        assert_eq!(c.get(banyan.url("/api/1/ping")).send().unwrap().status(), 200);
+    }
+    // And the slow ones are cut off at the header timeout.
+    for conn in slow.iter_mut().step_by(50) {
+        conn.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let mut buf = [0; 512];
+        let n = conn.read(&mut buf).unwrap_or(0);
+        let answer = String::from_utf8_lossy(&buf[..n]);
+        assert!(n == 0 || answer.starts_with("HTTP/1.1 408"), "{answer}");
+    }
+}
+
+#[test]
+fn past_max_connections_new_clients_wait_for_a_free_one() {
+    let legacy = Legacy::start();
+    let banyan = start(&legacy, "[server]\nmax_connections = 4\n");
+    let mut idle: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(banyan.addr).unwrap()).collect();
+    // All four are taken (a request on each proves it was accepted).
+    for conn in &mut idle {
+        conn.write_all(b"GET /api/1/ping HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+        let mut buf = [0; 1024];
+        assert!(conn.read(&mut buf).unwrap() > 0);
+    }
+    let mut waiting = TcpStream::connect(banyan.addr).unwrap();
+    waiting.write_all(b"GET /api/1/ping HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").unwrap();
+    waiting.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let mut buf = [0; 1024];
+    assert!(waiting.read(&mut buf).is_err(), "a fifth connection was served past max_connections = 4");
+    // One closes: the waiting client is taken and answered.
+    drop(idle.pop());
+    waiting.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let n = waiting.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // The admin listener is not counted: ops still get in.
+    assert_eq!(client().get(format!("http://{}/healthz", banyan.admin)).send().unwrap().status(), 200);
+}
