@@ -201,6 +201,9 @@ fn a_route_changes_through_the_api_as_a_file_edit_would() {
     assert!(body["error"].as_str().unwrap().contains("read-only"), "{body}");
     assert_eq!(std::fs::read_to_string(banyan.flags_path()).unwrap(), before);
     assert_eq!(banyan.flags_state()["generation"], 3);
+    // Tokens, right or wrong, never reach the log.
+    let log = banyan.log.text();
+    assert!(!log.contains(ADMIN_TOKEN) && !log.contains("wrong-token-wrong-token"), "{log}");
 }
 
 #[test]

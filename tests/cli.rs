@@ -71,26 +71,28 @@ fn serve_refuses_to_start_on_a_broken_flags_file_with_the_same_message() {
 }
 
 #[test]
-fn sigterm_finishes_the_request_in_flight_and_exits_zero() {
+fn sigterm_and_sigint_finish_the_request_in_flight_and_exit_zero() {
     let legacy = common::Legacy::start();
-    let mut banyan = Banyan::start(&legacy.url(), "");
-    let url = banyan.url("/_test/sleep?ms=700");
-    let slow = std::thread::spawn(move || {
-        let r = common::client().get(url).send().unwrap();
-        (r.status().as_u16(), r.text().unwrap())
-    });
-    // Wait until legacy has the request, then stop banyan under it.
-    let sleeping = || {
-        let body = common::client().get(format!("{}/_test/count", legacy.url())).send().unwrap().text().unwrap();
-        serde_json::from_str::<serde_json::Value>(&body).unwrap()["result"]["sleeping"].as_u64().unwrap()
-    };
-    assert!(common::eventually(std::time::Duration::from_secs(5), || sleeping() == 1).is_some());
-    banyan.signal("TERM");
-    let (status, body) = slow.join().unwrap();
-    assert_eq!((status, body.as_str()), (200, r#"{"result": "slept", "message": ""}"#));
-    let exit = banyan.wait_exit(std::time::Duration::from_secs(5)).expect("banyan exited");
-    assert!(exit.success(), "{exit:?}");
-    assert!(std::net::TcpStream::connect(banyan.addr).is_err(), "still accepting after SIGTERM");
+    for signal in ["TERM", "INT"] {
+        let mut banyan = Banyan::start(&legacy.url(), "");
+        let url = banyan.url("/_test/sleep?ms=700");
+        let slow = std::thread::spawn(move || {
+            let r = common::client().get(url).send().unwrap();
+            (r.status().as_u16(), r.text().unwrap())
+        });
+        // Wait until legacy has the request, then stop banyan under it.
+        let sleeping = || {
+            let body = common::client().get(format!("{}/_test/count", legacy.url())).send().unwrap().text().unwrap();
+            serde_json::from_str::<serde_json::Value>(&body).unwrap()["result"]["sleeping"].as_u64().unwrap()
+        };
+        assert!(common::eventually(std::time::Duration::from_secs(5), || sleeping() == 1).is_some());
+        banyan.signal(signal);
+        let (status, body) = slow.join().unwrap();
+        assert_eq!((status, body.as_str()), (200, r#"{"result": "slept", "message": ""}"#), "SIG{signal}");
+        let exit = banyan.wait_exit(std::time::Duration::from_secs(5)).expect("banyan exited");
+        assert!(exit.success(), "SIG{signal}: {exit:?}");
+        assert!(std::net::TcpStream::connect(banyan.addr).is_err(), "still accepting after SIG{signal}");
+    }
 }
 
 /// Listeners share their port between workers only: a second banyan on a port in use

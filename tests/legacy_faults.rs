@@ -90,3 +90,32 @@ fn a_legacy_restart_between_requests_costs_no_request() {
         assert_eq!((r.status().as_u16(), backend(&r)), (200, "legacy".to_string()));
     }
 }
+
+#[test]
+fn legacy_killed_mid_answer_cuts_the_answer_short_and_never_hangs() {
+    use std::io::{Read, Write};
+    let mut legacy = Legacy::start();
+    let banyan = Banyan::start(&legacy.url(), "");
+    let mut conn = std::net::TcpStream::connect(banyan.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    conn.write_all(b"GET /_test/drip?ms=30000 HTTP/1.1\r\nHost: h\r\n\r\n").unwrap();
+    // The first chunk has arrived: legacy is mid-answer.
+    let mut got = Vec::new();
+    let mut buf = [0; 4096];
+    while !String::from_utf8_lossy(&got).contains("first chunk") {
+        let n = conn.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the first chunk");
+        got.extend_from_slice(&buf[..n]);
+    }
+    legacy.stop();
+    // The client sees the connection end (a read timeout here would be the hang).
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("the answer hung after legacy died: {e}"),
+        }
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(!text.contains("second chunk") && !text.ends_with("0\r\n\r\n"), "a cut answer looked whole: {text}");
+}
