@@ -113,3 +113,20 @@ fn past_max_connections_new_clients_wait_for_a_free_one() {
     // The admin listener is not counted: ops still get in.
     assert_eq!(client().get(format!("http://{}/healthz", banyan.admin)).send().unwrap().status(), 200);
 }
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_at_the_header_timeout() {
+    let legacy = Legacy::start();
+    let banyan = start(&legacy, "[server]\nheader_read_timeout_ms = 1000\n");
+    for path in ["/api/1/ping", "/_test/echo"] {
+        let mut conn = TcpStream::connect(banyan.addr).unwrap();
+        conn.write_all(format!("GET {path} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes()).unwrap();
+        let mut buf = [0; 4096];
+        assert!(conn.read(&mut buf).unwrap() > 0, "{path}: answered");
+        // Then nothing more: banyan closes the connection rather than keep it forever.
+        conn.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let mut rest = Vec::new();
+        let closed = conn.read_to_end(&mut rest);
+        assert!(closed.is_ok(), "{path}: still open after the idle timeout: {closed:?}");
+    }
+}
