@@ -119,3 +119,33 @@ fn legacy_killed_mid_answer_cuts_the_answer_short_and_never_hangs() {
     let text = String::from_utf8_lossy(&got);
     assert!(!text.contains("second chunk") && !text.ends_with("0\r\n\r\n"), "a cut answer looked whole: {text}");
 }
+
+#[test]
+fn a_legacy_that_never_accepts_gives_502_at_the_connect_timeout() {
+    // A listener whose backlog is full: the kernel leaves new handshakes unanswered.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
+    socket.listen(0).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    let mut filling = Vec::new();
+    for _ in 0..8 {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.set_nonblocking(true).unwrap();
+        let _ = s.connect(&addr.into());
+        filling.push(s);
+    }
+    let banyan = Banyan::start_with(Options {
+        legacy: format!("http://{addr}"),
+        flags: "",
+        config: "[legacy]\nconnect_timeout_ms = 300\n",
+        data_dir: None,
+    });
+    let started = Instant::now();
+    let (status, _, body) = envelope(client().get(banyan.url("/api/1/settings")).send().unwrap());
+    assert_eq!(status, 502, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("unreachable") && message.contains("timed out"), "{body}");
+    // Given up at the connect timeout, not legacy's response timeout (300 s).
+    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    drop(socket);
+}
