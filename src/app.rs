@@ -70,7 +70,7 @@ impl App {
         let ctx = Context::from_config(&config, cors.clone());
         Ok(App {
             native: Native::new(registry.clone(), Arc::new(ctx)),
-            legacy: Legacy::new(&config.legacy, cors, config.server.preserve_header_case),
+            legacy: Legacy::new(&config.legacy, cors, config.server.preserve_header_case, config.server.max_body),
             flags: Arc::new(flags),
             registry,
             hub: Hub::new(config.websocket.client_queue),

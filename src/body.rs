@@ -1,13 +1,14 @@
 //! The one body type that flows through the proxy in both directions: hyper's streaming
-//! `Incoming` when bytes pass through untouched, or a buffered `Full` when banyan produced
-//! or already read them (native answers, requests a native handler hands back to legacy).
+//! `Incoming` when bytes pass through untouched (held to `[server] max_body_bytes` when it
+//! is a request body of unknown length), or a buffered `Full` when banyan produced or
+//! already read them (native answers, requests a native handler hands back to legacy).
 //! `Either` keeps that choice free of boxing on the hot path.
 
 use bytes::Bytes;
-use http_body_util::{Either, Full};
+use http_body_util::{Either, Full, Limited};
 use hyper::body::Incoming;
 
-pub type Body = Either<Incoming, Full<Bytes>>;
+pub type Body = Either<Either<Incoming, Limited<Incoming>>, Full<Bytes>>;
 
 /// A body banyan built itself.
 pub fn full(bytes: impl Into<Bytes>) -> Body {
@@ -16,7 +17,13 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
 
 /// Bytes that pass through as they arrive.
 pub fn stream(incoming: Incoming) -> Body {
-    Either::Left(incoming)
+    Either::Left(Either::Left(incoming))
+}
+
+/// A request body that passes through as it arrives, up to `max` bytes; past that it
+/// fails, and the request with it (a 413).
+pub fn limited(incoming: Incoming, max: u64) -> Body {
+    Either::Left(Either::Right(Limited::new(incoming, usize::try_from(max).unwrap_or(usize::MAX))))
 }
 
 /// Wraps a response banyan built itself.

@@ -126,7 +126,7 @@ async fn serve(
         }
         (_, _, Some(mode @ WebsocketMode::Relay)) => {
             let ctx = app.ws_ctx(label, mode);
-            (Backend::Legacy, app.legacy.forward(req.map(Either::Left), peer, slot, Some(ctx)).await)
+            (Backend::Legacy, app.legacy.forward(req.map(body::stream), peer, slot, Some(ctx)).await)
         }
         (Backend::Native, Some(id), _) => {
             match app.native.serve(id, req, routed.route.is_some_and(|r| r.async_query)).await {
@@ -134,7 +134,12 @@ async fn serve(
                 Served::HandBack(r) => (Backend::Legacy, app.legacy.forward(r, peer, slot, None).await),
             }
         }
-        _ => (Backend::Legacy, app.legacy.forward(req.map(Either::Left), peer, slot, None).await),
+        _ => {
+            // A chunked body has no length to check up front: it is held to the limit as it
+            // streams.
+            let max = app.config.server.max_body;
+            (Backend::Legacy, app.legacy.forward(req.map(|b| body::limited(b, max)), peer, slot, None).await)
+        }
     }
 }
 

@@ -1,5 +1,5 @@
-//! Limits on real sockets: an oversized body gets a 413 envelope and never reaches legacy,
-//! an oversized head is refused, a thousand slow-headed connections neither starve normal
+//! Limits on real sockets: an oversized body gets a 413 envelope (a declared one never
+//! reaches legacy; a chunked one is cut off at the limit), an oversized head is refused, a thousand slow-headed connections neither starve normal
 //! clients nor stay open past the header timeout, and past `max_connections` new clients
 //! wait until one closes.
 
@@ -43,6 +43,18 @@ fn an_oversized_body_gets_413_and_never_reaches_legacy() {
     // At the limit it passes.
     let r = raw(banyan.addr, &request("POST", "/_test/echo", &[], &body[..1000]));
     assert_eq!(r.status(), 200);
+
+    // A chunked body has no length up front: it is cut off at the limit as it streams.
+    let chunk = format!("{:x}\r\n{}\r\n", 600, "y".repeat(600));
+    let chunked =
+        format!("POST /_test/echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}{chunk}0\r\n\r\n");
+    let r = raw(banyan.addr, chunked.as_bytes());
+    assert_eq!(r.status(), 413, "{}", String::from_utf8_lossy(&r.body));
+    let small = format!("POST /_test/echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}0\r\n\r\n");
+    let r = raw(banyan.addr, small.as_bytes());
+    assert_eq!(r.status(), 200);
+    let echo: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(echo["result"]["body_len"], 600);
 }
 
 #[test]

@@ -35,6 +35,8 @@ pub struct Legacy {
     /// rotki answers every allowed Origin with CORS headers, errors included; banyan's own
     /// 502/504 do too, or the browser would hide them from the frontend.
     cors: Cors,
+    /// `[server] max_body_bytes`, named in a 413.
+    max_body: u64,
 }
 
 /// Why a request got no answer from legacy.
@@ -63,7 +65,7 @@ impl std::fmt::Display for Failure {
 }
 
 impl Legacy {
-    pub fn new(cfg: &LegacyConfig, cors: Cors, preserve_header_case: bool) -> Legacy {
+    pub fn new(cfg: &LegacyConfig, cors: Cors, preserve_header_case: bool, max_body: u64) -> Legacy {
         let authority = cfg.url.authority().cloned().expect("validated in config");
         let port = authority.port_u16().unwrap_or(80);
         Legacy {
@@ -72,6 +74,7 @@ impl Legacy {
             url: cfg.url.to_string().trim_end_matches('/').to_string(),
             timeout: cfg.timeout,
             cors,
+            max_body,
         }
     }
 
@@ -205,11 +208,11 @@ impl Legacy {
             Err(mut e) => match e.take_message() {
                 Some(req) if reused => {
                     let mut fresh = self.pool.connect().await.map_err(Failure::Connect)?;
-                    let resp = fresh.send_request(req).await.map_err(|e| send_failure(&e))?;
+                    let resp = fresh.send_request(req).await.map_err(|e| send_failure(&e, self.max_body))?;
                     self.pool.release(slot, fresh);
                     Ok(resp)
                 }
-                _ => Err(send_failure(&e.into_error())),
+                _ => Err(send_failure(&e.into_error(), self.max_body)),
             },
         }
     }
@@ -221,13 +224,19 @@ impl Legacy {
 }
 
 /// Why a request to legacy failed: the client's body (hyper's "user" error, raised by the
-/// body stream) or the exchange with legacy.
-fn send_failure(e: &hyper::Error) -> Failure {
-    if e.is_user() {
-        Failure::ClientBody(root_cause(e))
-    } else {
-        Failure::Send(root_cause(e))
+/// body stream: malformed, or over `max_body_bytes`) or the exchange with legacy.
+fn send_failure(e: &hyper::Error, max_body: u64) -> Failure {
+    if !e.is_user() {
+        return Failure::Send(root_cause(e));
     }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return Failure::TooLarge(max_body);
+        }
+        cause = c.source();
+    }
+    Failure::ClientBody(root_cause(e))
 }
 
 pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
