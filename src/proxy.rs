@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::FutureExt;
-use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::header::CONNECTION;
 use http::{HeaderName, HeaderValue, Request, Response};
 use http_body_util::{BodyExt, Either};
 use hyper::body::Incoming;
@@ -52,19 +52,11 @@ pub type LocalFuture = Pin<Box<dyn Future<Output = Response<Body>>>>;
 async fn handle(conn: &Connection, mut req: Request<Incoming>) -> Response<Body> {
     let (app, peer, slot) = (&conn.app, conn.peer, &conn.legacy);
     let started = Instant::now();
-    // Two framings at once is how requests are smuggled past a proxy: refused, and the
-    // connection closed (RFC 9112 §6.1), whatever legacy would have made of it.
-    let headers = req.headers();
+    // (Content-Length with Transfer-Encoding never gets here as such: the byte-level path
+    // refuses it, and hyper drops the length and frames by the chunks.)
     let max_body = app.config.server.max_body;
-    let refused = if headers.contains_key(TRANSFER_ENCODING) && headers.contains_key(CONTENT_LENGTH) {
-        Some(Failure::ClientBody("both Content-Length and Transfer-Encoding".into()))
-    } else if hyper::body::Body::size_hint(req.body()).lower() > max_body {
-        Some(Failure::TooLarge(max_body))
-    } else {
-        None
-    };
-    if let Some(failure) = refused {
-        let mut resp = app.legacy.failed(failure, Cors::origin(req.headers())).map(Either::Right);
+    if hyper::body::Body::size_hint(req.body()).lower() > max_body {
+        let mut resp = app.legacy.failed(Failure::TooLarge(max_body), Cors::origin(req.headers())).map(Either::Right);
         resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
         return resp;
     }

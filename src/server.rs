@@ -72,7 +72,7 @@ pub async fn start(config: Config, registry: Registry) -> Result<Running, StartE
     tokio::spawn(every_second(app.clone(), stopped.clone()));
     let builder = http1_builder(&server);
     // Shared by every worker: at most this many public connections at once.
-    let connections = Arc::new(Semaphore::new(server.max_connections));
+    let connections = Arc::new(Semaphore::new(connection_limit(server.max_connections)));
     let mut threads = Vec::new();
     for (i, listener) in public.into_iter().enumerate() {
         // A worker ends only once the websocket sessions have closed too: some may be its own.
@@ -92,6 +92,24 @@ pub async fn start(config: Config, registry: Registry) -> Result<Running, StartE
     // Ops can reach the admin listener even when the public one is full.
     threads.push(spawn_thread("banyan-admin".into(), admin, serve, std::future::ready(()), &server, None, stopped)?);
     Ok(Running { public_addr, admin_addr, app, stop, threads, _watcher: watcher })
+}
+
+/// The connection limit the process can keep: the soft open-files limit is raised to the
+/// hard one first (the usual soft 1024 is far below what a proxy needs), and each proxied
+/// connection holds two descriptors (the client's and legacy's), with some kept for
+/// listeners, the flags watcher and files.
+fn connection_limit(configured: usize) -> usize {
+    let nofile = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let room = usize::try_from(nofile.saturating_sub(256) / 2).unwrap_or(usize::MAX).max(1);
+    let limit = configured.min(room).min(Semaphore::MAX_PERMITS);
+    if limit < configured {
+        tracing::warn!(
+            max_connections = configured,
+            open_files = nofile,
+            "the open-files limit allows {limit} connections (two descriptors each): using that"
+        );
+    }
+    limit
 }
 
 /// Every second: moves the workers' request counts into the statistics' time slots (so

@@ -106,7 +106,7 @@ pub async fn serve(
 /// Legacy's list with native's ids appended: each side's ids in its own spawn order (which
 /// side started a task first is not known across the two).
 async fn list(app: &App, req: Request<Incoming>, peer: SocketAddr, slot: &Slot<SendRequest<Body>>) -> Response<Body> {
-    let resp = app.legacy.forward(req.map(body::stream), peer, slot, None).await;
+    let resp = app.legacy.forward(req.map(|b| body::limited(b, app.config.server.max_body)), peer, slot, None).await;
     if resp.status() != StatusCode::OK {
         return resp;
     }

@@ -229,14 +229,20 @@ fn send_failure(e: &hyper::Error, max_body: u64) -> Failure {
     if !e.is_user() {
         return Failure::Send(root_cause(e));
     }
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    // The body's own error is the cause: over the limit, or hyper's reading of the
+    // client's framing (a bad chunk). A "user" error without one (a dispatch task gone) is
+    // not the client's doing.
+    let mut cause = std::error::Error::source(e);
     while let Some(c) = cause {
         if c.is::<http_body_util::LengthLimitError>() {
             return Failure::TooLarge(max_body);
         }
+        if c.is::<hyper::Error>() {
+            return Failure::ClientBody(root_cause(e));
+        }
         cause = c.source();
     }
-    Failure::ClientBody(root_cause(e))
+    Failure::Send(root_cause(e))
 }
 
 pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {

@@ -50,6 +50,9 @@ use response::{Final, Framing, Head};
 /// head) larger than that goes to hyper (or is a 502).
 const FIRST_BUF: usize = 8 * 1024;
 const MAX_BUF: usize = 64 * 1024;
+/// How long, and how many bytes, a refused client's remaining upload is read and dropped.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+const LINGER_BYTES: usize = 4 << 20;
 
 /// How a connection left the passthrough.
 pub enum End {
@@ -154,6 +157,7 @@ impl<'a> Conn<'a> {
                             let origin = HeaderValue::from_bytes(&self.origin).ok().filter(|_| !self.origin.is_empty());
                             let resp = self.app.legacy.failed(failure, origin);
                             self.respond(resp, Backend::Legacy, false, true).await;
+                            self.linger().await;
                             return End::Closed;
                         }
                         Plan::Incomplete => {}
@@ -178,6 +182,21 @@ impl<'a> Conn<'a> {
             (keep, ended) = self.exchange(fwd).await;
             if !keep || self.shared.draining.get() {
                 return End::Closed;
+            }
+        }
+    }
+
+    /// Before closing on a client still sending (a refused upload), reads and drops what
+    /// it sends for a moment: closing with unread bytes would reset the connection, and the
+    /// client would likely lose the answer it was just sent.
+    async fn linger(&mut self) {
+        let _ = self.client.shutdown().await;
+        let (mut left, mut sink) = (LINGER_BYTES, [0u8; 8192]);
+        let until = tokio::time::Instant::now() + LINGER;
+        while left > 0 {
+            match tokio::time::timeout_at(until, self.client.read(&mut sink)).await {
+                Ok(Ok(n)) if n > 0 => left = left.saturating_sub(n),
+                _ => return,
             }
         }
     }

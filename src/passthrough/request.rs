@@ -99,7 +99,9 @@ pub fn plan(
 
     let (mut host, mut hosts, mut body_len, mut lengths) = (&b""[..], 0, 0, 0);
     let mut close = false;
-    let mut chunked = false;
+    // Every header is read before deciding: the framing check must not depend on which
+    // header came first.
+    let (mut chunked, mut hand_off) = (false, false);
     let mut request_id = None;
     origin.clear();
     for h in req.headers.iter() {
@@ -108,13 +110,15 @@ pub fn plan(
             host = h.value;
             hosts += 1;
         } else if name.eq_ignore_ascii_case("content-length") {
-            let Some(n) = content_length(h.value) else { return Plan::HandOff };
-            body_len = n;
+            match content_length(h.value) {
+                Some(n) => body_len = n,
+                None => hand_off = true,
+            }
             lengths += 1;
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             chunked = true;
         } else if ["upgrade", "expect"].iter().any(|n| name.eq_ignore_ascii_case(n)) {
-            return Plan::HandOff;
+            hand_off = true;
         } else if name.eq_ignore_ascii_case("connection") {
             // A `Connection` naming headers (it could name `Content-Length` or `Host`, which
             // this path must not drop while framing by them): hyper's path handles that.
@@ -122,9 +126,7 @@ pub fn plan(
                 let t = t.trim_ascii();
                 t.is_empty() || t.eq_ignore_ascii_case(b"close") || t.eq_ignore_ascii_case(b"keep-alive")
             });
-            if !only_options {
-                return Plan::HandOff;
-            }
+            hand_off |= !only_options;
             close |= hop::names(h.value, "close");
         } else if name.eq_ignore_ascii_case("x-request-id") && request_id.is_none() && !h.value.is_empty() {
             request_id = Some(RequestId::from_client(h.value));
@@ -134,11 +136,12 @@ pub fn plan(
         }
     }
     // Two framings at once is how requests are smuggled past a proxy: refused, and the
-    // connection closed (RFC 9112 §6.1), whatever legacy would have made of it.
+    // connection closed (RFC 9112 §6.1), whatever legacy would have made of it. (hyper,
+    // which carries what this path hands off, drops the length and frames by the chunks.)
     if chunked && lengths > 0 {
         return Plan::Reject(Failure::ClientBody("both Content-Length and Transfer-Encoding".into()));
     }
-    if chunked || hosts != 1 || lengths > 1 {
+    if hand_off || chunked || hosts != 1 || lengths > 1 {
         return Plan::HandOff;
     }
     if body_len as u64 > settings.max_body {
@@ -315,7 +318,13 @@ mod tests {
         }
         assert_eq!(run("GET / HTTP/1.1\r\nHost: h\r\n").0, "incomplete");
         let smuggle = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
-        assert_eq!(run(smuggle).0, "reject: the request is malformed: both Content-Length and Transfer-Encoding");
+        let reject = "reject: the request is malformed: both Content-Length and Transfer-Encoding";
+        assert_eq!(run(smuggle).0, reject);
+        // Whatever comes first.
+        let expect_first = "POST / HTTP/1.1\r\nExpect: 100-continue\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n";
+        assert_eq!(run(expect_first).0, reject);
+        let bad_length_first = "POST / HTTP/1.1\r\nContent-Length: +5\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(run(bad_length_first).0, reject);
     }
 
     #[test]
