@@ -213,6 +213,11 @@ fn fnv(path: &Path) -> u64 {
         .fold(0xcbf29ce484222325, |h, &b| (h ^ b as u64).wrapping_mul(0x100000001b3))
 }
 
+/// Now, as [`rfc3339`] writes it.
+pub fn rfc3339_now() -> String {
+    rfc3339(crate::stats::unix_secs(SystemTime::now()))
+}
+
 /// `2026-11-21T12:04:05Z` from Unix seconds (UTC; Howard Hinnant's civil-from-days).
 pub fn rfc3339(secs: u64) -> String {
     let days = (secs / 86_400) as i64;

@@ -68,17 +68,19 @@ async fn handle(conn: &Connection, mut req: Request<Incoming>) -> Response<Body>
             id
         }
     };
-    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let method = req.method().clone();
     let snapshot = app.flags.snapshot();
     let routed = snapshot.route(req.method(), req.uri().path(), req.headers(), peer.ip());
-    let label = routed.route.map_or_else(|| labels::unrouted(&method, &path), |r| r.label);
+    let label = routed.route.map_or_else(|| labels::unrouted(&method, req.uri().path()), |r| r.label);
+    // Kept past `serve` (which takes the request) only for the access log.
+    let path = app.config.server.access_log.then(|| req.uri().path().to_string());
 
     let (backend, mut resp) = serve(app, &routed, label, req, peer, slot).await;
     resp.headers_mut().insert(X_BANYAN_BACKEND.clone(), HeaderValue::from_static(backend.as_str()));
     let (status, latency) = (resp.status().as_u16(), started.elapsed());
     app.stats.record(label, backend, status, latency);
-    if app.config.server.access_log {
-        access::log(access::Entry { id: &request_id, method: &method, path: &path, label, backend, status, latency });
+    if let Some(path) = &path {
+        access::log(access::Entry { id: &request_id, method: &method, path, label, backend, status, latency });
     }
     resp
 }

@@ -9,18 +9,13 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-fn legacy_seen(legacy: &Legacy) -> u64 {
-    let body = client().get(format!("{}/_test/count", legacy.url())).send().unwrap().text().unwrap();
-    serde_json::from_str::<Value>(&body).unwrap()["result"]["requests"].as_u64().unwrap()
-}
-
 /// Sends `raw` on a new connection; the answer's status, body, and how many requests
 /// legacy received meanwhile.
 fn exchange(banyan: &Banyan, legacy: &Legacy, raw_request: &[u8]) -> (u16, Value, u64) {
-    let before = legacy_seen(legacy);
+    let before = legacy.seen();
     let r = raw(banyan.addr, raw_request);
     let body = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
-    (r.status(), body, legacy_seen(legacy) - before)
+    (r.status(), body, legacy.seen() - before)
 }
 
 const CLOSE: &str = "Connection: close\r\n";
@@ -89,7 +84,7 @@ fn what_is_accepted_reaches_legacy_exactly_as_parsed() {
     }
 
     // 100-continue: the interim answer, then legacy's, for one request.
-    let before = legacy_seen(&legacy);
+    let before = legacy.seen();
     let mut conn = std::net::TcpStream::connect(banyan.addr).unwrap();
     let expect = echo("Expect: 100-continue\r\nContent-Length: 5\r\n", "hello");
     std::io::Write::write_all(&mut conn, expect.as_bytes()).unwrap();
@@ -97,7 +92,7 @@ fn what_is_accepted_reaches_legacy_exactly_as_parsed() {
     std::io::Read::read_to_string(&mut conn, &mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), "{answer}");
     assert!(answer.contains(r#""body_len": 5"#), "{answer}");
-    assert_eq!(legacy_seen(&legacy) - before, 1);
+    assert_eq!(legacy.seen() - before, 1);
 
     // Trailers end with the request: legacy gets the body, not the trailer.
     let trailer = echo("Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n0\r\nX-Sneaky: 1\r\n\r\n");

@@ -12,11 +12,6 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 
-fn legacy_seen(legacy: &Legacy) -> u64 {
-    let body = client().get(format!("{}/_test/count", legacy.url())).send().unwrap().text().unwrap();
-    serde_json::from_str::<Value>(&body).unwrap()["result"]["requests"].as_u64().unwrap()
-}
-
 fn start(legacy: &Legacy, config: &str) -> Banyan {
     Banyan::start_with(Options { legacy: legacy.url(), flags: "", config, data_dir: None })
 }
@@ -25,7 +20,7 @@ fn start(legacy: &Legacy, config: &str) -> Banyan {
 fn an_oversized_body_gets_413_and_never_reaches_legacy() {
     let legacy = Legacy::start();
     let banyan = start(&legacy, "[server]\nmax_body_bytes = 1000\n");
-    let before = legacy_seen(&legacy);
+    let before = legacy.seen();
     let body = vec![b'x'; 2000];
     let headers = [("Origin", "http://localhost:8080")];
     // The byte-level path, then hyper's (HTTP/1.0 goes there).
@@ -39,7 +34,7 @@ fn an_oversized_body_gets_413_and_never_reaches_legacy() {
     let mut old = b"POST /_test/echo HTTP/1.0\r\nHost: h\r\nContent-Length: 2000\r\n\r\n".to_vec();
     old.extend_from_slice(&body);
     assert_eq!(raw(banyan.addr, &old).status(), 413);
-    assert_eq!(legacy_seen(&legacy), before);
+    assert_eq!(legacy.seen(), before);
     // A large upload refused at its head: the client still reads the 413 while it is
     // sending, rather than a reset connection.
     let mut conn = TcpStream::connect(banyan.addr).unwrap();
@@ -63,7 +58,7 @@ fn an_oversized_body_gets_413_and_never_reaches_legacy() {
     );
     drop(conn);
     sending.join().unwrap();
-    assert_eq!(legacy_seen(&legacy), before);
+    assert_eq!(legacy.seen(), before);
 
     // At the limit it passes.
     let r = raw(banyan.addr, &request("POST", "/_test/echo", &[], &body[..1000]));
@@ -86,7 +81,7 @@ fn an_oversized_body_gets_413_and_never_reaches_legacy() {
 fn an_oversized_head_is_refused() {
     let legacy = Legacy::start();
     let banyan = start(&legacy, "");
-    let before = legacy_seen(&legacy);
+    let before = legacy.seen();
     let big = "a".repeat(1 << 20);
     let mut conn = TcpStream::connect(banyan.addr).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -96,7 +91,7 @@ fn an_oversized_head_is_refused() {
     let _ = conn.read_to_end(&mut answer);
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 431"), "{}", &answer[..answer.len().min(200)]);
-    assert_eq!(legacy_seen(&legacy), before);
+    assert_eq!(legacy.seen(), before);
 }
 
 #[test]

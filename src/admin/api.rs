@@ -11,7 +11,7 @@ use crate::app::App;
 use crate::audit::Origin;
 use crate::body::Body;
 use crate::decide::Backend;
-use crate::flags::EditError;
+use crate::flags::{CompiledRoute, EditError};
 use crate::routes::{normalize_pattern, MethodSet};
 use crate::stats::labels;
 use crate::stats::Window;
@@ -39,7 +39,7 @@ pub fn flags(app: &App) -> Value {
         .routes
         .iter()
         .map(|r| {
-            let mut route: Map<String, Value> = r.settings().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            let mut route = settings(r);
             route.insert("name".into(), json!(r.name));
             route.insert("native_handler".into(), json!(r.handler.map(|id| app.registry.get(id).path)));
             let state = app.rollout.state(&r.name).unwrap_or_default();
@@ -74,6 +74,11 @@ pub fn flags(app: &App) -> Value {
     })
 }
 
+/// A route's settings as a JSON object.
+fn settings(r: &CompiledRoute) -> Map<String, Value> {
+    r.settings().into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
 /// rotki's inventory rules that a flags route now sends (partly) to a native handler.
 fn migration(app: &App) -> Value {
     let snapshot = app.flags.snapshot();
@@ -106,13 +111,7 @@ pub fn patch_route(app: &App, name: &str, actor: &str, body: bytes::Bytes) -> Re
     };
     match app.flags.set_route(name, &changes, Origin::api(actor)) {
         Ok(generation) => {
-            let route = app
-                .flags
-                .snapshot()
-                .routes
-                .iter()
-                .find(|r| r.name == name)
-                .map(|r| r.settings().into_iter().map(|(k, v)| (k.to_string(), v)).collect::<Map<String, Value>>());
+            let route = app.flags.snapshot().routes.iter().find(|r| r.name == name).map(settings);
             json_response(StatusCode::OK, &json!({"generation": generation, "route": name, "settings": route}))
         }
         Err(EditError::Invalid(m)) => error(StatusCode::BAD_REQUEST, m),

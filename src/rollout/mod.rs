@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::app::App;
-use crate::audit::{Origin, Source};
+use crate::audit::{rfc3339_now, Origin, Source};
 use crate::decide::Backend;
 use crate::flags::rollout::{GuardSettings, RampSettings};
 use crate::flags::{CompiledRoute, EditError, ReloadOutcome};
@@ -302,8 +302,4 @@ fn describe(e: &EditError) -> String {
 
 fn unix_now() -> u64 {
     crate::stats::unix_secs(SystemTime::now())
-}
-
-fn rfc3339_now() -> String {
-    crate::audit::rfc3339(unix_now())
 }

@@ -233,11 +233,10 @@ impl Copy {
             "shadow: native and legacy answers differ"
         );
         book.count(self.route, Outcome::Mismatch);
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
         book.mismatch(
             self.route,
             Mismatch {
-                time: crate::audit::rfc3339(now),
+                time: crate::audit::rfc3339_now(),
                 method: self.parts.method.to_string(),
                 target: self.parts.uri.to_string(),
                 primary: backend.as_str(),

@@ -64,6 +64,12 @@ impl Legacy {
         Legacy { child, port, data_dir }
     }
 
+    /// Requests the legacy app has received (its `/_test/count`).
+    pub fn seen(&self) -> u64 {
+        let body = client().get(format!("{}/_test/count", self.url())).send().unwrap().text().unwrap();
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["result"]["requests"].as_u64().unwrap()
+    }
+
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
