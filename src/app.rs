@@ -65,7 +65,9 @@ impl App {
             config.flags_path.parent().unwrap_or(std::path::Path::new(".")).join("banyan-audit.jsonl")
         });
         let audit = Arc::new(AuditLog::open(&audit_path));
-        let flags = FlagsStore::load(&config.flags_path, registry.clone(), audit).map_err(AppError::Flags)?;
+        let flags = FlagsStore::load(&config.flags_path, registry.clone(), audit)
+            .map_err(AppError::Flags)?
+            .with_managed_by(config.flags_managed_by.clone());
         let cors = Cors::new(&config.rotki.api_cors).map_err(AppError::Config)?;
         let ctx = Context::from_config(&config, cors.clone());
         Ok(App {

@@ -97,6 +97,9 @@ fn check(args: CheckArgs) -> ExitCode {
     };
     match snapshot {
         Ok(s) => {
+            for warning in crate::flags::managed::start_warnings(path) {
+                eprintln!("warning: {warning}");
+            }
             print!("{}", route_table(&s, &registry));
             ExitCode::SUCCESS
         }

@@ -25,6 +25,9 @@ pub struct Config {
     pub listen: SocketAddr,
     pub admin_listen: SocketAddr,
     pub flags_path: PathBuf,
+    /// Where ops manage the flags when banyan may not write them (a ConfigMap's name, a
+    /// repository), named when a change through the admin API is refused.
+    pub flags_managed_by: Option<String>,
     /// rotki's `--data-dir`, as given.
     pub data_dir: Option<PathBuf>,
     pub legacy: LegacyConfig,
@@ -132,6 +135,7 @@ struct File {
     listen: Option<Spanned<String>>,
     admin_listen: Option<Spanned<String>>,
     flags: Option<PathBuf>,
+    flags_managed_by: Option<String>,
     data_dir: Option<PathBuf>,
     #[serde(default)]
     legacy: LegacyFile,
@@ -284,6 +288,7 @@ impl Config {
             listen,
             admin_listen,
             flags_path,
+            flags_managed_by: file.flags_managed_by.clone().filter(|s| !s.trim().is_empty()),
             data_dir,
             legacy: LegacyConfig {
                 url,

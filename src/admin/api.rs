@@ -11,6 +11,7 @@ use crate::app::App;
 use crate::audit::Origin;
 use crate::body::Body;
 use crate::decide::Backend;
+use crate::flags::managed::Manager;
 use crate::flags::{CompiledRoute, EditError};
 use crate::routes::{normalize_pattern, MethodSet};
 use crate::stats::labels;
@@ -50,16 +51,23 @@ pub fn flags(app: &App) -> Value {
                     "last_trip": state.last_trip,
                     "ramp": state.ramp,
                     // Held in memory over the file (a rollback the file could not take).
-                    "override": overrides.get(&r.name).map(|native| json!({"native": native})),
+                    "override": overrides.get(&r.name).map(|o| json!({"native": o.native, "file_native": o.file_native})),
                 }),
             );
             Value::Object(route)
         })
         .collect();
+    let managed = match app.flags.manager() {
+        Ok(Manager::Banyan(_)) => json!({"by": "banyan", "message": null}),
+        Ok(Manager::Elsewhere { kind, message }) => json!({"by": kind, "message": message}),
+        Err(e) => json!({"by": "unknown", "message": format!("{}: {e}", app.flags.path().display())}),
+    };
     json!({
         "generation": snapshot.generation,
         "file": app.flags.path().display().to_string(),
-        "writable": app.flags.writable(),
+        "sha256": app.flags.sha256(),
+        "writable": managed["by"] == "banyan",
+        "managed": managed,
         "legacy_only": snapshot.legacy_only,
         "override_header": snapshot.override_header.as_ref().map(|h| h.as_str()),
         "default_sticky": snapshot.default_sticky.to_string(),

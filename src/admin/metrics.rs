@@ -20,6 +20,10 @@ struct Scrape {
     requests: Vec<Totals>,
     reloads: (u64, u64),
     generation: u64,
+    /// The SHA-256 of the flags file serving now.
+    sha256: String,
+    /// Native shares (0..1) held in memory over the file's, by route.
+    overrides: Vec<(Label, f64)>,
     /// Per flags route: its label and the share it sends native now (0..1).
     routes: Vec<(Label, f64)>,
     websockets: Vec<(Label, &'static str, usize)>,
@@ -29,10 +33,17 @@ struct Scrape {
 
 pub fn render(app: &App) -> String {
     let snapshot = app.flags.snapshot();
+    let overrides = app.flags.overrides();
     let scrape = Scrape {
         requests: app.stats.totals(),
         reloads: app.flags.reloads(),
         generation: snapshot.generation,
+        sha256: app.flags.sha256(),
+        overrides: snapshot
+            .routes
+            .iter()
+            .filter_map(|r| overrides.get(&r.name).map(|o| (r.label, o.native / 100.0)))
+            .collect(),
         routes: snapshot
             .routes
             .iter()
@@ -115,8 +126,36 @@ impl Collector for Scrape {
         }
 
         encoder
-            .encode_descriptor("banyan_flags_generation", "The flags generation serving now.", None, MetricType::Gauge)?
+            .encode_descriptor(
+                "banyan_flags_generation",
+                "The flags generation serving now (counts this process's reloads: compare replicas by banyan_flags_info).",
+                None,
+                MetricType::Gauge,
+            )?
             .encode_gauge(&self.generation)?;
+
+        encoder
+            .encode_descriptor(
+                "banyan_flags",
+                "The flags file serving now, by the SHA-256 of its bytes (as sha256sum prints it): replicas that agree report the same one.",
+                None,
+                MetricType::Info,
+            )?
+            .encode_info(&[("sha256", self.sha256.as_str())])?;
+
+        let mut e = encoder.encode_descriptor(
+            "banyan_flags_override",
+            "A route's native share (0 to 1) held in memory over the file's, because the file could not take a guard's rollback: make it permanent where flags are managed.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (label, share) in &self.overrides {
+            e.encode_family(&[("route", label.name())])?.encode_gauge(share)?;
+        }
+
+        encoder
+            .encode_descriptor("banyan_build", "The banyan build serving.", None, MetricType::Info)?
+            .encode_info(&[("version", env!("CARGO_PKG_VERSION"))])?;
 
         let mut e = encoder.encode_descriptor(
             "banyan_websocket_connections",

@@ -1,15 +1,17 @@
 //! A change to one route (`PATCH /api/flags/routes/{name}`, a guard's rollback, a ramp's
-//! step), made the way ops would make it: in `flags.toml` itself, with its comments and layout kept (`toml_edit`), validated
-//! exactly as a file edit is, written atomically (a temp file renamed over it) and applied
-//! by the normal reload path. A file banyan may not write (mode read-only, or a read-only
-//! mount such as a Kubernetes ConfigMap) is managed elsewhere: the change is refused.
+//! step), made the way ops would make it: in `flags.toml` itself, with its comments and
+//! layout kept (`toml_edit`), validated exactly as a file edit is, written atomically (a
+//! temp file renamed over it) and applied by the normal reload path. A file managed
+//! elsewhere (a Kubernetes ConfigMap, a file or mount that is read-only; `managed.rs`) is
+//! not changed here: the change is refused (409).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Map, Value};
 use toml_edit::{DocumentMut, Item, TableLike};
 
+use super::managed::{self, Manager};
 use super::{compile, FlagsStore, ReloadOutcome};
 use crate::audit::Origin;
 
@@ -46,7 +48,12 @@ impl FlagsStore {
 
     /// Whether banyan may write the flags file.
     pub fn writable(&self) -> bool {
-        writable_target(self.path()).is_ok()
+        matches!(self.manager(), Ok(Manager::Banyan(_)))
+    }
+
+    /// Who manages the flags file (see `managed.rs`).
+    pub fn manager(&self) -> Result<Manager, std::io::Error> {
+        managed::manager(self.path(), self.managed_by())
     }
 }
 
@@ -61,7 +68,11 @@ fn set_route(
         return Err(EditError::Invalid("nothing to change: send an object such as {\"native\": 25}".into()));
     }
     let path = store.path();
-    let target = writable_target(path)?;
+    let target = match store.manager() {
+        Ok(Manager::Banyan(target)) => target,
+        Ok(Manager::Elsewhere { message, .. }) => return Err(EditError::Conflict(message)),
+        Err(e) => return Err(EditError::Failed(format!("{}: {e}", path.display()))),
+    };
     let serving = store.snapshot().generation;
     let edit = |on_disk: &[u8]| -> Result<Option<Vec<u8>>, EditError> {
         let text = std::str::from_utf8(on_disk)
@@ -157,22 +168,6 @@ fn to_toml(v: &Value) -> Option<toml_edit::Value> {
     })
 }
 
-/// The file to write (a symlink's target, so the link stays), if banyan may write it: not
-/// marked read-only, and opening it for writing works (a read-only mount refuses even
-/// root).
-fn writable_target(path: &Path) -> Result<PathBuf, EditError> {
-    let target = std::fs::canonicalize(path).map_err(|e| EditError::Failed(format!("{}: {e}", path.display())))?;
-    let meta = std::fs::metadata(&target).map_err(|e| EditError::Failed(format!("{}: {e}", target.display())))?;
-    if meta.permissions().readonly() {
-        return Err(EditError::Conflict(format!(
-            "{} is read-only: it is managed elsewhere (edit it there, or make it writable)",
-            target.display()
-        )));
-    }
-    std::fs::OpenOptions::new().write(true).open(&target).map_err(|e| refused(&target, e))?;
-    Ok(target)
-}
-
 /// Writes `bytes` to a temp file beside `target`, syncs it and renames it over `target`,
 /// so a reader sees the old file or the new one, never half. Where that cannot be done (a
 /// directory banyan may not write, a file bind-mounted on its own) it writes the file in
@@ -203,22 +198,15 @@ fn write_file(target: &Path, bytes: &[u8]) -> Result<(), EditError> {
         f.write_all(bytes)?;
         f.sync_all()
     })();
-    in_place.map_err(|e| refused(target, e))
+    in_place.map_err(|e| {
+        let message = format!("cannot write {}: {e}", target.display());
+        if managed::is_refusal(&e) {
+            EditError::Conflict(format!("{message}: flags are managed elsewhere; change them there"))
+        } else {
+            EditError::Failed(message)
+        }
+    })
 }
-
-/// An error writing the flags file: 409 where the file is managed elsewhere (permission,
-/// read-only mount), else 500.
-fn refused(target: &Path, e: std::io::Error) -> EditError {
-    let message = format!("cannot write {}: {e}", target.display());
-    if e.kind() == std::io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(EROFS) {
-        EditError::Conflict(format!("{message} (it is managed elsewhere: edit it there)"))
-    } else {
-        EditError::Failed(message)
-    }
-}
-
-/// "Read-only file system" on Linux and the BSDs.
-const EROFS: i32 = 30;
 
 #[cfg(test)]
 mod tests {

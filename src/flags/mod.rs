@@ -4,6 +4,7 @@
 mod compile;
 mod diff;
 mod edit;
+pub mod managed;
 mod model;
 pub mod rollout;
 mod store;
@@ -16,7 +17,7 @@ use http::{HeaderName, Method};
 
 pub use compile::compile;
 pub use edit::EditError;
-pub use store::{FlagsStore, ReloadOutcome, ReloadStatus};
+pub use store::{FlagsStore, Override, ReloadOutcome, ReloadStatus};
 pub use watch::spawn_watcher;
 
 use crate::decide::{decide, Backend, Headers, Sticky};

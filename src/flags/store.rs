@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
+use sha2::Digest;
 
 use super::{compile, diff, Snapshot};
 use crate::audit::{AuditLog, Origin};
@@ -29,6 +30,8 @@ pub struct FlagsStore {
     writes: AtomicU64,
     /// Held for the whole of a reload, so reloads apply one at a time and in order.
     state: Mutex<State>,
+    /// The operator's word on where flags are managed (`flags_managed_by`), for messages.
+    managed_by: Option<String>,
 }
 
 struct State {
@@ -42,10 +45,12 @@ struct State {
     overrides: BTreeMap<String, Override>,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Override {
-    native: f64,
-    file_native: f64,
+/// A native share held in memory over the file's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Override {
+    pub native: f64,
+    /// What the file said when the override was set.
+    pub file_native: f64,
 }
 
 /// What the last reload did, for logs and the admin API.
@@ -84,7 +89,25 @@ impl FlagsStore {
                 status: ReloadStatus { at: SystemTime::now(), outcome: "applied", error: None },
                 overrides: BTreeMap::new(),
             }),
+            managed_by: None,
         })
+    }
+
+    /// Names where the flags are managed in the messages refusing a change.
+    pub fn with_managed_by(mut self, managed_by: Option<String>) -> FlagsStore {
+        self.managed_by = managed_by;
+        self
+    }
+
+    pub fn managed_by(&self) -> Option<&str> {
+        self.managed_by.as_deref()
+    }
+
+    /// The SHA-256 of the file's bytes now serving, in hex, as `sha256sum` prints it:
+    /// replicas that agree on the file report the same one.
+    pub fn sha256(&self) -> String {
+        let digest = sha2::Sha256::digest(&self.lock().applied);
+        digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     pub fn path(&self) -> &Path {
@@ -194,8 +217,8 @@ impl FlagsStore {
     }
 
     /// The native shares held in memory over the file's, by route.
-    pub fn overrides(&self) -> BTreeMap<String, f64> {
-        self.lock().overrides.iter().map(|(n, o)| (n.clone(), o.native)).collect()
+    pub fn overrides(&self) -> BTreeMap<String, Override> {
+        self.lock().overrides.clone()
     }
 
     /// `force`: make a new generation even when the bytes did not change (an override did).

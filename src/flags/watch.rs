@@ -15,6 +15,7 @@ use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::managed::{self, Manager};
 use super::FlagsStore;
 
 /// Quiet time after the last event before the file is read.
@@ -37,6 +38,12 @@ enum Change {
 /// kept alive, or `None` when the directory cannot be watched: then only SIGHUP reloads.
 /// Signal handlers are installed before this returns, so a SIGHUP never kills banyan.
 pub fn spawn_watcher(store: Arc<FlagsStore>) -> Option<notify::RecommendedWatcher> {
+    for warning in managed::start_warnings(store.path()) {
+        tracing::warn!("{warning}");
+    }
+    if let Ok(Manager::Elsewhere { message, .. }) = store.manager() {
+        tracing::info!("{message}; the admin API will not change them, and a guard's rollback is held in memory");
+    }
     let hangup = hangup_signal();
     let (tx, rx) = mpsc::unbounded_channel::<Change>();
     let watcher = match watch(store.path(), tx) {

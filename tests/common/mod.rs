@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod big_db;
+pub mod configmap;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -162,8 +163,21 @@ impl Banyan {
         Self::start_ready(&o, false)
     }
 
+    /// With the flags file at `flags` (shared, or laid out as a test wants it) rather than
+    /// one of its own, and the command run through `wrapper` (e.g. `unshare`), if any: the
+    /// banyan command line is appended to it.
+    pub fn start_at(legacy: &str, flags: &Path, config: &str, wrapper: &[&str]) -> Banyan {
+        let o = Options { legacy: legacy.to_string(), flags: "", config, data_dir: None };
+        let (child, dir, log) = Self::spawn_at(&o, true, Some(flags), wrapper);
+        Self::ready(child, dir, log)
+    }
+
     fn start_ready(o: &Options<'_>, token: bool) -> Banyan {
         let (child, dir, log) = Self::spawn(o, token);
+        Self::ready(child, dir, log)
+    }
+
+    fn ready(child: Child, dir: tempfile::TempDir, log: Log) -> Banyan {
         let mut child = child;
         let ready = log.wait_for(0, &["banyan ready"], Duration::from_secs(20));
         let Some(ready) = ready else {
@@ -193,16 +207,38 @@ impl Banyan {
     }
 
     fn spawn(o: &Options<'_>, token: bool) -> (Child, tempfile::TempDir, Log) {
+        Self::spawn_at(o, token, None, &[])
+    }
+
+    fn spawn_at(
+        o: &Options<'_>,
+        token: bool,
+        flags_at: Option<&Path>,
+        wrapper: &[&str],
+    ) -> (Child, tempfile::TempDir, Log) {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("flags.toml"), o.flags).unwrap();
+        let flags = match flags_at {
+            Some(path) => path.to_path_buf(),
+            None => {
+                std::fs::write(dir.path().join("flags.toml"), o.flags).unwrap();
+                dir.path().join("flags.toml")
+            }
+        };
         std::fs::write(dir.path().join("banyan.toml"), o.config).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_banyan"));
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(env!("CARGO_BIN_EXE_banyan"));
+                cmd
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_banyan")),
+        };
         cmd.arg("serve")
             .arg("--config")
             .arg(dir.path().join("banyan.toml"))
             .args(["--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--legacy", &o.legacy])
             .arg("--flags")
-            .arg(dir.path().join("flags.toml"));
+            .arg(flags);
         if let Some(d) = o.data_dir {
             cmd.args(["--data-dir", d]);
         }
