@@ -1,6 +1,7 @@
 //! The runtime state shared by every connection: static config, the flags store, the
 //! native dispatcher and the legacy client, built once at start and shared by `Arc`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::admin::auth::Tokens;
@@ -36,6 +37,9 @@ pub struct App {
     pub rollout: crate::rollout::Rollout,
     /// Turns true when banyan shuts down.
     shutdown: watch::Receiver<bool>,
+    /// Set on SIGTERM, `shutdown_delay` before banyan stops accepting: `/readyz` says 503
+    /// so load balancers stop sending new connections while it still takes them.
+    draining: AtomicBool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,8 +86,17 @@ impl App {
             shadow: Default::default(),
             rollout: Default::default(),
             shutdown,
+            draining: AtomicBool::new(false),
             config,
         })
+    }
+
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
     }
 
     /// A new websocket session's context: counted as open (per route and mode) until it ends.

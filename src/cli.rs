@@ -183,6 +183,18 @@ fn serve(args: ServeArgs) -> ExitCode {
             "banyan ready"
         );
         let signal = stop.wait().await;
+        let delay = running.app.config.server.shutdown_delay;
+        if !delay.is_zero() {
+            // Still accepting while load balancers take this replica out; a second signal
+            // cuts the wait short.
+            running.app.start_draining();
+            tracing::info!(delay_ms = delay.as_millis() as u64, "{signal}: not ready; accepting until the delay ends");
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                again = stop.wait() => tracing::info!("{again}: stopping now"),
+            }
+        }
+        running.app.start_draining();
         tracing::info!("{signal}: draining and stopping");
         running.shutdown().await;
         tracing::info!("stopped");

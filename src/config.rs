@@ -100,6 +100,9 @@ pub struct ServerConfig {
     pub byte_passthrough: bool,
     /// How long in-flight requests may run after SIGTERM before banyan exits anyway.
     pub drain_timeout: Duration,
+    /// How long banyan keeps accepting after SIGTERM, with `/readyz` at 503, before it
+    /// drains: the time a load balancer (a Kubernetes Service) takes to stop sending.
+    pub shutdown_delay: Duration,
     /// One `banyan::access` event per request (route, backend, status, latency, request id).
     pub access_log: bool,
     /// Public connections open at once, at most; more wait in the listen backlog.
@@ -203,6 +206,7 @@ struct ServerFile {
     header_read_timeout_ms: Option<u64>,
     byte_passthrough: Option<bool>,
     drain_timeout_ms: Option<u64>,
+    shutdown_delay_ms: Option<u64>,
     access_log: Option<bool>,
     max_connections: Option<usize>,
     max_body_bytes: Option<u64>,
@@ -320,6 +324,7 @@ impl Config {
                 header_read_timeout: ms(file.server.header_read_timeout_ms, 60_000),
                 byte_passthrough: file.server.byte_passthrough.unwrap_or(true),
                 drain_timeout: ms(file.server.drain_timeout_ms, 10_000),
+                shutdown_delay: ms(file.server.shutdown_delay_ms, 0),
                 access_log: file.server.access_log.unwrap_or(true),
                 max_connections: file.server.max_connections.unwrap_or(10_000).max(1),
                 max_body: file.server.max_body_bytes.unwrap_or(1 << 30),

@@ -95,6 +95,36 @@ fn sigterm_and_sigint_finish_the_request_in_flight_and_exit_zero() {
     }
 }
 
+/// `[server] shutdown_delay_ms`: on SIGTERM a replica turns unready at once (so a
+/// Kubernetes Service stops choosing it) but keeps accepting new connections until the
+/// delay ends, then drains; a second signal ends the wait.
+#[test]
+fn with_a_shutdown_delay_sigterm_turns_unready_and_keeps_accepting_until_a_second_signal() {
+    let legacy = common::Legacy::start();
+    let mut banyan = Banyan::start_with(Options {
+        legacy: legacy.url(),
+        flags: "",
+        config: "[server]\nshutdown_delay_ms = 60000\n",
+        data_dir: None,
+    });
+    let ready = |b: &Banyan| common::client().get(format!("http://{}/readyz", b.admin)).send().unwrap();
+    assert_eq!(ready(&banyan).status(), 200);
+    banyan.signal("TERM");
+    let draining = common::eventually(std::time::Duration::from_secs(5), || ready(&banyan).status() == 503);
+    assert!(draining.is_some(), "not unready after SIGTERM");
+    let body: serde_json::Value = serde_json::from_str(&ready(&banyan).text().unwrap()).unwrap();
+    assert_eq!(body["draining"], true, "{body}");
+    // A new client (a fresh connection, as from a Service not yet updated) is served.
+    for _ in 0..3 {
+        let r = common::client().get(banyan.url("/api/1/settings")).send().unwrap();
+        assert_eq!(r.status(), 404);
+    }
+    assert!(banyan.is_running());
+    banyan.signal("TERM");
+    let exit = banyan.wait_exit(std::time::Duration::from_secs(10)).expect("the second SIGTERM ends the delay");
+    assert!(exit.success(), "{exit:?}");
+}
+
 /// Listeners share their port between workers only: a second banyan on a port in use
 /// must fail, not quietly take part of the traffic.
 #[test]

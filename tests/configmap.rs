@@ -87,16 +87,8 @@ fn a_configmap_update_applies_by_itself_and_the_api_points_to_the_configmap() {
 #[test]
 fn a_guard_rollback_is_held_in_memory_until_the_configmap_takes_it() {
     let legacy = Legacy::start();
-    let info = |native: u32| {
-        format!(
-            "[routes.info]\npath = \"/api/1/info\"\nmethods = [\"GET\"]\nnative = {native}\nshadow = true\n\
-             [routes.info.guard]\nwindow_secs = 30\nmin_requests = 5\nmax_mismatch_rate = 0.1\n"
-        )
-    };
-    let mut volume = ConfigMapDir::new(&[("flags.toml", &info(100))]);
-    // Native reports another version than legacy, so every shadow comparison mismatches.
-    let config = format!("{CONFIG}[rotki]\nversion = \"9.9.9\"\n");
-    let config = config.replacen("\n", &format!("\ndata_dir = \"{}\"\n", legacy.data_dir), 1);
+    let mut volume = ConfigMapDir::new(&[("flags.toml", &guarded_info(100))]);
+    let config = format!("{}{CONFIG}", version_mismatch(&legacy));
     let banyan = Banyan::start_at(&legacy.url(), &volume.path("flags.toml"), &config, &[]);
     let c = client();
     for _ in 0..6 {
@@ -107,7 +99,7 @@ fn a_guard_rollback_is_held_in_memory_until_the_configmap_takes_it() {
     assert_eq!(backend(&c.get(banyan.url("/api/1/info")).send().unwrap()), "legacy");
 
     // The file says 100 still; the rollback is in memory, and says so everywhere.
-    assert_eq!(std::fs::read_to_string(volume.path("flags.toml")).unwrap(), info(100));
+    assert_eq!(std::fs::read_to_string(volume.path("flags.toml")).unwrap(), guarded_info(100));
     let route = &banyan.flags_state()["routes"][0];
     assert_eq!(route["runtime"]["override"], serde_json::json!({"native": 0.0, "file_native": 100.0}), "{route}");
     assert!(metrics(&banyan).contains("banyan_flags_override{route=\"info\"} 0"), "{}", metrics(&banyan));
@@ -115,7 +107,7 @@ fn a_guard_rollback_is_held_in_memory_until_the_configmap_takes_it() {
     assert_eq!(trip["changes"][0]["after"], 0.0);
 
     // Ops make it permanent in the ConfigMap: the override has done its job and goes.
-    volume.update(&[("flags.toml", &info(0))]);
+    volume.update(&[("flags.toml", &guarded_info(0))]);
     eventually(Duration::from_secs(5), || banyan.flags_state()["routes"][0]["runtime"]["override"].is_null())
         .expect("the file's own 0 % replaces the override");
     assert!(!metrics(&banyan).contains("banyan_flags_override{"));

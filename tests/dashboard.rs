@@ -237,3 +237,43 @@ fn an_operator_moves_a_route_to_half_native_from_the_dashboard() {
         page.close().await.unwrap();
     });
 }
+
+/// Flags from a ConfigMap, and a guard's rollback that the ConfigMap cannot take: the
+/// page says where flags are managed, offers no control that would be refused, and warns
+/// that the rollback lives only in this replica's memory until the ConfigMap takes it.
+#[test]
+fn a_rollback_held_in_memory_is_shown_until_the_configmap_takes_it() {
+    let legacy = Legacy::start();
+    let mut volume = common::configmap::ConfigMapDir::new(&[("flags.toml", &guarded_info(100))]);
+    let config = format!("{}flags_managed_by = \"ConfigMap rotki/banyan-flags\"\n", version_mismatch(&legacy));
+    let banyan = Banyan::start_at(&legacy.url(), &volume.path("flags.toml"), &config, &[]);
+    let http = client();
+    for _ in 0..6 {
+        http.get(banyan.url("/api/1/info")).send().unwrap();
+    }
+    eventually(Duration::from_secs(10), || !banyan.flags_state()["routes"][0]["runtime"]["override"].is_null())
+        .expect("the guard trips");
+    let (_driver, port) = chromedriver();
+    let admin = format!("http://{}/", banyan.admin);
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let page = browser(port).await;
+        page.goto(&admin).await.unwrap();
+        let note = text_when(&page, "#managed-note", |t| !t.is_empty()).await;
+        assert!(note.contains("Kubernetes ConfigMap") && note.contains("ConfigMap rotki/banyan-flags"), "{note}");
+        text_when(&page, "#flags-source", |t| t.contains("managed by configmap")).await;
+        let held = text_when(&page, "#override-banner", |t| !t.is_empty()).await;
+        assert!(held.contains("info at 0 % (the file says 100 %)"), "{held}");
+        text_when(&page, "#routes tr[data-route=info]", |t| t.contains("held at 0 % in memory")).await;
+        let set = page.find(Locator::Css("#routes tr[data-route=info] button.set-native")).await.unwrap();
+        assert_eq!(set.attr("disabled").await.unwrap().as_deref(), Some("true"));
+        std::fs::write(artifacts().join("dashboard-held-in-memory.png"), page.screenshot().await.unwrap()).unwrap();
+
+        // The ConfigMap takes the rollback: the warning goes.
+        volume.update(&[("flags.toml", &guarded_info(0))]);
+        text_when(&page, "#override-banner", |t| t.is_empty()).await;
+        text_when(&page, "#routes tr[data-route=info]", |t| t.contains("0 % native") && !t.contains("in memory")).await;
+        page.close().await.unwrap();
+    });
+}

@@ -44,6 +44,11 @@ fn legacy_down_gives_502_and_recovery_needs_no_restart() {
 
     let ready = c.get(format!("http://{}/readyz", banyan.admin)).send().unwrap();
     assert_eq!(ready.status(), 503);
+    // A replica's own readiness (Kubernetes' probe) does not hang on the legacy all share.
+    let own = c.get(format!("http://{}/readyz?legacy=optional", banyan.admin)).send().unwrap();
+    assert_eq!(own.status(), 200);
+    let own: serde_json::Value = serde_json::from_str(&own.text().unwrap()).unwrap();
+    assert_eq!(own["legacy"]["reachable"], false, "{own}");
 
     let _legacy = Legacy::start_on(port, &[]);
     let ok = eventually(Duration::from_secs(5), || {

@@ -18,14 +18,23 @@ use crate::stats::labels;
 use crate::stats::Window;
 use crate::ws::hub::{MessageType, MESSAGE_TYPES};
 
-pub async fn readyz(app: &App) -> Response<Body> {
+/// Ready: serving, not draining, and legacy accepting connections. With
+/// `?legacy=optional` (a Kubernetes readiness probe) legacy is reported but not required:
+/// every replica shares one legacy, so making them all unready when it is down would take
+/// the native routes and the 502 envelopes away too.
+pub async fn readyz(app: &App, query: Option<&str>) -> Response<Body> {
     let snapshot = app.flags.snapshot();
+    let legacy_optional =
+        form_urlencoded::parse(query.unwrap_or_default().as_bytes()).any(|(k, v)| k == "legacy" && v == "optional");
+    let draining = app.draining();
     let legacy = app.legacy.reachable().await;
-    let status = if legacy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let ready = !draining && (legacy || legacy_optional);
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = json!({
-        "ready": legacy,
+        "ready": ready,
+        "draining": draining,
         "flags_generation": snapshot.generation,
-        "legacy": {"url": app.legacy.url(), "reachable": legacy},
+        "legacy": {"url": app.legacy.url(), "reachable": legacy, "required": !legacy_optional},
     });
     json_response(status, &body)
 }

@@ -35,7 +35,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
     match (req.method().clone(), path.as_str()) {
         (Method::GET, "/") => dashboard::page(),
         (Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
-        (Method::GET, "/readyz") => api::readyz(&app).await,
+        (Method::GET, "/readyz") => api::readyz(&app, req.uri().query()).await,
         (Method::GET, "/metrics") => {
             let mut r = Response::new(body::full(metrics::render(&app)));
             r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(metrics::CONTENT_TYPE));

@@ -441,6 +441,23 @@ pub fn get_route(name: &str, path: &str, native: &str, extra: &str) -> String {
     format!("[routes.{name}]\npath = \"{path}\"\nmethods = [\"GET\"]\nnative = {native}\n{extra}\n")
 }
 
+/// `/api/1/info` at `native` %, shadowed, with a guard that trips once more than one in
+/// ten of at least five comparisons in 30 s mismatch. With [`version_mismatch`] every
+/// comparison does.
+pub fn guarded_info(native: u32) -> String {
+    format!(
+        "[routes.info]\npath = \"/api/1/info\"\nmethods = [\"GET\"]\nnative = {native}\nshadow = true\n\
+         [routes.info.guard]\nwindow_secs = 30\nmin_requests = 5\nmax_mismatch_rate = 0.1\n"
+    )
+}
+
+/// Config lines under which native's `/api/1/info` differs from `legacy`'s (another
+/// version), so a shadowed route mismatches on every request. Top-level keys only, so
+/// they go before any table of the rest of the config.
+pub fn version_mismatch(legacy: &Legacy) -> String {
+    format!("data_dir = \"{}\"\nrotki.version = \"9.9.9\"\n", legacy.data_dir)
+}
+
 /// Flags that send the three native endpoints to native at 100 %.
 pub fn all_native() -> String {
     [("ping", "/api/1/ping"), ("info", "/api/1/info"), ("asset_types", "/api/1/assets/types")]
