@@ -1,0 +1,34 @@
+# syntax=docker/dockerfile:1
+# Banyan's container image (docs/deploy.md). Built in Rust's image; run from distroless
+# (glibc and CA certificates, no shell, no package manager) as a non-root user. The
+# rotki backend is a separate image and a separate container.
+#
+#   docker build -t banyan:0.1.0 .
+
+ARG RUST_VERSION=1.95
+
+FROM rust:${RUST_VERSION}-slim-bookworm AS build
+WORKDIR /src
+COPY . .
+# Cache mounts keep the registry and the build directory between builds, so a change to
+# banyan's code does not rebuild its dependencies. `--locked`: exactly Cargo.lock.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked --bin banyan \
+    && cp target/release/banyan /banyan \
+    && mkdir -p /state
+
+# Debian 12's glibc, as the build stage links against; `nonroot` is uid and gid 65532.
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /banyan /usr/local/bin/banyan
+COPY deploy/docker/banyan.toml /etc/banyan/config/banyan.toml
+# A starting flags file that sends everything to legacy: mount a directory over
+# /etc/banyan/flags to manage your own (a directory, not the file: see docs/deploy.md).
+COPY deploy/kubernetes/flags.toml /etc/banyan/flags/flags.toml
+# The audit log's home; a volume, so it outlives the container.
+COPY --from=build --chown=65532:65532 /state /var/lib/banyan
+USER 65532:65532
+EXPOSE 4242 4243
+VOLUME ["/var/lib/banyan"]
+ENTRYPOINT ["/usr/local/bin/banyan"]
+CMD ["serve", "--config", "/etc/banyan/config/banyan.toml"]
