@@ -114,6 +114,8 @@ fn with_a_shutdown_delay_sigterm_turns_unready_and_keeps_accepting_until_a_secon
     assert!(draining.is_some(), "not unready after SIGTERM");
     let body: serde_json::Value = serde_json::from_str(&ready(&banyan).text().unwrap()).unwrap();
     assert_eq!(body["draining"], true, "{body}");
+    let probe = common::client().get(format!("http://{}/readyz?legacy=optional", banyan.admin)).send().unwrap();
+    assert_eq!(probe.status(), 503, "Kubernetes' probe sees the drain too");
     // A new client (a fresh connection, as from a Service not yet updated) is served.
     for _ in 0..3 {
         let r = common::client().get(banyan.url("/api/1/settings")).send().unwrap();
@@ -123,6 +125,18 @@ fn with_a_shutdown_delay_sigterm_turns_unready_and_keeps_accepting_until_a_secon
     banyan.signal("TERM");
     let exit = banyan.wait_exit(std::time::Duration::from_secs(10)).expect("the second SIGTERM ends the delay");
     assert!(exit.success(), "{exit:?}");
+
+    // Without a second signal, the delay ends by itself and banyan drains and exits.
+    let mut short = Banyan::start_with(Options {
+        legacy: legacy.url(),
+        flags: "",
+        config: "[server]\nshutdown_delay_ms = 300\n",
+        data_dir: None,
+    });
+    short.signal("TERM");
+    let exit = short.wait_exit(std::time::Duration::from_secs(10)).expect("the delay ends by itself");
+    assert!(exit.success(), "{exit:?}");
+    assert!(short.log.text().contains("accepting until the delay ends"), "{}", short.log.text());
 }
 
 /// Listeners share their port between workers only: a second banyan on a port in use

@@ -114,6 +114,30 @@ fn a_guard_rollback_is_held_in_memory_until_the_configmap_takes_it() {
     assert_eq!(backend(&c.get(banyan.url("/api/1/info")).send().unwrap()), "legacy");
 }
 
+/// Two more ways a pod can name the file: through `..data` itself, or in a directory of
+/// the volume (an `items` path). Either names it through a link into one version, which
+/// kubelet deletes on the next update: banyan must follow the volume, not that version.
+#[test]
+fn a_flags_path_through_data_or_a_volume_directory_follows_every_update() {
+    let legacy = Legacy::start();
+    let mut nested = ConfigMapDir::new(&[("banyan/flags.toml", &ping(0))]);
+    let mut through_data = ConfigMapDir::new(&[("flags.toml", &ping(0))]);
+    let replicas = [
+        Banyan::start_at(&legacy.url(), &nested.path("banyan/flags.toml"), CONFIG, &[]),
+        Banyan::start_at(&legacy.url(), &through_data.dir().join("..data/flags.toml"), CONFIG, &[]),
+    ];
+    for (i, native) in [100, 0, 100].into_iter().enumerate() {
+        nested.update(&[("banyan/flags.toml", &ping(native))]);
+        through_data.update(&[("flags.toml", &ping(native))]);
+        for banyan in &replicas {
+            let generation = i as u64 + 2;
+            eventually(Duration::from_secs(5), || banyan.flags_state()["generation"] == generation)
+                .unwrap_or_else(|| panic!("update {} not applied: {}", i + 1, banyan.flags_state()));
+            assert_eq!(banyan.flags_state()["managed"]["by"], "configmap");
+        }
+    }
+}
+
 /// A `subPath` mount is a bind mount of the one file, made here in a private mount
 /// namespace (`unshare`, as root) exactly as kubelet makes it for a container.
 #[test]

@@ -198,15 +198,33 @@ fn the_kubernetes_manifests_fit_together_and_with_banyan() {
     let liveness = c.liveness_probe.as_ref().unwrap().http_get.as_ref().unwrap();
     assert_eq!(named_port(&readiness.port), "admin");
     assert_eq!(named_port(&liveness.port), "admin");
-    let annotations = spec.template.metadata.as_ref().unwrap().annotations.clone().unwrap();
-    assert_eq!(annotations["prometheus.io/port"].parse::<i32>().unwrap(), container_port(c, "admin"));
+    // Prometheus: the PodMonitor and the plain scrape job find these pods on this port
+    // and name the job "banyan", as the dashboard and the alerts expect; no annotation
+    // invites a third scrape that would double every sum.
+    let monitor = &yaml("deploy/kubernetes/prometheus/podmonitor.yaml")[0];
+    let monitor_selector: std::collections::BTreeMap<String, String> =
+        serde_json::from_value(monitor["spec"]["selector"]["matchLabels"].clone()).unwrap();
+    assert_eq!(monitor_selector, selector);
+    let endpoint = &monitor["spec"]["podMetricsEndpoints"][0];
+    assert_eq!(endpoint["port"], "admin");
+    let job_label = monitor["spec"]["jobLabel"].as_str().expect("jobLabel, or the job is \"<namespace>/banyan\"");
+    assert_eq!(labels[job_label], "banyan");
+    let job = &yaml("deploy/kubernetes/prometheus/scrape-config.yaml")[0]["scrape_configs"][0];
+    assert_eq!(job["job_name"], "banyan");
+    assert_eq!(job["metrics_path"], endpoint["path"]);
+    let keeps: Vec<&Value> =
+        job["relabel_configs"].as_array().unwrap().iter().filter(|r| r["action"] == "keep").collect();
+    assert!(keeps.iter().any(|r| r["regex"] == "admin"));
+    assert!(keeps.iter().any(|r| r["regex"] == selector["app.kubernetes.io/name"].as_str()));
+    let annotations = spec.template.metadata.as_ref().unwrap().annotations.clone().unwrap_or_default();
+    assert!(!annotations.contains_key("prometheus.io/scrape"), "scraped twice");
     let flags = root("deploy/kubernetes/flags.toml");
     let running = common::Banyan::start_at("http://127.0.0.1:9", &flags, &read("deploy/kubernetes/banyan.toml"), &[]);
     let get = |path: &str| common::client().get(format!("http://{}{path}", running.admin)).send().unwrap();
     for path in [readiness.path.as_deref().unwrap(), liveness.path.as_deref().unwrap()] {
-        assert_eq!(get(path).status(), 200, "probe {path}");
+        assert_eq!(get(path).status(), 200, "probe {path} with legacy down");
     }
-    let metrics = get(&annotations["prometheus.io/path"]).text().unwrap();
+    let metrics = get(endpoint["path"].as_str().unwrap()).text().unwrap();
     assert!(metrics.contains("banyan_flags_info{sha256="), "{metrics}");
 
     // The Service and the budget select banyan's pods, on a port the container names.
@@ -250,20 +268,6 @@ fn the_kubernetes_manifests_fit_together_and_with_banyan() {
     let claim = legacy_pod.volumes.unwrap().into_iter().find_map(|v| v.persistent_volume_claim).unwrap();
     let pvc: PersistentVolumeClaim = typed(find(&docs, "PersistentVolumeClaim", &claim.claim_name));
     assert!(pvc.spec.unwrap().access_modes.unwrap().contains(&"ReadWriteOnce".to_string()));
-
-    // Prometheus: the PodMonitor and the plain scrape job find these pods on this port.
-    let monitor = &yaml("deploy/kubernetes/prometheus/podmonitor.yaml")[0];
-    let monitor_selector: std::collections::BTreeMap<String, String> =
-        serde_json::from_value(monitor["spec"]["selector"]["matchLabels"].clone()).unwrap();
-    assert_eq!(monitor_selector, selector);
-    assert_eq!(monitor["spec"]["podMetricsEndpoints"][0]["port"], "admin");
-    assert_eq!(monitor["spec"]["podMetricsEndpoints"][0]["path"], annotations["prometheus.io/path"].as_str());
-    let job = &yaml("deploy/kubernetes/prometheus/scrape-config.yaml")[0]["scrape_configs"][0];
-    assert_eq!(job["job_name"], "banyan", "the alerts' BanyanDown and the dashboard expect job=\"banyan\"");
-    let keeps: Vec<&Value> =
-        job["relabel_configs"].as_array().unwrap().iter().filter(|r| r["action"] == "keep").collect();
-    assert!(keeps.iter().any(|r| r["regex"] == "admin"));
-    assert!(keeps.iter().any(|r| r["regex"] == selector["app.kubernetes.io/name"].as_str()));
 }
 
 /// The image: built in stages, run as the manifests' non-root user, with the files and

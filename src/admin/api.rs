@@ -19,16 +19,18 @@ use crate::stats::Window;
 use crate::ws::hub::{MessageType, MESSAGE_TYPES};
 
 /// Ready: serving, not draining, and legacy accepting connections. With
-/// `?legacy=optional` (a Kubernetes readiness probe) legacy is reported but not required:
-/// every replica shares one legacy, so making them all unready when it is down would take
-/// the native routes and the 502 envelopes away too.
+/// `?legacy=optional` (a Kubernetes readiness probe) legacy is neither required nor
+/// checked (`reachable` is null): every replica shares one legacy, so making them all
+/// unready when it is down would take the native routes and the 502 envelopes away too.
 pub async fn readyz(app: &App, query: Option<&str>) -> Response<Body> {
     let snapshot = app.flags.snapshot();
     let legacy_optional =
         form_urlencoded::parse(query.unwrap_or_default().as_bytes()).any(|(k, v)| k == "legacy" && v == "optional");
     let draining = app.draining();
-    let legacy = app.legacy.reachable().await;
-    let ready = !draining && (legacy || legacy_optional);
+    // Not even asked when optional: a legacy that takes long to refuse (a dropped SYN, a
+    // slow DNS answer) would hold the probe past its timeout, on every replica at once.
+    let legacy = if legacy_optional { None } else { Some(app.legacy.reachable().await) };
+    let ready = !draining && legacy.unwrap_or(true);
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = json!({
         "ready": ready,
@@ -66,16 +68,16 @@ pub fn flags(app: &App) -> Value {
             Value::Object(route)
         })
         .collect();
-    let managed = match app.flags.manager() {
-        Ok(Manager::Banyan(_)) => json!({"by": "banyan", "message": null}),
-        Ok(Manager::Elsewhere { kind, message }) => json!({"by": kind, "message": message}),
-        Err(e) => json!({"by": "unknown", "message": format!("{}: {e}", app.flags.path().display())}),
+    let (writable, managed) = match app.flags.manager() {
+        Ok(Manager::Banyan(_)) => (true, json!({"by": "banyan", "message": null})),
+        Ok(Manager::Elsewhere { kind, message }) => (false, json!({"by": kind, "message": message})),
+        Err(e) => (false, json!({"by": "unknown", "message": format!("{}: {e}", app.flags.path().display())})),
     };
     json!({
         "generation": snapshot.generation,
         "file": app.flags.path().display().to_string(),
-        "sha256": app.flags.sha256(),
-        "writable": managed["by"] == "banyan",
+        "sha256": snapshot.sha256,
+        "writable": writable,
         "managed": managed,
         "legacy_only": snapshot.legacy_only,
         "override_header": snapshot.override_header.as_ref().map(|h| h.as_str()),

@@ -38,7 +38,7 @@ pub fn render(app: &App) -> String {
         requests: app.stats.totals(),
         reloads: app.flags.reloads(),
         generation: snapshot.generation,
-        sha256: app.flags.sha256(),
+        sha256: snapshot.sha256.clone(),
         overrides: snapshot
             .routes
             .iter()

@@ -65,6 +65,7 @@ pub fn compile(file: &Path, text: &str, registry: &Registry, generation: u64) ->
     Ok(Snapshot {
         generation,
         source: file.to_path_buf(),
+        sha256: sha256_hex(text.as_bytes()),
         legacy_only: parsed.defaults.legacy_only,
         override_header,
         default_sticky,
@@ -236,6 +237,12 @@ fn compile_route(
         guard,
         ramp,
     })
+}
+
+/// The SHA-256 of the file's bytes, in hex as `sha256sum` prints it.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

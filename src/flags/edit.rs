@@ -46,11 +46,6 @@ impl FlagsStore {
         set_route(self, name, changes, origin, Some(expected))
     }
 
-    /// Whether banyan may write the flags file.
-    pub fn writable(&self) -> bool {
-        matches!(self.manager(), Ok(Manager::Banyan(_)))
-    }
-
     /// Who manages the flags file (see `managed.rs`).
     pub fn manager(&self) -> Result<Manager, std::io::Error> {
         managed::manager(self.path(), self.managed_by())

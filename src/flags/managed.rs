@@ -21,16 +21,16 @@ pub enum Manager {
 }
 
 /// Who manages the flags at `path`. `managed_by` is the operator's description of the
-/// source (`[flags_managed_by]`, e.g. "ConfigMap rotki/banyan-flags"), named in messages.
+/// source (`flags_managed_by`, e.g. "the banyan-flags ConfigMap"), named in messages.
 pub fn manager(path: &Path, managed_by: Option<&str>) -> Result<Manager, std::io::Error> {
-    let by = managed_by.map(|b| format!(" ({b})")).unwrap_or_default();
+    let by = managed_by.map(|b| format!(" Managed in: {b}.")).unwrap_or_default();
     if let Some(dir) = configmap_dir(path) {
         return Ok(Manager::Elsewhere {
             kind: "configmap",
             message: format!(
-                "flags are managed by a Kubernetes ConfigMap mounted at {}{by}: change the ConfigMap \
+                "flags are managed by a Kubernetes ConfigMap mounted at {}: change the ConfigMap \
                  (kubectl edit configmap, or your GitOps repository); kubelet updates each replica's \
-                 mount and every banyan applies it by itself",
+                 mount and every banyan applies it by itself.{by}",
                 dir.display()
             ),
         });
@@ -41,8 +41,8 @@ pub fn manager(path: &Path, managed_by: Option<&str>) -> Result<Manager, std::io
     let refused = if meta.permissions().readonly() {
         Some("the file is read-only".to_string())
     } else {
-        match std::fs::OpenOptions::new().write(true).open(&target) {
-            Ok(_) => None,
+        match may_write(&target) {
+            Ok(()) => None,
             Err(e) if is_refusal(&e) => Some(e.to_string()),
             Err(e) => return Err(e),
         }
@@ -52,12 +52,31 @@ pub fn manager(path: &Path, managed_by: Option<&str>) -> Result<Manager, std::io
         Some(why) => Manager::Elsewhere {
             kind: "read-only",
             message: format!(
-                "{} cannot be written here ({why}): flags are managed elsewhere{by}; change them there, \
-                 or make the file writable",
+                "{} cannot be written here ({why}): flags are managed elsewhere; change them there, \
+                 or make the file writable.{by}",
                 target.display()
             ),
         },
     })
+}
+
+/// Whether this process may write `path` (a read-only mount refuses even root), asked
+/// without opening it: closing a file opened for writing is an event the watcher would
+/// take for an edit, and `/api/flags` asks on every dashboard poll.
+#[cfg(unix)]
+fn may_write(path: &Path) -> Result<(), std::io::Error> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: `c` is a NUL-terminated string that outlives the call, which only reads it.
+    match unsafe { libc::access(c.as_ptr(), libc::W_OK) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
+#[cfg(not(unix))]
+fn may_write(path: &Path) -> Result<(), std::io::Error> {
+    std::fs::OpenOptions::new().write(true).open(path).map(drop)
 }
 
 /// Whether an error writing the flags file means it is managed elsewhere (permission, a
@@ -69,14 +88,19 @@ pub fn is_refusal(e: &std::io::Error) -> bool {
 /// "Read-only file system" on Linux and the BSDs.
 const EROFS: i32 = 30;
 
-/// The directory of a ConfigMap (or Secret, or projected) volume that `path` sits in:
-/// kubelet publishes each version in a `..<timestamp>` directory and swaps the `..data`
-/// symlink to it, with the visible names linking through `..data`.
+/// The root of the ConfigMap (or Secret, or projected) volume that `path` is in: kubelet
+/// publishes each version in a `..<timestamp>` directory and swaps the `..data` symlink to
+/// it, with the visible names linking through `..data`. The file may sit in a directory
+/// of the volume (an `items` path such as `banyan/flags.toml`) or be named through
+/// `..data`: either way it is the root that survives an update, so the root is what the
+/// watcher follows.
 pub fn configmap_dir(path: &Path) -> Option<PathBuf> {
-    let dir = parent(path);
-    let data = dir.join("..data");
-    let is_link = std::fs::symlink_metadata(&data).is_ok_and(|m| m.file_type().is_symlink());
-    is_link.then_some(dir)
+    let parent = parent(path);
+    parent.ancestors().find(|dir| is_symlink(&dir.join("..data"))).map(Path::to_path_buf)
+}
+
+fn is_symlink(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
 /// What to warn about at start: ways of mounting the flags file under which changes never
@@ -143,7 +167,8 @@ fn unescape(field: &str) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(&out).into_owned())
 }
 
-fn parent(path: &Path) -> PathBuf {
+/// The directory `path` is in (`.` for a bare file name).
+pub fn parent(path: &Path) -> PathBuf {
     match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),

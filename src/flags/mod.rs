@@ -30,6 +30,9 @@ use crate::routes::{MethodSet, RouteTable};
 pub struct Snapshot {
     pub generation: u64,
     pub source: PathBuf,
+    /// The SHA-256 of the file compiled (hex): replicas serving the same file report the
+    /// same one, whatever their generation numbers.
+    pub sha256: String,
     pub legacy_only: bool,
     pub override_header: Option<HeaderName>,
     pub default_sticky: Sticky,

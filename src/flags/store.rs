@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
-use sha2::Digest;
 
 use super::{compile, diff, Snapshot};
 use crate::audit::{AuditLog, Origin};
@@ -101,13 +100,6 @@ impl FlagsStore {
 
     pub fn managed_by(&self) -> Option<&str> {
         self.managed_by.as_deref()
-    }
-
-    /// The SHA-256 of the file's bytes now serving, in hex, as `sha256sum` prints it:
-    /// replicas that agree on the file report the same one.
-    pub fn sha256(&self) -> String {
-        let digest = sha2::Sha256::digest(&self.lock().applied);
-        digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     pub fn path(&self) -> &Path {

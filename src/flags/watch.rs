@@ -2,13 +2,14 @@
 //! Kubernetes replace files (rename, `..data` symlink swaps) rather than write them, and a
 //! watch on the old inode would go quiet. Events are coalesced for a few milliseconds so
 //! an editor's write-then-rename applies once, and a file written in place is read only
-//! once its writer has closed it, so a half-written save is never compiled. SIGHUP forces
-//! a re-read, also when the watcher could not start.
+//! once its writer has closed it and it has been still for a moment, so a half-written
+//! save is never compiled. In a ConfigMap volume the watch is on the volume's root, which
+//! outlives every version. SIGHUP forces a re-read, also when the watcher could not start.
 
 use std::ffi::OsString;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{EventKind, RecursiveMode, Watcher};
@@ -58,10 +59,9 @@ pub fn spawn_watcher(store: Arc<FlagsStore>) -> Option<notify::RecommendedWatche
 }
 
 fn watch(path: &Path, tx: mpsc::UnboundedSender<Change>) -> notify::Result<notify::RecommendedWatcher> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => Path::new(".").to_path_buf(),
-    };
+    // In a ConfigMap volume, its root: the directory the file is named through may be a
+    // link into one version, which kubelet deletes on the next update, and the watch with it.
+    let dir = managed::configmap_dir(path).unwrap_or_else(|| managed::parent(path));
     let name: OsString = path.file_name().map(OsString::from).unwrap_or_default();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
         Ok(event) => {
@@ -112,10 +112,15 @@ async fn reload_loop(store: Arc<FlagsStore>, mut events: mpsc::UnboundedReceiver
 /// How long notify may take to hand over an event the kernel already raised.
 const EVENT_LAG: Duration = Duration::from_millis(2);
 
+/// How long the file must have gone unmodified before it is read: a save that truncated
+/// it and has not written it yet is then done, even where its events are late.
+const QUIET: Duration = Duration::from_millis(10);
+
 /// Reads the file and applies it, unless a new write began meanwhile: a writer that
 /// truncated the file just before the read would otherwise get an empty file applied.
 async fn reload(store: &Arc<FlagsStore>, events: &mut mpsc::UnboundedReceiver<Change>) {
     loop {
+        until_still(store.path()).await;
         let reader = store.clone();
         let writes = store.writes();
         // A blocking file read; keep it off the request workers.
@@ -129,6 +134,20 @@ async fn reload(store: &Arc<FlagsStore>, events: &mut mpsc::UnboundedReceiver<Ch
                 store.apply_read(read, writes);
                 return;
             }
+        }
+    }
+}
+
+/// Waits until the file was last modified `QUIET` ago (within `MAX_WRITING`; a
+/// modification time in the future does not hold it up).
+async fn until_still(path: &Path) {
+    let deadline = Instant::now() + MAX_WRITING;
+    loop {
+        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let age = modified.and_then(|m| SystemTime::now().duration_since(m).ok());
+        match age {
+            Some(age) if age < QUIET && Instant::now() < deadline => tokio::time::sleep(QUIET - age).await,
+            _ => return,
         }
     }
 }

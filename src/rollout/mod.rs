@@ -25,6 +25,7 @@ use serde_json::json;
 use crate::app::App;
 use crate::audit::{rfc3339_now, Origin, Source};
 use crate::decide::Backend;
+use crate::flags::managed::Manager;
 use crate::flags::rollout::{GuardSettings, RampSettings};
 use crate::flags::{CompiledRoute, EditError, ReloadOutcome};
 use crate::stats::Label;
@@ -187,6 +188,11 @@ impl Rollout {
         let reason = format!("ramp step {index} of {}: {next} %", settings.steps.len());
         let origin = Origin::automatic(Source::Ramp, &reason);
         let result = app.flags.set_route_if(&route.name, &json_native(next), origin, seen);
+        // Asked before taking the lock: it looks at the file system.
+        let elsewhere = match (&result, app.flags.manager()) {
+            (Err(_), Ok(Manager::Elsewhere { message, .. })) => Some(message),
+            _ => None,
+        };
         let mut states = self.lock();
         let Some(ramp) = states.get_mut(&route.name).and_then(|s| s.ramp.as_mut()) else { return };
         match result {
@@ -199,8 +205,8 @@ impl Rollout {
                 ramp.stepped_unix = unix_now();
                 ramp.waiting = None;
             }
-            Err(_) if !app.flags.writable() => {
-                let why = "cannot write the next step: the flags file is not writable".to_string();
+            Err(_) if elsewhere.is_some() => {
+                let why = format!("cannot write the next step: {}", elsewhere.as_deref().unwrap_or_default());
                 tracing::warn!(route = %route.name, "ramp stopped: {why}");
                 ramp.memory_stop = Some(why);
                 ramp.stopped = ramp.memory_stop.clone();

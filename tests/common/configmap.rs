@@ -41,17 +41,22 @@ impl ConfigMapDir {
         let version = format!("..2026_11_21_10_00_{:02}.{}", self.versions % 60, 100_000 + self.versions);
         std::fs::create_dir(dir.join(&version)).unwrap();
         for (key, content) in files {
-            std::fs::write(dir.join(&version).join(key), content).unwrap();
+            // An `items` path such as `banyan/flags.toml` makes directories in the version.
+            let file = dir.join(&version).join(key);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, content).unwrap();
         }
         // 7-8. `..data_tmp` -> the new version, renamed over `..data` (atomic).
         let tmp = dir.join("..data_tmp");
         std::os::unix::fs::symlink(&version, &tmp).unwrap();
         std::fs::rename(&tmp, &data).unwrap();
-        // 9. The visible names, through `..data`, for keys not there yet.
+        // 9. The visible names, through `..data`, for keys not there yet: the first
+        // component of a nested path links to its directory.
         for (key, _) in files {
-            let visible = dir.join(key);
+            let top = Path::new(key).components().next().unwrap().as_os_str();
+            let visible = dir.join(top);
             if std::fs::symlink_metadata(&visible).is_err() {
-                std::os::unix::fs::symlink(Path::new("..data").join(key), &visible).unwrap();
+                std::os::unix::fs::symlink(Path::new("..data").join(top), &visible).unwrap();
             }
         }
         // 11. The previous version goes.
