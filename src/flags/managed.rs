@@ -82,11 +82,8 @@ fn may_write(path: &Path) -> Result<(), std::io::Error> {
 /// Whether an error writing the flags file means it is managed elsewhere (permission, a
 /// read-only mount) rather than a fault.
 pub fn is_refusal(e: &std::io::Error) -> bool {
-    e.kind() == std::io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(EROFS)
+    e.kind() == std::io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(libc::EROFS)
 }
-
-/// "Read-only file system" on Linux and the BSDs.
-const EROFS: i32 = 30;
 
 /// The root of the ConfigMap (or Secret, or projected) volume that `path` is in: kubelet
 /// publishes each version in a `..<timestamp>` directory and swaps the `..data` symlink to
