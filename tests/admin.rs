@@ -42,11 +42,6 @@ fn metrics(banyan: &Banyan) -> String {
     resp.text().unwrap()
 }
 
-/// The value of one sample line, by its exact name and labels.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
-
 #[test]
 fn metrics_count_requests_per_route_with_bounded_labels() {
     let legacy = Legacy::start();

@@ -17,12 +17,6 @@ fn ping(native: u32) -> String {
     get_route("ping", "/api/1/ping", &native.to_string(), "")
 }
 
-fn metrics(banyan: &Banyan) -> String {
-    let resp = client().get(format!("http://{}/metrics", banyan.admin)).send().unwrap();
-    assert_eq!(resp.status(), 200);
-    resp.text().unwrap()
-}
-
 fn audit(banyan: &Banyan) -> Vec<Value> {
     let resp = client().get(format!("http://{}/api/audit", banyan.admin)).send().unwrap();
     let body: Value = serde_json::from_str(&resp.text().unwrap()).unwrap();
@@ -58,7 +52,7 @@ fn a_configmap_update_applies_by_itself_and_the_api_points_to_the_configmap() {
     let state = banyan.flags_state();
     // Deleting the old version is not mistaken for a missing file.
     assert_eq!(state["last_reload"]["error"], Value::Null, "{state}");
-    assert!(metrics(&banyan).contains("banyan_flags_reloads_total{outcome=\"rejected\"} 0"));
+    assert!(banyan.metrics().contains("banyan_flags_reloads_total{outcome=\"rejected\"} 0"));
     let entries = audit(&banyan);
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(entries[0]["source"], "file");
@@ -102,7 +96,7 @@ fn a_guard_rollback_is_held_in_memory_until_the_configmap_takes_it() {
     assert_eq!(std::fs::read_to_string(volume.path("flags.toml")).unwrap(), guarded_info(100));
     let route = &banyan.flags_state()["routes"][0];
     assert_eq!(route["runtime"]["override"], serde_json::json!({"native": 0.0, "file_native": 100.0}), "{route}");
-    assert!(metrics(&banyan).contains("banyan_flags_override{route=\"info\"} 0"), "{}", metrics(&banyan));
+    assert!(banyan.metrics().contains("banyan_flags_override{route=\"info\"} 0"), "{}", banyan.metrics());
     let trip = audit(&banyan).into_iter().find(|e| e["source"] == "guard").expect("the trip is audited");
     assert_eq!(trip["changes"][0]["after"], 0.0);
 
@@ -110,7 +104,7 @@ fn a_guard_rollback_is_held_in_memory_until_the_configmap_takes_it() {
     volume.update(&[("flags.toml", &guarded_info(0))]);
     eventually(Duration::from_secs(5), || banyan.flags_state()["routes"][0]["runtime"]["override"].is_null())
         .expect("the file's own 0 % replaces the override");
-    assert!(!metrics(&banyan).contains("banyan_flags_override{"));
+    assert!(!banyan.metrics().contains("banyan_flags_override{"));
     assert_eq!(backend(&c.get(banyan.url("/api/1/info")).send().unwrap()), "legacy");
 }
 

@@ -336,7 +336,7 @@ fn the_dockerfile_builds_in_stages_and_runs_as_the_manifests_expect() {
 fn the_fleet_dashboard_and_alerts_query_metrics_banyan_reports() {
     let legacy = common::Legacy::start();
     let banyan = common::Banyan::start(&legacy.url(), &common::all_native());
-    let metrics = common::client().get(format!("http://{}/metrics", banyan.admin)).send().unwrap().text().unwrap();
+    let metrics = banyan.metrics();
     let families: BTreeSet<&str> =
         metrics.lines().filter_map(|l| l.strip_prefix("# TYPE ")).map(|l| l.split(' ').next().unwrap()).collect();
     let suffixes = ["_total", "_bucket", "_sum", "_count", "_info", "_created"];

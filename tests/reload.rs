@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{backend, client, eventually, Banyan, Legacy};
+use common::{backend, client, eventually, sample, Banyan, Legacy};
 
 fn ping(native: u32) -> String {
     format!("[routes.ping]\npath = \"/api/1/ping\"\nmethods = [\"GET\"]\nnative = {native}\n")
@@ -222,10 +222,5 @@ fn a_reload_storm_under_load_fails_no_request_and_the_last_valid_file_wins() {
 
 /// `banyan_flags_reloads_total{outcome="rejected"}`.
 fn rejections(banyan: &Banyan) -> usize {
-    let metrics = client().get(format!("http://{}/metrics", banyan.admin)).send().unwrap().text().unwrap();
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(r#"banyan_flags_reloads_total{outcome="rejected"} "#))
-        .and_then(|v| v.parse().ok())
-        .unwrap()
+    sample(&banyan.metrics(), r#"banyan_flags_reloads_total{outcome="rejected"}"#).unwrap() as usize
 }

@@ -84,8 +84,9 @@ fn publish(volume: &mut ConfigMapDir, replicas: &[Banyan], text: &str) -> Vec<Du
 
 /// `/metrics` as (series, value): a series is the name with its labels.
 fn metrics(banyan: &Banyan) -> BTreeMap<String, f64> {
-    let text = reqwest::blocking::get(format!("http://{}/metrics", banyan.admin)).unwrap().text().unwrap();
-    text.lines()
+    banyan
+        .metrics()
+        .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .map(|l| {
             let (series, value) = l.rsplit_once(' ').unwrap();

@@ -55,7 +55,7 @@ fn matching_answers_are_counted_and_the_client_gets_the_primary() {
     assert_eq!((count(&state, "match"), count(&state, "mismatch")), (10, 0), "{state}");
     assert_eq!(state["summary"]["match_rate"], 1.0);
     assert_eq!(state["mismatches"], json!([]));
-    let metrics = client().get(format!("http://{}/metrics", banyan.admin)).send().unwrap().text().unwrap();
+    let metrics = banyan.metrics();
     assert!(metrics.contains(r#"banyan_shadow_total{route="info",outcome="match"} 10"#), "{metrics}");
 }
 
@@ -218,10 +218,9 @@ fn a_hanging_shadowed_side_never_holds_up_the_client() {
 #[test]
 fn a_guard_trips_when_native_disagrees_with_legacy() {
     let legacy = Legacy::start();
-    let guard = "[routes.info.guard]\nwindow_secs = 30\nmin_requests = 5\nmax_mismatch_rate = 0.1\n";
     let banyan = Banyan::start_with(Options {
         legacy: legacy.url(),
-        flags: &info_route(100, guard),
+        flags: &guarded_info(100),
         config: "[rotki]\nversion = \"9.9.9\"\n",
         data_dir: Some(&legacy.data_dir),
     });

@@ -273,6 +273,13 @@ impl Banyan {
         serde_json::from_str(&body).unwrap()
     }
 
+    /// `/metrics`, as Prometheus scrapes it.
+    pub fn metrics(&self) -> String {
+        let resp = client().get(format!("http://{}/metrics", self.admin)).send().unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.text().unwrap()
+    }
+
     /// A request to the admin API carrying the test token.
     pub fn admin_request(&self, method: reqwest::Method, path: &str) -> reqwest::blocking::RequestBuilder {
         client().request(method, format!("http://{}{path}", self.admin)).bearer_auth(ADMIN_TOKEN)
@@ -331,6 +338,11 @@ pub fn client() -> reqwest::blocking::Client {
 /// Which backend answered, from `x-banyan-backend`.
 pub fn backend(resp: &reqwest::blocking::Response) -> String {
     resp.headers().get("x-banyan-backend").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+}
+
+/// The value of one sample line of `/metrics`, by its exact name and labels.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
 /// Polls `f` until it returns true or `timeout` passes; returns how long it took.
