@@ -1,42 +1,50 @@
-//! The runtime state shared by every connection: static config, the flags store, the
-//! native dispatcher and the legacy client, built once at start and shared by `Arc`.
+//! The runtime state shared by every connection, built once at start and shared by `Arc`.
+//! Each component gets the narrow handles it uses, and the config values it needs are
+//! copied into it here: nothing on the request path reads the config.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::admin::auth::Tokens;
-use crate::audit::AuditLog;
-use crate::config::Config;
-use crate::flags::{FlagsStore, WebsocketMode};
-use crate::legacy::Legacy;
-use crate::location::Located;
-use crate::native::{Context, Native, Registry};
-use crate::rotki::cors::Cors;
-use crate::stats::{Label, Stats};
-use crate::ws::hub::Hub;
-use crate::ws::Sessions;
 use tokio::sync::watch;
 
+use crate::audit::AuditLog;
+use crate::config::Config;
+use crate::failure::Responder;
+use crate::flags::FlagsStore;
+use crate::legacy::Legacy;
+use crate::location::Located;
+use crate::native::globaldb::GlobalDb;
+use crate::native::tasks::Tasks;
+use crate::native::{Context, Native, Registry};
+use crate::request::{Core, Limits};
+use crate::rollout::Rollout;
+use crate::rotki::cors::Cors;
+use crate::shadow::Shadow;
+use crate::stats::Stats;
+use crate::tasks_bridge::TaskBridge;
+use crate::ws::Bridge;
+
 pub struct App {
+    /// Static config, for the admin listener and the binary's edge.
     pub config: Config,
     pub flags: Arc<FlagsStore>,
-    pub native: Native,
-    pub legacy: Legacy,
+    /// Admission and `finish`, the same for both request paths.
+    pub core: Core,
+    /// Turns failures into rotki's envelope, on both paths.
+    pub responder: Responder,
+    pub native: Arc<Native>,
+    pub legacy: Arc<Legacy>,
     pub registry: Arc<Registry>,
-    /// The native notifier native code publishes websocket messages to.
-    pub hub: Arc<Hub>,
-    /// Websocket sessions open now (shutdown waits for them).
-    pub sessions: Arc<Sessions>,
-    /// Who may change things through the admin API.
-    pub tokens: Tokens,
+    /// rotki's global.db under `--data-dir`, for native handlers and `/api/globaldb`.
+    pub global_db: Option<Arc<GlobalDb>>,
+    pub tasks: TaskBridge,
+    pub ws: Arc<Bridge>,
     /// Requests per route and backend, for `/metrics`, `/api/stats` and the dashboard.
-    pub stats: Stats,
+    pub stats: Arc<Stats>,
     /// Shadow copies in flight and what they found.
-    pub shadow: crate::shadow::Shadow,
+    pub shadow: Arc<Shadow>,
     /// Guards and ramps.
-    pub rollout: crate::rollout::Rollout,
-    /// Turns true when banyan shuts down.
-    shutdown: watch::Receiver<bool>,
+    pub rollout: Rollout,
     /// Set on SIGTERM, `shutdown_delay` before banyan stops accepting: `/readyz` says 503
     /// so load balancers stop sending new connections while it still takes them.
     draining: AtomicBool,
@@ -56,15 +64,6 @@ impl App {
     /// `shutdown` turns true (or closes) when banyan shuts down.
     pub fn new(config: Config, registry: Registry, shutdown: watch::Receiver<bool>) -> Result<App, AppError> {
         let registry = Arc::new(registry);
-        let env_token = std::env::var("BANYAN_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
-        let tokens = Tokens::load(config.admin.tokens_file.as_deref(), env_token).map_err(AppError::Admin)?;
-        if tokens.is_empty() && !config.admin_listen.ip().is_loopback() {
-            return Err(AppError::Config(format!(
-                "the admin listener would be on {}, which is not loopback, and no admin token is configured: \
-                 set [admin] tokens_file or BANYAN_ADMIN_TOKEN, or keep admin_listen on 127.0.0.1",
-                config.admin_listen
-            )));
-        }
         let audit_path = config.admin.audit_log.clone().unwrap_or_else(|| {
             config.flags_path.parent().unwrap_or(std::path::Path::new(".")).join("banyan-audit.jsonl")
         });
@@ -72,20 +71,33 @@ impl App {
         let flags = FlagsStore::load(&config.flags_path, registry.clone(), audit)
             .map_err(AppError::Flags)?
             .with_managed_by(config.flags_managed_by.clone());
+        let flags = Arc::new(flags);
         let cors = Cors::new(&config.rotki.api_cors).map_err(AppError::Config)?;
-        let ctx = Context::from_config(&config, cors.clone());
+
+        let server = &config.server;
+        let tasks =
+            Tasks::new(config.native.task_id_base, config.native.max_pending_tasks, config.native.task_result_ttl);
+        let global_db = config.data_dir.as_deref().map(GlobalDb::new);
+        let ctx = Context::new(&config, cors.clone(), global_db.clone(), tasks.clone());
+        let native = Arc::new(Native::new(registry.clone(), Arc::new(ctx)));
+        let legacy = Arc::new(Legacy::new(&config.legacy, server.preserve_header_case, server.max_body));
+        let stats = Arc::new(Stats::default());
+        let limits = Limits { max_body: server.max_body, native_body: config.native.body_limit as u64 };
+        let shadow = Arc::new(Shadow::new(native.clone(), legacy.clone()));
+        let ws = crate::ws::hub::Hub::new(config.websocket.client_queue);
         Ok(App {
-            native: Native::new(registry.clone(), Arc::new(ctx)),
-            legacy: Legacy::new(&config.legacy, cors, config.server.preserve_header_case, config.server.max_body),
-            flags: Arc::new(flags),
+            core: Core::new(limits, tasks.clone(), stats.clone(), server.access_log),
+            responder: Responder::new(cors.clone(), legacy.url()),
+            tasks: TaskBridge::new(tasks, cors),
+            ws: Arc::new(Bridge::new(ws, shutdown, config.websocket.ping_interval, legacy.clone())),
+            rollout: Rollout::new(flags.clone(), stats.clone(), shadow.book.clone()),
+            flags,
+            native,
+            legacy,
             registry,
-            hub: Hub::new(config.websocket.client_queue),
-            sessions: Arc::default(),
-            tokens,
-            stats: Stats::default(),
-            shadow: Default::default(),
-            rollout: Default::default(),
-            shutdown,
+            global_db,
+            stats,
+            shadow,
             draining: AtomicBool::new(false),
             config,
         })
@@ -97,11 +109,5 @@ impl App {
 
     pub fn start_draining(&self) {
         self.draining.store(true, Ordering::Release);
-    }
-
-    /// A new websocket session's context: counted as open (per route and mode) until it ends.
-    pub fn ws_ctx(&self, label: Label, mode: WebsocketMode) -> crate::ws::Ctx {
-        let session = self.sessions.enter(label, mode);
-        crate::ws::Ctx::new(self.shutdown.clone(), session, self.config.websocket.ping_interval)
     }
 }

@@ -1,6 +1,7 @@
-//! One request, one way through: match the route, decide the backend with the snapshot
-//! the request started with, serve it natively or from legacy, say who answered in
-//! `x-banyan-backend`, and count and log it.
+//! hyper's path: what the byte-level passthrough hands over (websocket handshakes, chunked
+//! uploads, HTTP/1.0, ...) and every request when `byte_passthrough = false`. It admits
+//! each request with the core (`request/`), serves it as admission says with hyper's
+//! bodies, stamps `x-banyan-backend`, and finishes it with the core.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,17 +17,19 @@ use http_body_util::{BodyExt, Either};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 
-use crate::access::{self, RequestId, X_REQUEST_ID};
+use crate::access::X_REQUEST_ID;
 use crate::app::App;
 use crate::body::{self, Body};
 use crate::decide::Backend;
-use crate::flags::{Routed, WebsocketMode};
-use crate::legacy::{is_websocket_upgrade, Failure, Slot};
+use crate::failure::{BadAnswer, Failure};
+use crate::flags::WebsocketMode;
+use crate::legacy::{is_websocket_upgrade, Slot};
 use crate::native::Served;
+use crate::request::{Action, Admission, Entry, Head, NativeCall, ShadowPlan};
 use crate::rotki::cors::Cors;
-use crate::shadow::{self, Primary, Shadow};
-use crate::stats::{labels, Label};
-use crate::tasks_bridge;
+use crate::shadow::{self, Primary};
+use crate::stats::Label;
+use crate::tasks_bridge::Target;
 
 pub static X_BANYAN_BACKEND: HeaderName = HeaderName::from_static("x-banyan-backend");
 
@@ -50,119 +53,119 @@ pub fn connection(app: Arc<App>, peer: SocketAddr) -> impl Fn(Request<Incoming>)
 pub type LocalFuture = Pin<Box<dyn Future<Output = Response<Body>>>>;
 
 async fn handle(conn: &Connection, mut req: Request<Incoming>) -> Response<Body> {
-    let (app, peer, slot) = (&conn.app, conn.peer, &conn.legacy);
+    let app = &conn.app;
     let started = Instant::now();
+    let snapshot = app.flags.snapshot();
     // (Content-Length with Transfer-Encoding never gets here as such: the byte-level path
     // refuses it, and hyper drops the length and frames by the chunks.)
-    let max_body = app.config.server.max_body;
-    if hyper::body::Body::size_hint(req.body()).lower() > max_body {
-        let mut resp = app.legacy.failed(Failure::TooLarge(max_body), Cors::origin(req.headers())).map(Either::Right);
-        resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
-        return resp;
-    }
-    let request_id = match req.headers().get(&X_REQUEST_ID).filter(|v| !v.is_empty()) {
-        Some(v) => RequestId::from_client(v.as_bytes()),
-        None => {
-            let id = RequestId::generate();
-            req.headers_mut().insert(X_REQUEST_ID.clone(), HeaderValue::from_str(id.as_str()).expect("hex digits"));
-            id
-        }
+    let head = Head {
+        method: req.method(),
+        path: req.uri().path(),
+        headers: req.headers(),
+        peer: conn.peer.ip(),
+        body_len: hyper::body::Body::size_hint(req.body()).exact(),
+        upgrade: is_websocket_upgrade(&req),
     };
-    let method = req.method().clone();
-    let snapshot = app.flags.snapshot();
-    let routed = snapshot.route(req.method(), req.uri().path(), req.headers(), peer.ip());
-    let label = routed.route.map_or_else(|| labels::unrouted(&method, req.uri().path()), |r| r.label);
-    // Kept past `serve` (which takes the request) only for the access log.
-    let path = app.config.server.access_log.then(|| req.uri().path().to_string());
-
-    let (backend, mut resp) = serve(app, &routed, label, req, peer, slot).await;
-    resp.headers_mut().insert(X_BANYAN_BACKEND.clone(), HeaderValue::from_static(backend.as_str()));
-    let (status, latency) = (resp.status().as_u16(), started.elapsed());
-    app.stats.record(label, backend, status, latency);
-    if let Some(path) = &path {
-        access::log(access::Entry { id: &request_id, method: &method, path, label, backend, status, latency });
+    let Admission { label, request_id, generated_id, action, shadow } =
+        app.core.admit(&snapshot, &head, app.shadow.has_room());
+    if generated_id {
+        let id = HeaderValue::from_str(request_id.as_str()).expect("hex digits");
+        req.headers_mut().insert(X_REQUEST_ID.clone(), id);
     }
+    let method = req.method().clone();
+    // Kept past `serve` (which takes the request) only for the access log; a shared copy.
+    let uri = app.core.logs_access().then(|| req.uri().clone());
+    let refused = matches!(action, Action::Refuse(_));
+
+    let (backend, mut resp) = serve(conn, label, action, shadow, req).await;
+    resp.headers_mut().insert(X_BANYAN_BACKEND.clone(), HeaderValue::from_static(backend.as_str()));
+    if refused {
+        // The client may still be sending the body banyan will not read.
+        resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    let path = uri.as_ref().map_or("", |u| u.path());
+    let (status, latency) = (resp.status().as_u16(), started.elapsed());
+    app.core.finish(Entry { id: &request_id, label, method: &method, path, backend, status, latency });
     resp
 }
 
 /// Who answers, and the answer.
 async fn serve(
-    app: &Arc<App>,
-    routed: &Routed<'_>,
+    conn: &Connection,
     label: Label,
+    action: Action,
+    shadow: ShadowPlan,
     req: Request<Incoming>,
-    peer: SocketAddr,
-    slot: &Slot<SendRequest<Body>>,
 ) -> (Backend, Response<Body>) {
-    // The task URL space is shared by both task managers (`tasks_bridge.rs`).
-    if let Some(target) = tasks_bridge::target(app, req.method(), req.uri().path()) {
-        let by = match target {
-            tasks_bridge::Target::List => Backend::Legacy,
-            _ => Backend::Native,
-        };
-        return (by, tasks_bridge::serve(app, target, req, peer, slot).await);
+    let (app, peer, slot) = (&conn.app, conn.peer, &conn.legacy);
+    let origin = Cors::origin(req.headers());
+    let failed = |failure: Failure| app.responder.answer(&failure, origin.as_ref()).map(body::full_from);
+    let native = match &action {
+        Action::Native(call) => Some(*call),
+        _ => None,
+    };
+    match shadow {
+        ShadowPlan::Capture(target) => return serve_shadowed(conn, native, target, req).await,
+        ShadowPlan::Dropped(route) => app.shadow.dropped(route),
+        ShadowPlan::Off => {}
     }
-    // rotki completes a websocket handshake on any path, so an upgrade is legacy's even on
-    // a native route.
-    let upgrade = is_websocket_upgrade(&req);
-    let handler = routed.route.and_then(|r| r.handler).filter(|_| !upgrade);
-    let websocket = routed.route.and_then(|r| r.websocket).filter(|_| upgrade);
-    if let Some(target) = Shadow::target(routed.route, req.method()).filter(|_| !upgrade) {
-        let small = hyper::body::Body::size_hint(req.body()).upper().is_some_and(|n| n <= shadow::MAX_BODY as u64);
-        if small && app.shadow.has_room() {
-            return serve_shadowed(app, routed, target, req, peer, slot).await;
+    // A chunked body has no length to check up front: it is held to the limit as it streams.
+    let max_body = app.core.limits().max_body;
+    match action {
+        Action::Refuse(failure) => (Backend::Legacy, failed(failure)),
+        Action::Tasks(Target::Native(task)) => {
+            (Backend::Native, app.tasks.answer(task, origin.as_ref()).map(body::full_from))
         }
-        app.shadow.dropped(target.route());
-    }
-    match (routed.backend, handler, websocket) {
-        (_, _, Some(mode @ (WebsocketMode::Native | WebsocketMode::Merge))) => {
-            (Backend::Native, crate::ws::serve(app, mode, label, req, peer))
+        Action::Tasks(Target::List) => {
+            let sent = app.legacy.forward(req.map(|b| body::limited(b, max_body)), peer, slot, None).await;
+            let merged = match sent {
+                Ok(resp) => app.tasks.merge_list(resp).await,
+                Err(failure) => Err(failure),
+            };
+            (Backend::Legacy, merged.unwrap_or_else(failed))
         }
-        (_, _, Some(mode @ WebsocketMode::Relay)) => {
-            let ctx = app.ws_ctx(label, mode);
-            (Backend::Legacy, app.legacy.forward(req.map(body::stream), peer, slot, Some(ctx)).await)
+        Action::Websocket(mode @ (WebsocketMode::Native | WebsocketMode::Merge)) => {
+            (Backend::Native, crate::ws::serve(&app.ws, mode, label, req, peer))
         }
-        (Backend::Native, Some(id), _) => {
-            match app.native.serve(id, req, routed.route.is_some_and(|r| r.async_query)).await {
-                Served::Response(r) => (Backend::Native, r.map(Either::Right)),
-                Served::HandBack(r) => (Backend::Legacy, app.legacy.forward(r, peer, slot, None).await),
+        Action::Websocket(mode @ WebsocketMode::Relay) => {
+            let ctx = app.ws.ctx(label, mode);
+            let sent = app.legacy.forward(req.map(body::stream), peer, slot, Some(ctx)).await;
+            (Backend::Legacy, sent.unwrap_or_else(failed))
+        }
+        Action::Native(call) => match app.native.serve(call.handler, req, call.async_query).await {
+            Served::Response(r) => (Backend::Native, r.map(Either::Right)),
+            Served::HandBack(r) => {
+                (Backend::Legacy, app.legacy.forward(r, peer, slot, None).await.unwrap_or_else(failed))
             }
-        }
-        _ => {
-            // A chunked body has no length to check up front: it is held to the limit as it
-            // streams.
-            let max = app.config.server.max_body;
-            (Backend::Legacy, app.legacy.forward(req.map(|b| body::limited(b, max)), peer, slot, None).await)
+        },
+        Action::Legacy => {
+            let sent = app.legacy.forward(req.map(|b| body::limited(b, max_body)), peer, slot, None).await;
+            (Backend::Legacy, sent.unwrap_or_else(failed))
         }
     }
 }
 
-/// Serves a request its route shadows: with its body read (it is small), so the copy can
-/// send it again, and with the primary's answer kept for the comparison. The client's
-/// answer does not wait for the copy.
+/// Serves a request its route shadows: with its body read (admission saw it is small), so
+/// the copy can send it again, and with the primary's answer kept for the comparison. The
+/// client's answer does not wait for the copy.
 async fn serve_shadowed(
-    app: &Arc<App>,
-    routed: &Routed<'_>,
+    conn: &Connection,
+    native: Option<NativeCall>,
     target: shadow::Target,
     req: Request<Incoming>,
-    peer: SocketAddr,
-    slot: &Slot<SendRequest<Body>>,
 ) -> (Backend, Response<Body>) {
+    let (app, peer, slot) = (&conn.app, conn.peer, &conn.legacy);
+    let origin = Cors::origin(req.headers());
+    let failed = |failure: Failure| app.responder.answer(&failure, origin.as_ref()).map(body::full_from);
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
-        Err(e) => {
-            let failure = Failure::Send(format!("reading the request body: {e}"));
-            return (Backend::Legacy, app.legacy.failed(failure, None).map(Either::Right));
-        }
+        // The client's upload broke off.
+        Err(e) => return (Backend::Legacy, failed(Failure::Malformed(e.into()))),
     };
     let copy = app.shadow.capture(target, parts.clone(), body.clone(), peer);
-    // A body over the native limit is legacy's, as on the other paths.
-    let fits = body.len() <= app.native.body_limit();
-    let native = routed.route.and_then(|r| r.handler).filter(|_| routed.backend == Backend::Native && fits);
     let (backend, resp, primary) = match native {
-        Some(id) => match app.native.serve_buffered(id, parts, body, routed.route.is_some_and(|r| r.async_query)).await
-        {
+        Some(call) => match app.native.serve_buffered(call.handler, parts, body, call.async_query).await {
             Served::Response(r) => {
                 // A `Full` body is ready at once.
                 let answer = r.body().clone().collect().now_or_never().and_then(Result::ok).map(|b| b.to_bytes());
@@ -174,44 +177,36 @@ async fn serve_shadowed(
                 (Backend::Native, r.map(Either::Right), primary)
             }
             Served::HandBack(r) => {
-                let resp = app.legacy.forward(r, peer, slot, None).await;
+                let resp = app.legacy.forward(r, peer, slot, None).await.unwrap_or_else(failed);
                 (Backend::Legacy, resp, Some(Primary::Unusable("the native handler handed the request to legacy")))
             }
         },
         None => {
             let req = Request::from_parts(parts, body::full(body));
-            let resp = app.legacy.forward(req, peer, slot, None).await;
-            let (resp, primary) = legacy_answer(app, resp).await;
+            let (resp, primary) = match app.legacy.forward(req, peer, slot, None).await {
+                Ok(resp) => comparable(resp)
+                    .await
+                    .unwrap_or_else(|f| (failed(f), Primary::Unusable("legacy's answer broke off"))),
+                Err(f) => (failed(f), Primary::Unusable("legacy did not answer")),
+            };
             (Backend::Legacy, resp, Some(primary))
         }
     };
     if let (Some(copy), Some(primary)) = (copy, primary) {
-        copy.finish(app.clone(), primary);
+        copy.finish(&app.shadow, primary);
     }
     (backend, resp)
 }
 
 /// Legacy's answer, read whole if it is small enough to compare (rotki's JSON answers
 /// are), and what the comparison gets of it.
-async fn legacy_answer(app: &App, resp: Response<Body>) -> (Response<Body>, Primary) {
-    if matches!(resp.body(), Either::Right(_)) {
-        return (resp, Primary::Unusable("legacy did not answer"));
-    }
+async fn comparable(resp: Response<Body>) -> Result<(Response<Body>, Primary), Failure> {
     let size = hyper::body::Body::size_hint(resp.body()).exact();
     if !size.is_some_and(|n| n <= shadow::MAX_BODY as u64) {
-        return (resp, Primary::Unusable("the answer is larger than the shadow limit, or of unknown length"));
+        return Ok((resp, Primary::Unusable("the answer is larger than the shadow limit, or of unknown length")));
     }
     let (parts, body) = resp.into_parts();
-    match body.collect().await {
-        Ok(b) => {
-            let bytes = b.to_bytes();
-            let primary =
-                Primary::Answered { backend: Backend::Legacy, status: parts.status.as_u16(), body: bytes.clone() };
-            (Response::from_parts(parts, body::full(bytes)), primary)
-        }
-        Err(e) => {
-            let failure = Failure::Send(e.to_string());
-            (app.legacy.failed(failure, None).map(Either::Right), Primary::Unusable("legacy's answer broke off"))
-        }
-    }
+    let bytes = body.collect().await.map_err(|e| Failure::exchange(BadAnswer::CutShort(e)))?.to_bytes();
+    let primary = Primary::Answered { backend: Backend::Legacy, status: parts.status.as_u16(), body: bytes.clone() };
+    Ok((Response::from_parts(parts, body::full(bytes)), primary))
 }

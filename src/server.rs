@@ -56,6 +56,7 @@ pub async fn start(config: Config, registry: Registry) -> Result<Running, StartE
     rotki::response::learn_header_case().await;
     let (stop, stopped) = watch::channel(false);
     let app = Arc::new(App::new(config, registry, stopped.clone())?);
+    let admin_state = Arc::new(admin::Admin::new(app.clone())?);
     let server = app.config.server.clone();
 
     // A plain bind first: it fails if anything else holds the port (a second banyan would
@@ -71,22 +72,27 @@ pub async fn start(config: Config, registry: Registry) -> Result<Running, StartE
     let watcher = crate::flags::spawn_watcher(app.flags.clone());
     tokio::spawn(every_second(app.clone(), stopped.clone()));
     let builder = http1_builder(&server);
+    // Copied once: nothing on the request path reads the config.
+    let bytes = server.byte_passthrough.then_some(passthrough::Settings {
+        preserve_case: server.preserve_header_case,
+        header_read_timeout: server.header_read_timeout,
+    });
     // Shared by every worker: at most this many public connections at once.
     let connections = Arc::new(Semaphore::new(connection_limit(server.max_connections)));
     let mut threads = Vec::new();
     for (i, listener) in public.into_iter().enumerate() {
         // A worker ends only once the websocket sessions have closed too: some may be its own.
-        let sessions = app.sessions.clone();
+        let sessions = app.ws.sessions.clone();
         let (app, builder) = (app.clone(), builder.clone());
-        let serve = move |stream, peer, stop| public_connection(app.clone(), builder.clone(), stream, peer, stop);
+        let serve =
+            move |stream, peer, stop| public_connection(app.clone(), bytes, builder.clone(), stream, peer, stop);
         let drained = async move { sessions.all_closed().await };
         let (name, limit) = (format!("banyan-worker-{i}"), Some(connections.clone()));
         threads.push(spawn_thread(name, listener, serve, drained, &server, limit, stopped.clone())?);
     }
-    let admin_app = app.clone();
     let serve = move |stream, peer, stop| {
-        let app = admin_app.clone();
-        let handler = move |req| admin::handle(app.clone(), req);
+        let state = admin_state.clone();
+        let handler = move |req| admin::handle(state.clone(), req);
         serve_hyper(builder.clone(), Prefixed::new(stream, Vec::new()), peer, handler, stop)
     };
     // Ops can reach the admin listener even when the public one is full.
@@ -123,7 +129,7 @@ async fn every_second(app: Arc<App>, mut stop: watch::Receiver<bool>) {
                 let app = app.clone();
                 let _ = tokio::task::spawn_blocking(move || {
                     app.stats.drain();
-                    app.rollout.tick(&app);
+                    app.rollout.tick();
                 })
                 .await;
             }
@@ -292,18 +298,18 @@ fn http1_builder(server: &ServerConfig) -> http1::Builder {
 /// hyper.
 async fn public_connection(
     app: Arc<App>,
+    bytes: Option<passthrough::Settings>,
     builder: http1::Builder,
     stream: TcpStream,
     peer: SocketAddr,
     mut stop: watch::Receiver<bool>,
 ) {
-    let (stream, read) = if app.config.server.byte_passthrough {
-        match passthrough::serve(&app, stream, peer, stopped(&mut stop)).await {
+    let (stream, read) = match bytes {
+        Some(settings) => match passthrough::serve(&app, settings, stream, peer, stopped(&mut stop)).await {
             passthrough::End::Closed => return,
             passthrough::End::HandOff(stream, read) => (stream, read),
-        }
-    } else {
-        (stream, Vec::new())
+        },
+        None => (stream, Vec::new()),
     };
     let handler = proxy::connection(app, peer);
     serve_hyper(builder, Prefixed::new(stream, read), peer, handler, stop).await

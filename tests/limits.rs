@@ -31,9 +31,13 @@ fn an_oversized_body_gets_413_and_never_reaches_legacy() {
         r#"{"result": null, "message": "Request body is larger than the 1000 bytes banyan accepts"}"#
     );
     assert_eq!(r.header("access-control-allow-origin"), Some("http://localhost:8080"));
+    assert_eq!(r.header("x-banyan-backend"), Some("legacy"));
     let mut old = b"POST /_test/echo HTTP/1.0\r\nHost: h\r\nContent-Length: 2000\r\n\r\n".to_vec();
     old.extend_from_slice(&body);
-    assert_eq!(raw(banyan.addr, &old).status(), 413);
+    let r = raw(banyan.addr, &old);
+    assert_eq!(r.status(), 413);
+    // hyper's path says who answered too.
+    assert_eq!(r.header("x-banyan-backend"), Some("legacy"));
     assert_eq!(legacy.seen(), before);
     // A large upload refused at its head: the client still reads the 413 while it is
     // sending, rather than a reset connection.

@@ -156,7 +156,7 @@ pub fn stats(app: &App) -> Value {
         }
     }
     let mut websockets: BTreeMap<labels::Label, usize> = BTreeMap::new();
-    for (label, _, n) in app.sessions.by_route() {
+    for (label, _, n) in app.ws.sessions.by_route() {
         *websockets.entry(label).or_default() += n;
         by_label.entry(label).or_default();
     }
@@ -273,7 +273,7 @@ pub fn notify(app: &App, actor: &str, body: bytes::Bytes) -> Response<Body> {
         }
     }
     let kinds: Vec<&str> = messages.iter().map(|m| m.kind.as_str()).collect();
-    let delivered = typed.into_iter().map(|(kind, data)| app.hub.publish(kind, data)).last().unwrap_or(0);
+    let delivered = typed.into_iter().map(|(kind, data)| app.ws.hub.publish(kind, data)).last().unwrap_or(0);
     // A message to every user: who sent it is on record.
     tracing::info!(actor, types = ?kinds, delivered, "published to the native notifier");
     json_response(StatusCode::OK, &json!({ "delivered": delivered }))

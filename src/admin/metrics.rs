@@ -49,7 +49,7 @@ pub fn render(app: &App) -> String {
             .iter()
             .map(|r| (r.label, if snapshot.legacy_only { 0.0 } else { r.native_percent / 100.0 }))
             .collect(),
-        websockets: app.sessions.by_route(),
+        websockets: app.ws.sessions.by_route(),
         shadow: app.shadow.book.counts(),
         trips: app.rollout.trips(&snapshot.routes),
     };

@@ -17,16 +17,42 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 
-use crate::app::App;
+use crate::app::{App, AppError};
 use crate::body::{self, Body};
+use auth::Tokens;
 
 /// Largest request body the admin API reads.
 const BODY_LIMIT: usize = 1 << 20;
 
-pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
+/// The admin listener's state: what it reads and steers, and who may change it.
+pub struct Admin {
+    app: Arc<App>,
+    tokens: Tokens,
+}
+
+impl Admin {
+    /// Loads the tokens (`[admin] tokens_file`, `BANYAN_ADMIN_TOKEN`); refuses a listener
+    /// off loopback that no token protects.
+    pub fn new(app: Arc<App>) -> Result<Admin, AppError> {
+        let config = &app.config;
+        let env_token = std::env::var("BANYAN_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
+        let tokens = Tokens::load(config.admin.tokens_file.as_deref(), env_token).map_err(AppError::Admin)?;
+        if tokens.is_empty() && !config.admin_listen.ip().is_loopback() {
+            return Err(AppError::Config(format!(
+                "the admin listener would be on {}, which is not loopback, and no admin token is configured: \
+                 set [admin] tokens_file or BANYAN_ADMIN_TOKEN, or keep admin_listen on 127.0.0.1",
+                config.admin_listen
+            )));
+        }
+        Ok(Admin { app, tokens })
+    }
+}
+
+pub async fn handle(admin: Arc<Admin>, req: Request<Incoming>) -> Response<Body> {
+    let app = &admin.app;
     let mut hosts = req.headers().get_all(HOST).iter();
     let (host, another) = (hosts.next(), hosts.next());
-    if another.is_some() || !host_allowed(&app, host) {
+    if another.is_some() || !host_allowed(app, host) {
         let message = "unexpected Host: the admin listener answers to IP addresses, localhost and \
                        [admin] allowed_hosts only";
         return error(StatusCode::MISDIRECTED_REQUEST, message.into());
@@ -35,31 +61,31 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
     match (req.method().clone(), path.as_str()) {
         (Method::GET, "/") => dashboard::page(),
         (Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
-        (Method::GET, "/readyz") => api::readyz(&app, req.uri().query()).await,
+        (Method::GET, "/readyz") => api::readyz(app, req.uri().query()).await,
         (Method::GET, "/metrics") => {
-            let mut r = Response::new(body::full(metrics::render(&app)));
+            let mut r = Response::new(body::full(metrics::render(app)));
             r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(metrics::CONTENT_TYPE));
             r
         }
-        (Method::GET, "/api/flags") => json_response(StatusCode::OK, &api::flags(&app)),
+        (Method::GET, "/api/flags") => json_response(StatusCode::OK, &api::flags(app)),
         (Method::PATCH, p) if p.starts_with("/api/flags/routes/") => {
             let name = percent_encoding::percent_decode_str(&p["/api/flags/routes/".len()..]).decode_utf8_lossy();
             let name = name.into_owned();
-            with_token(&app, req, |app, actor, body| api::patch_route(app, &name, actor, body)).await
+            with_token(&admin, req, |app, actor, body| api::patch_route(app, &name, actor, body)).await
         }
-        (Method::GET, "/api/stats") => json_response(StatusCode::OK, &api::stats(&app)),
-        (Method::GET, "/api/stats/history") => api::history(&app, req.uri().query()),
-        (Method::GET, "/api/audit") => api::audit(&app, req.uri().query()),
+        (Method::GET, "/api/stats") => json_response(StatusCode::OK, &api::stats(app)),
+        (Method::GET, "/api/stats/history") => api::history(app, req.uri().query()),
+        (Method::GET, "/api/audit") => api::audit(app, req.uri().query()),
         (Method::GET, p) if p.starts_with("/api/shadow/") => {
             let name = percent_encoding::percent_decode_str(&p["/api/shadow/".len()..]).decode_utf8_lossy();
-            api::shadow(&app, &name)
+            api::shadow(app, &name)
         }
-        (Method::POST, "/api/notify") => with_token(&app, req, api::notify).await,
+        (Method::POST, "/api/notify") => with_token(&admin, req, api::notify).await,
         (Method::GET, "/api/ws") => json_response(
             StatusCode::OK,
-            &json!({"native_subscribers": app.hub.subscribers(), "sessions": app.sessions.open()}),
+            &json!({"native_subscribers": app.ws.hub.subscribers(), "sessions": app.ws.sessions.open()}),
         ),
-        (Method::GET, "/api/globaldb") => match &app.native.context().global_db {
+        (Method::GET, "/api/globaldb") => match &app.global_db {
             Some(db) => json_response(
                 StatusCode::OK,
                 &json!({"file": db.path().display().to_string(), "queries_running": db.running()}),
@@ -87,23 +113,23 @@ fn host_allowed(app: &App, host: Option<&HeaderValue>) -> bool {
 /// Runs a change once the request proved it carries a valid token; the change gets the
 /// token's name (for the audit log) and the body.
 async fn with_token(
-    app: &App,
+    admin: &Admin,
     req: Request<Incoming>,
     change: impl FnOnce(&App, &str, bytes::Bytes) -> Response<Body>,
 ) -> Response<Body> {
-    if app.tokens.is_empty() {
+    if admin.tokens.is_empty() {
         return error(
             StatusCode::FORBIDDEN,
             "changes are refused: no admin token is configured ([admin] tokens_file or BANYAN_ADMIN_TOKEN)".into(),
         );
     }
-    let Some(actor) = app.tokens.check(req.headers()).map(str::to_string) else {
+    let Some(actor) = admin.tokens.check(req.headers()).map(str::to_string) else {
         let mut r = error(StatusCode::UNAUTHORIZED, "a valid `Authorization: Bearer <token>` is required".into());
         r.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"banyan admin\""));
         return r;
     };
     match Limited::new(req.into_body(), BODY_LIMIT).collect().await {
-        Ok(b) => change(app, &actor, b.to_bytes()),
+        Ok(b) => change(&admin.app, &actor, b.to_bytes()),
         Err(e) => error(StatusCode::BAD_REQUEST, format!("body: {e}")),
     }
 }

@@ -1,6 +1,6 @@
 //! The way to legacy: forwards requests as they came, streaming bodies both ways, over
-//! connections kept per worker thread (`pool.rs`), and answers in rotki's envelope when
-//! legacy is down (502) or slow (504).
+//! connections kept per worker thread (`pool.rs`); when legacy is down or slow it says why
+//! as a typed [`Failure`], which `failure.rs` turns into rotki's envelope (502, 504).
 
 pub(crate) mod forwarded;
 pub(crate) mod hop;
@@ -8,64 +8,33 @@ mod pool;
 mod quickack;
 mod upgrade;
 
-pub use pool::{Pooled, Slot};
+pub use pool::{ConnectError, Pooled, Slot};
 pub use quickack::QuickAck;
 pub use upgrade::is_websocket_upgrade;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::uri::Authority;
 use http::{HeaderValue, Request, Response, StatusCode, Version};
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 
 use crate::body::{self, Body};
 use crate::config::LegacyConfig;
-use crate::rotki::cors::Cors;
-use crate::rotki::response;
+use crate::failure::{BadAnswer, Failure};
 
 pub struct Legacy {
     pool: pool::Pool,
     authority: Authority,
     url: String,
     timeout: Duration,
-    /// rotki answers every allowed Origin with CORS headers, errors included; banyan's own
-    /// 502/504 do too, or the browser would hide them from the frontend.
-    cors: Cors,
     /// `[server] max_body_bytes`, named in a 413.
     max_body: u64,
 }
 
-/// Why a request got no answer from legacy.
-pub enum Failure {
-    Connect(pool::ConnectError),
-    /// The exchange failed; the root cause.
-    Send(String),
-    /// The client's own request body broke off or was malformed (a bad chunk): its fault,
-    /// answered 400, not legacy's.
-    ClientBody(String),
-    /// The request's declared body is over `[server] max_body_bytes`.
-    TooLarge(u64),
-    TimedOut,
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Failure::Connect(e) => write!(f, "unreachable: {e}"),
-            Failure::Send(cause) => f.write_str(cause),
-            Failure::ClientBody(cause) => write!(f, "the request is malformed: {cause}"),
-            Failure::TooLarge(limit) => write!(f, "the request body is over {limit} bytes"),
-            Failure::TimedOut => f.write_str("timed out"),
-        }
-    }
-}
-
 impl Legacy {
-    pub fn new(cfg: &LegacyConfig, cors: Cors, preserve_header_case: bool, max_body: u64) -> Legacy {
+    pub fn new(cfg: &LegacyConfig, preserve_header_case: bool, max_body: u64) -> Legacy {
         let authority = cfg.url.authority().cloned().expect("validated in config");
         let port = authority.port_u16().unwrap_or(80);
         Legacy {
@@ -73,7 +42,6 @@ impl Legacy {
             authority,
             url: cfg.url.to_string().trim_end_matches('/').to_string(),
             timeout: cfg.timeout,
-            cors,
             max_body,
         }
     }
@@ -92,7 +60,7 @@ impl Legacy {
         &self.url
     }
 
-    /// Forwards a request and returns legacy's response, or a 502/504 envelope.
+    /// Forwards a request and returns legacy's response, or why there is none.
     /// `relay`: a websocket handshake is carried message by message (`websocket = "relay"`),
     /// in that session.
     pub async fn forward(
@@ -101,9 +69,8 @@ impl Legacy {
         peer: SocketAddr,
         slot: &Slot<SendRequest<Body>>,
         relay: Option<crate::ws::Ctx>,
-    ) -> Response<Body> {
+    ) -> Result<Response<Body>, Failure> {
         let (mut parts, body) = req.into_parts();
-        let origin = Cors::origin(&parts.headers);
         let upgrade = upgrade::take(&mut parts, relay);
         hop::strip(&mut parts.headers);
         if let Some(u) = &upgrade {
@@ -121,58 +88,23 @@ impl Legacy {
         }
         parts.version = Version::HTTP_11;
 
-        match tokio::time::timeout(self.timeout, self.send(Request::from_parts(parts, body), slot)).await {
-            Ok(Ok(mut resp)) => {
-                let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
-                match upgrade {
-                    Some(u) if switching => {
-                        u.splice(&mut resp);
-                        // The 101 must keep its Upgrade and Connection headers.
-                        resp.map(body::stream)
-                    }
-                    // A relayed websocket is banyan's to bridge: a refusal is a failure of the
-                    // bridge, not an answer to pass on.
-                    Some(u) if u.relay.is_some() => {
-                        let cause = format!("legacy refused the websocket handshake with {}", resp.status());
-                        self.failed(Failure::Send(cause), origin).map(body::full_from)
-                    }
-                    _ => {
-                        hop::strip(resp.headers_mut());
-                        resp.map(body::stream)
-                    }
-                }
+        let sent = tokio::time::timeout(self.timeout, self.send(Request::from_parts(parts, body), slot)).await;
+        let mut resp = sent.map_err(|_| Failure::TimedOut(self.timeout))??;
+        let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
+        Ok(match upgrade {
+            Some(u) if switching => {
+                u.splice(&mut resp);
+                // The 101 must keep its Upgrade and Connection headers.
+                resp.map(body::stream)
             }
-            Ok(Err(failure)) => self.failed(failure, origin).map(body::full_from),
-            Err(_) => self.failed(Failure::TimedOut, origin).map(body::full_from),
-        }
-    }
-
-    /// rotki's envelope for a request legacy did not answer: 502, or 504 when it timed out.
-    pub fn failed(&self, failure: Failure, origin: Option<HeaderValue>) -> Response<Full<Bytes>> {
-        let (status, message) = match failure {
-            Failure::TimedOut => {
-                let ms = self.timeout.as_millis();
-                tracing::warn!(legacy = %self.url, timeout_ms = ms as u64, "legacy did not answer in time");
-                (StatusCode::GATEWAY_TIMEOUT, format!("Legacy backend at {} did not answer within {ms} ms", self.url))
+            // A relayed websocket is banyan's to bridge: a refusal is a failure of the
+            // bridge, not an answer to pass on.
+            Some(u) if u.relay.is_some() => return Err(Failure::exchange(BadAnswer::RefusedUpgrade(resp.status()))),
+            _ => {
+                hop::strip(resp.headers_mut());
+                resp.map(body::stream)
             }
-            Failure::Connect(e) => self.bad_gateway("is unreachable", &e.to_string()),
-            Failure::Send(cause) => self.bad_gateway("failed", &cause),
-            Failure::ClientBody(cause) => {
-                tracing::debug!("request malformed: {cause}");
-                (StatusCode::BAD_REQUEST, format!("The request is malformed: {cause}"))
-            }
-            Failure::TooLarge(limit) => {
-                (StatusCode::PAYLOAD_TOO_LARGE, format!("Request body is larger than the {limit} bytes banyan accepts"))
-            }
-        };
-        let mut resp = response::fail(status, &message);
-        self.cors.apply(origin.as_ref(), resp.headers_mut());
-        resp
-    }
-
-    fn bad_gateway(&self, what: &str, cause: &str) -> (StatusCode, String) {
-        tracing::warn!(legacy = %self.url, "legacy request failed: {cause}");
-        (StatusCode::BAD_GATEWAY, format!("Legacy backend at {} {what}: {cause}", self.url))
+        })
     }
 
     /// How long legacy may take to start its answer.
@@ -195,9 +127,8 @@ impl Legacy {
         self.pool.release(slot, stream)
     }
 
-    /// Sends on the slot's connection (or another ready one). A request that a reused
-    /// connection failed before sending anything (legacy had closed it while idle) is sent
-    /// once more on a new connection; nothing of it reached legacy, so that is safe.
+    /// Sends on the slot's connection (or another ready one), and once more on a new
+    /// connection where [`Failure::should_retry`] says so.
     async fn send(&self, req: Request<Body>, slot: &Slot<SendRequest<Body>>) -> Result<Response<Incoming>, Failure> {
         let (mut sender, reused) = self.pool.acquire(slot).await.map_err(Failure::Connect)?;
         match sender.try_send_request(req).await {
@@ -205,15 +136,20 @@ impl Legacy {
                 self.pool.release(slot, sender);
                 Ok(resp)
             }
-            Err(mut e) => match e.take_message() {
-                Some(req) if reused => {
-                    let mut fresh = self.pool.connect().await.map_err(Failure::Connect)?;
-                    let resp = fresh.send_request(req).await.map_err(|e| send_failure(&e, self.max_body))?;
-                    self.pool.release(slot, fresh);
-                    Ok(resp)
+            Err(mut e) => {
+                // hyper gives the request back when none of it was sent.
+                let unsent = e.take_message();
+                let failure = send_failure(e.into_error(), unsent.is_some(), self.max_body);
+                match unsent {
+                    Some(req) if failure.should_retry(reused) => {
+                        let mut fresh = self.pool.connect().await.map_err(Failure::Connect)?;
+                        let resp = fresh.send_request(req).await.map_err(|e| send_failure(e, false, self.max_body))?;
+                        self.pool.release(slot, fresh);
+                        Ok(resp)
+                    }
+                    _ => Err(failure),
                 }
-                _ => Err(send_failure(&e.into_error(), self.max_body)),
-            },
+            }
         }
     }
 
@@ -225,30 +161,22 @@ impl Legacy {
 
 /// Why a request to legacy failed: the client's body (hyper's "user" error, raised by the
 /// body stream: malformed, or over `max_body_bytes`) or the exchange with legacy.
-fn send_failure(e: &hyper::Error, max_body: u64) -> Failure {
+fn send_failure(e: hyper::Error, nothing_sent: bool, max_body: u64) -> Failure {
     if !e.is_user() {
-        return Failure::Send(root_cause(e));
+        return Failure::Exchange { cause: e.into(), nothing_sent };
     }
     // The body's own error is the cause: over the limit, or hyper's reading of the
     // client's framing (a bad chunk). A "user" error without one (a dispatch task gone) is
     // not the client's doing.
-    let mut cause = std::error::Error::source(e);
+    let mut cause = std::error::Error::source(&e);
     while let Some(c) = cause {
         if c.is::<http_body_util::LengthLimitError>() {
             return Failure::TooLarge(max_body);
         }
         if c.is::<hyper::Error>() {
-            return Failure::ClientBody(root_cause(e));
+            return Failure::Malformed(e.into());
         }
         cause = c.source();
     }
-    Failure::Send(root_cause(e))
-}
-
-pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
+    Failure::Internal(e.into())
 }

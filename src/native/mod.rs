@@ -80,19 +80,22 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn from_config(config: &Config, cors: Cors) -> Context {
+    /// `global_db` and `tasks` are built once at start and shared with the components
+    /// that also use them (the admin API, the task bridge).
+    pub fn new(
+        config: &Config,
+        cors: Cors,
+        global_db: Option<Arc<globaldb::GlobalDb>>,
+        tasks: Arc<tasks::Tasks>,
+    ) -> Context {
         Context {
             rotki: config.rotki.clone(),
             data_directory: info::data_directory(config.data_dir.as_deref()),
             cors,
             body_limit: config.native.body_limit,
             timeout: config.native.timeout,
-            global_db: config.data_dir.as_deref().map(globaldb::GlobalDb::new),
-            tasks: tasks::Tasks::new(
-                config.native.task_id_base,
-                config.native.max_pending_tasks,
-                config.native.task_result_ttl,
-            ),
+            global_db,
+            tasks,
         }
     }
 }
@@ -169,11 +172,9 @@ impl Native {
         Native { registry, ctx }
     }
 
+    /// Reads the body (admission sent a declared one over the limit to legacy) and runs the
+    /// handler.
     pub async fn serve(&self, id: HandlerId, req: Request<Incoming>, async_allowed: bool) -> Served {
-        // rotki reads any body size; a body too large to buffer here is legacy's, untouched.
-        if hyper::body::Body::size_hint(req.body()).lower() > self.ctx.body_limit as u64 {
-            return Served::HandBack(req.map(body::stream));
-        }
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, self.ctx.body_limit).collect().await {
             Ok(collected) => collected.to_bytes(),
@@ -194,8 +195,8 @@ impl Native {
         self.serve_buffered(id, parts, body, async_allowed).await
     }
 
-    /// The same for a request whose body is already read (the byte-level passthrough's):
-    /// the caller checked it against [`body_limit`](Self::body_limit).
+    /// The same for a request whose body is already read (the byte-level passthrough's, a
+    /// shadowed one), within the limit admission checked.
     pub async fn serve_buffered(&self, id: HandlerId, parts: Parts, body: Bytes, async_allowed: bool) -> Served {
         let endpoint = self.registry.get(id);
         // What the answer needs from the request once the handler owns it.
@@ -253,16 +254,6 @@ impl Native {
             }
         };
         Served::Response(self.finish(origin.as_ref(), &method, resp))
-    }
-
-    /// What handlers read (config values, shared resources).
-    pub fn context(&self) -> &Context {
-        &self.ctx
-    }
-
-    /// The largest body a native handler reads; a larger one is legacy's, untouched.
-    pub fn body_limit(&self) -> usize {
-        self.ctx.body_limit
     }
 
     fn finish(

@@ -24,7 +24,7 @@ use std::cell::Cell;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -34,16 +34,17 @@ use http_body_util::{BodyExt, Full};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::access;
 use crate::app::App;
 use crate::decide::Backend;
-use crate::legacy::{Failure, QuickAck, Slot};
+use crate::failure::{BadAnswer, Failure};
+use crate::legacy::{QuickAck, Slot};
 use crate::native::Served;
 use crate::proxy::X_BANYAN_BACKEND;
+use crate::request::{Entry, ShadowPlan};
 use crate::rotki::head;
 use crate::shadow::{self, Primary};
 use deadline::Deadline;
-use request::{Forward, Plan, Settings};
+use request::{Carry, Forward, Plan, Reject};
 use response::{Final, Framing, Head};
 
 /// Buffers start this big and grow to `MAX_BUF`; a request head and body (or a response
@@ -51,8 +52,17 @@ use response::{Final, Framing, Head};
 const FIRST_BUF: usize = 8 * 1024;
 const MAX_BUF: usize = 64 * 1024;
 /// How long, and how many bytes, a refused client's remaining upload is read and dropped.
-const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+const LINGER: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 4 << 20;
+
+/// What the passthrough takes from the config, copied once at start.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Header names as they came (else in lower case, like hyper's path does then).
+    pub preserve_case: bool,
+    /// How long a head may take to arrive, and a keep-alive connection may sit idle.
+    pub header_read_timeout: Duration,
+}
 
 /// How a connection left the passthrough.
 pub enum End {
@@ -70,11 +80,26 @@ struct Shared {
     draining: Cell<bool>,
 }
 
+/// An answer written to the client.
+struct Written {
+    /// The client connection stays open for another request.
+    keep_open: bool,
+    status: u16,
+    /// When the answer's head was ready: the request's latency ends there.
+    head_at: Instant,
+}
+
 /// Serves a client connection until it closes or needs hyper. When `stop` resolves, an
 /// idle connection closes at once and a busy one after its response.
-pub async fn serve(app: &Arc<App>, client: TcpStream, peer: SocketAddr, stop: impl Future<Output = ()>) -> End {
+pub async fn serve(
+    app: &Arc<App>,
+    settings: Settings,
+    client: TcpStream,
+    peer: SocketAddr,
+    stop: impl Future<Output = ()>,
+) -> End {
     let shared = Shared::default();
-    let conn = Conn::new(app, client, peer, &shared).run();
+    let conn = Conn::new(app, settings, client, peer, &shared).run();
     tokio::pin!(conn);
     tokio::select! {
         end = conn.as_mut() => return end,
@@ -112,7 +137,7 @@ struct Conn<'a> {
 }
 
 impl<'a> Conn<'a> {
-    fn new(app: &'a Arc<App>, client: TcpStream, peer: SocketAddr, shared: &'a Shared) -> Conn<'a> {
+    fn new(app: &'a Arc<App>, settings: Settings, client: TcpStream, peer: SocketAddr, shared: &'a Shared) -> Conn<'a> {
         Conn {
             app,
             peer,
@@ -125,12 +150,7 @@ impl<'a> Conn<'a> {
             path: String::new(),
             capture: None,
             legacy: app.legacy.slot(),
-            settings: Settings {
-                preserve_case: app.config.server.preserve_header_case,
-                native_body_limit: app.native.body_limit(),
-                shadow_room: true,
-                max_body: app.config.server.max_body,
-            },
+            settings,
             timer: Some(Deadline::new()),
             shared,
         }
@@ -143,20 +163,19 @@ impl<'a> Conn<'a> {
         loop {
             // Like hyper's, the header-read timeout also bounds how long a keep-alive
             // connection may sit idle.
-            let deadline = tokio::time::Instant::from_std(ended) + self.app.config.server.header_read_timeout;
+            let deadline = tokio::time::Instant::from_std(ended) + self.settings.header_read_timeout;
             let fwd = loop {
                 if self.filled > 0 {
                     // The flags in force when the request arrived, as on hyper's path.
                     self.app.flags.refresh(&mut snapshot);
-                    self.settings.shadow_room = self.app.shadow.has_room();
                     let head = &self.buf[..self.filled];
-                    match request::plan(head, &snapshot, self.peer, &self.settings, &mut self.out, &mut self.origin) {
+                    let (core, room) = (&self.app.core, self.app.shadow.has_room());
+                    let (case, out, origin) = (self.settings.preserve_case, &mut self.out, &mut self.origin);
+                    match request::plan(head, &snapshot, core, self.peer, case, room, out, origin) {
                         Plan::Forward(f) if f.head_len + f.body_len <= MAX_BUF => break f,
                         Plan::Forward(_) | Plan::HandOff => return self.hand_off(),
-                        Plan::Reject(failure) => {
-                            let origin = HeaderValue::from_bytes(&self.origin).ok().filter(|_| !self.origin.is_empty());
-                            let resp = self.app.legacy.failed(failure, origin);
-                            self.respond(resp, Backend::Legacy, false, true).await;
+                        Plan::Reject(reject) => {
+                            self.refuse(reject).await;
                             self.linger().await;
                             return End::Closed;
                         }
@@ -186,6 +205,18 @@ impl<'a> Conn<'a> {
         }
     }
 
+    /// Answers a refused request (its body unread) and finishes it.
+    async fn refuse(&mut self, reject: Reject) {
+        let started = Instant::now();
+        let resp = self.app.responder.answer(&reject.failure, self.origin().as_ref());
+        let written = self.respond(resp, Backend::Legacy, reject.method == Method::HEAD, true).await;
+        let Reject { label, request_id, method, path, .. } = reject;
+        let path = std::str::from_utf8(&self.buf[path]).unwrap_or("?");
+        let (status, latency) = (written.status, written.head_at - started);
+        let backend = Backend::Legacy;
+        self.app.core.finish(Entry { id: &request_id, label, method: &method, path, backend, status, latency });
+    }
+
     /// Before closing on a client still sending (a refused upload), reads and drops what
     /// it sends for a moment: closing with unread bytes would reset the connection, and the
     /// client would likely lose the answer it was just sent.
@@ -206,9 +237,14 @@ impl<'a> Conn<'a> {
         End::HandOff(self.client, self.buf)
     }
 
+    /// The request's `Origin`, for banyan's own answers.
+    fn origin(&self) -> Option<HeaderValue> {
+        (!self.origin.is_empty()).then(|| HeaderValue::from_bytes(&self.origin).ok()).flatten()
+    }
+
     /// Serves one request, natively or from legacy; whether the client connection stays
     /// open, and when the request ended.
-    async fn exchange(&mut self, mut fwd: Forward) -> (bool, Instant) {
+    async fn exchange(&mut self, fwd: Forward) -> (bool, Instant) {
         let started = Instant::now();
         let end = fwd.head_len + fwd.body_len;
         if self.buf.len() < end {
@@ -224,17 +260,23 @@ impl<'a> Conn<'a> {
                 _ => return (false, started),
             }
         }
-        let body = &self.buf[fwd.head_len..end];
-        let head_request = fwd.method == Method::HEAD;
-        if let Some(route) = fwd.shadow_dropped {
-            self.app.shadow.dropped(route);
-        }
-        let copy = fwd.shadow.take().and_then(|(target, parts)| {
-            self.app.shadow.capture(target, parts, Bytes::copy_from_slice(body), self.peer)
-        });
-        let (native, deadline) = match fwd.native.take() {
-            Some((id, parts, async_allowed)) => {
-                let serve = self.app.native.serve_buffered(id, parts, Bytes::copy_from_slice(body), async_allowed);
+        let Forward { head_len, method, path, close, label, request_id, carry, shadow, parts, .. } = fwd;
+        let body = &self.buf[head_len..end];
+        let head_request = method == Method::HEAD;
+        let copy = match shadow {
+            ShadowPlan::Capture(target) => {
+                parts.clone().and_then(|p| self.app.shadow.capture(target, p, Bytes::copy_from_slice(body), self.peer))
+            }
+            ShadowPlan::Dropped(route) => {
+                self.app.shadow.dropped(route);
+                None
+            }
+            ShadowPlan::Off => None,
+        };
+        let (ours, deadline) = match (carry, parts) {
+            (Carry::Native(call), Some(parts)) => {
+                let serve =
+                    self.app.native.serve_buffered(call.handler, parts, Bytes::copy_from_slice(body), call.async_query);
                 // A client that goes away meanwhile ends the handler (and interrupts the
                 // database query it runs) instead of letting it finish for nobody.
                 let served = tokio::select! {
@@ -251,66 +293,57 @@ impl<'a> Conn<'a> {
                     Served::HandBack(_) => (None, tokio::time::Instant::now() + self.app.legacy.timeout()),
                 }
             }
-            None => (None, deadline),
+            (Carry::Task(task), _) => (Some(self.app.tasks.answer(task, self.origin().as_ref())), deadline),
+            (Carry::Legacy | Carry::Native(_), _) => (None, deadline),
         };
-        if native.is_none() {
+        if ours.is_none() {
             self.out.extend_from_slice(body);
         }
-        let log = self.app.config.server.access_log;
-        if log {
+        if self.app.core.logs_access() {
             self.path.clear();
-            self.path.push_str(std::str::from_utf8(&self.buf[fwd.path.clone()]).unwrap_or("?"));
+            self.path.push_str(std::str::from_utf8(&self.buf[path]).unwrap_or("?"));
         }
         self.buf.copy_within(end..self.filled, 0);
         self.filled -= end;
 
-        let (backend, (keep, status, head_at), primary) = match native {
+        let (backend, written, primary) = match ours {
             Some(resp) => {
                 let answer = copy.as_ref().map(|_| resp.body().clone());
-                let done = self.respond(resp, Backend::Native, head_request, fwd.close).await;
+                let written = self.respond(resp, Backend::Native, head_request, close).await;
                 // A `Full` body is ready at once.
                 let body = answer.and_then(|b| b.collect().now_or_never()).and_then(Result::ok).map(|b| b.to_bytes());
-                let primary = body.map(|body| Primary::Answered { backend: Backend::Native, status: done.1, body });
-                (Backend::Native, done, primary)
+                let status = written.status;
+                let primary = body.map(|body| Primary::Answered { backend: Backend::Native, status, body });
+                (Backend::Native, written, primary)
             }
             None => {
                 self.capture = copy.as_ref().map(|_| Capture::default());
-                let done = self.forward(deadline, head_request, fwd.close).await;
+                let written = self.forward(deadline, head_request, close).await;
+                let status = written.status;
                 let primary = self.capture.take().map(|c| match (c.unusable, c.complete) {
                     (Some(why), _) => Primary::Unusable(why),
                     // Relaying stopped part way (legacy or the client went away).
                     (None, false) => Primary::Unusable("the answer was cut short"),
-                    (None, true) => {
-                        Primary::Answered { backend: Backend::Legacy, status: done.1, body: c.bytes.into() }
-                    }
+                    (None, true) => Primary::Answered { backend: Backend::Legacy, status, body: c.bytes.into() },
                 });
-                (Backend::Legacy, done, primary)
+                (Backend::Legacy, written, primary)
             }
         };
         if let (Some(copy), Some(primary)) = (copy, primary) {
-            copy.finish(self.app.clone(), primary);
+            copy.finish(&self.app.shadow, primary);
         }
         let ended = Instant::now();
         // To the answer's head, as on hyper's path: a slow client or a long body does not
         // count as the backend's latency.
-        let latency = head_at - started;
-        self.app.stats.record(fwd.label, backend, status, latency);
-        if log {
-            let (id, method, path) = (&fwd.request_id, &fwd.method, &self.path);
-            access::log(access::Entry { id, method, path, label: fwd.label, backend, status, latency });
-        }
-        (keep, ended)
+        let (status, latency) = (written.status, written.head_at - started);
+        let (method, path) = (&method, self.path.as_str());
+        self.app.core.finish(Entry { id: &request_id, label, method, path, backend, status, latency });
+        (written.keep_open, ended)
     }
 
-    /// Sends the request in `out` to legacy and relays its answer, or answers 502/504;
-    /// whether the client connection stays open, the status, and when the answer's head was
-    /// ready.
-    async fn forward(
-        &mut self,
-        deadline: tokio::time::Instant,
-        head_request: bool,
-        close: bool,
-    ) -> (bool, u16, Instant) {
+    /// Sends the request in `out` to legacy and relays its answer, or answers with why it
+    /// could not (502, 504).
+    async fn forward(&mut self, deadline: tokio::time::Instant, head_request: bool, close: bool) -> Written {
         // `send` borrows the connection, so the timer is taken out for it.
         let mut timer = self.timer.take().unwrap_or_else(Deadline::new);
         let sent = timer.run(deadline, self.send(head_request, close)).await;
@@ -318,16 +351,16 @@ impl<'a> Conn<'a> {
         let failure = match sent {
             Ok(Ok((stream, head, filled))) => {
                 let (status, head_at) = (head.status, Instant::now());
-                return (self.relay(stream, head, filled).await, status, head_at);
+                let keep_open = self.relay(stream, head, filled).await;
+                return Written { keep_open, status, head_at };
             }
             Ok(Err(failure)) => failure,
-            Err(_) => Failure::TimedOut,
+            Err(_) => Failure::TimedOut(self.app.legacy.timeout()),
         };
         if let Some(c) = &mut self.capture {
             c.unusable = Some("legacy did not answer");
         }
-        let origin = (!self.origin.is_empty()).then(|| HeaderValue::from_bytes(&self.origin).ok()).flatten();
-        let resp = self.app.legacy.failed(failure, origin);
+        let resp = self.app.responder.answer(&failure, self.origin().as_ref());
         self.respond(resp, Backend::Legacy, head_request, close).await
     }
 
@@ -337,20 +370,22 @@ impl<'a> Conn<'a> {
         let legacy = &self.app.legacy;
         let (mut stream, reused) = legacy.acquire_raw(&self.legacy).await?;
         match stream.0.write(&self.out).await {
-            Ok(n) => stream.0.write_all(&self.out[n..]).await.map_err(send_failed)?,
-            // Nothing of it reached legacy, which had closed the idle connection: once more
-            // on a new one is safe.
-            Err(_) if reused => {
+            Ok(n) => stream.0.write_all(&self.out[n..]).await.map_err(Failure::exchange)?,
+            Err(e) => {
+                // Nothing of it reached legacy.
+                let failure = Failure::stale(e);
+                if !failure.should_retry(reused) {
+                    return Err(failure);
+                }
                 stream = legacy.connect_raw().await?;
-                stream.0.write_all(&self.out).await.map_err(send_failed)?;
+                stream.0.write_all(&self.out).await.map_err(Failure::exchange)?;
             }
-            Err(e) => return Err(send_failed(e)),
         }
         let mut filled = 0;
         loop {
             let close = close || self.shared.draining.get();
-            match response::parse(&self.rbuf[..filled], head_request, close, self.settings.preserve_case, &mut self.out)
-            {
+            let case = self.settings.preserve_case;
+            match response::parse(&self.rbuf[..filled], head_request, close, case, &mut self.out) {
                 Ok(Head::Final(head)) => return Ok((stream, head, filled)),
                 Ok(Head::Informational(n)) => {
                     self.rbuf.copy_within(n..filled, 0);
@@ -358,11 +393,11 @@ impl<'a> Conn<'a> {
                     continue;
                 }
                 Ok(Head::Incomplete) => {}
-                Err(e) => return Err(Failure::Send(e)),
+                Err(bad) => return Err(Failure::exchange(bad)),
             }
             if filled == self.rbuf.len() {
                 if filled >= MAX_BUF {
-                    return Err(Failure::Send("response head too large".into()));
+                    return Err(Failure::exchange(BadAnswer::HeadTooLarge));
                 }
                 self.rbuf.resize(MAX_BUF.min(filled * 2), 0);
             }
@@ -370,9 +405,9 @@ impl<'a> Conn<'a> {
                 stream.ack_now();
             }
             match stream.0.read(&mut self.rbuf[filled..]).await {
-                Ok(0) => return Err(Failure::Send("connection closed before message completed".into())),
+                Ok(0) => return Err(Failure::exchange(BadAnswer::ClosedEarly)),
                 Ok(n) => filled += n,
-                Err(e) => return Err(send_failed(e)),
+                Err(e) => return Err(Failure::exchange(e)),
             }
         }
     }
@@ -421,16 +456,15 @@ impl<'a> Conn<'a> {
         !head.closes
     }
 
-    /// Writes an answer banyan made (a native handler's, or its own 502/504) as hyper's
-    /// path would; whether the client connection stays open, the status, and when the
-    /// answer was ready.
+    /// Writes an answer banyan made (a native handler's, a task's, its own 413, 502 or
+    /// 504) as hyper's path would.
     async fn respond(
         &mut self,
         mut resp: Response<Full<Bytes>>,
         by: Backend,
         head_request: bool,
         close: bool,
-    ) -> (bool, u16, Instant) {
+    ) -> Written {
         let (status, head_at) = (resp.status().as_u16(), Instant::now());
         resp.headers_mut().insert(X_BANYAN_BACKEND.clone(), HeaderValue::from_static(by.as_str()));
         let close = close || self.shared.draining.get();
@@ -444,7 +478,8 @@ impl<'a> Conn<'a> {
             let body = resp.into_body().collect().now_or_never().and_then(Result::ok).map(|b| b.to_bytes());
             self.out.extend_from_slice(&body.unwrap_or_default());
         }
-        (self.client.write_all(&self.out).await.is_ok() && !close, status, head_at)
+        let keep_open = self.client.write_all(&self.out).await.is_ok() && !close;
+        Written { keep_open, status, head_at }
     }
 }
 
@@ -481,8 +516,4 @@ async fn gone(client: &TcpStream, pipelined: bool) {
         }
     }
     std::future::pending().await
-}
-
-fn send_failed(e: std::io::Error) -> Failure {
-    Failure::Send(e.to_string())
 }

@@ -15,12 +15,12 @@ use http::request::Parts;
 use http::{HeaderName, HeaderValue, Method, Request, Version};
 
 use crate::access::RequestId;
-use crate::decide::Backend;
+use crate::failure::{Failure, TwoFramings};
 use crate::flags::Snapshot;
-use crate::legacy::{forwarded, hop, Failure};
-use crate::native::HandlerId;
-use crate::shadow::{self, Shadow};
-use crate::stats::{labels, Label};
+use crate::legacy::{forwarded, hop};
+use crate::request::{Action, Admission, Core, Head, NativeCall, ShadowPlan};
+use crate::stats::Label;
+use crate::tasks_bridge::{NativeTask, Target};
 
 /// More headers than this: hyper reads the request (it allows 100).
 const MAX_HEADERS: usize = 64;
@@ -32,8 +32,17 @@ pub enum Plan {
     Incomplete,
     HandOff,
     /// Refused (400 or 413), and the connection closed.
-    Reject(crate::legacy::Failure),
+    Reject(Reject),
     Forward(Forward),
+}
+
+pub struct Reject {
+    pub label: Label,
+    pub request_id: RequestId,
+    pub method: Method,
+    /// Where the path is in the buffer, for the access log.
+    pub path: std::ops::Range<usize>,
+    pub failure: Failure,
 }
 
 /// A request the passthrough carries; its head for legacy is in the caller's `out`.
@@ -41,43 +50,38 @@ pub struct Forward {
     pub head_len: usize,
     pub body_len: usize,
     pub method: Method,
-    /// The route's statistics label (an inventory rule or `unmatched` for no route).
-    pub label: Label,
     /// Where the path (without query) is in the buffer, for the access log.
     pub path: std::ops::Range<usize>,
-    pub request_id: RequestId,
     /// Asked to close the connection after the response.
     pub close: bool,
-    /// The native handler that serves it, with the head it sees, and whether the route
-    /// lets it take `async_query`.
-    pub native: Option<(HandlerId, Parts, bool)>,
-    /// Its route shadows it: what the copy needs, and the head as a handler sees it.
-    pub shadow: Option<(shadow::Target, Parts)>,
-    /// Its route shadows it, but no copy could start: count it dropped.
-    pub shadow_dropped: Option<crate::stats::Label>,
+    /// The route's statistics label (an inventory rule or `unmatched` for no route).
+    pub label: Label,
+    pub request_id: RequestId,
+    pub carry: Carry,
+    pub shadow: ShadowPlan,
+    /// The head as a native handler sees it: for the handler, or for a shadow copy.
+    pub parts: Option<Parts>,
 }
 
-/// What the passthrough needs to know of the configuration.
-pub struct Settings {
-    /// Header names as they came (else in lower case, like hyper's path does then).
-    pub preserve_case: bool,
-    /// A larger body goes to legacy even on a native route, as on hyper's path.
-    pub native_body_limit: usize,
-    /// A shadow copy could start now (checked per request: a copy that would only be
-    /// dropped is not captured).
-    pub shadow_room: bool,
-    /// Larger declared bodies get 413 (`[server] max_body_bytes`).
-    pub max_body: u64,
+/// What of admission's actions this path serves itself.
+pub enum Carry {
+    Legacy,
+    Native(NativeCall),
+    /// A poll or cancel of a native task, answered at once.
+    Task(NativeTask),
 }
 
-/// Reads the head at the start of `buf`: hands it off, or decides it goes to legacy and
+/// Reads the head at the start of `buf`: hands it off, or admits it (`request/`) and
 /// writes legacy's head to `out`. The request's `Origin` goes to `origin` (for banyan's own
-/// answers' CORS headers).
+/// answers' CORS headers). `shadow_room`: a shadow copy could start now.
+#[allow(clippy::too_many_arguments)]
 pub fn plan(
     buf: &[u8],
     snapshot: &Snapshot,
+    core: &Core,
     peer: SocketAddr,
-    settings: &Settings,
+    preserve_case: bool,
+    shadow_room: bool,
     out: &mut Vec<u8>,
     origin: &mut Vec<u8>,
 ) -> Plan {
@@ -102,7 +106,6 @@ pub fn plan(
     // Every header is read before deciding: the framing check must not depend on which
     // header came first.
     let (mut chunked, mut hand_off) = (false, false);
-    let mut request_id = None;
     origin.clear();
     for h in req.headers.iter() {
         let name = h.name;
@@ -128,50 +131,52 @@ pub fn plan(
             });
             hand_off |= !only_options;
             close |= hop::names(h.value, "close");
-        } else if name.eq_ignore_ascii_case("x-request-id") && request_id.is_none() && !h.value.is_empty() {
-            request_id = Some(RequestId::from_client(h.value));
         } else if name.eq_ignore_ascii_case("origin") && origin.is_empty() {
             // The first, as `Cors::origin` takes it on hyper's path.
             origin.extend_from_slice(h.value);
         }
     }
+    let path = target.split_once('?').map_or(target, |(p, _)| p);
     // Two framings at once is how requests are smuggled past a proxy: refused, and the
     // connection closed (RFC 9112 §6.1), whatever legacy would have made of it. (hyper,
     // which carries what this path hands off, drops the length and frames by the chunks.)
-    if chunked && lengths > 0 {
-        return Plan::Reject(Failure::ClientBody("both Content-Length and Transfer-Encoding".into()));
-    }
-    if hand_off || chunked || hosts != 1 || lengths > 1 {
+    let two_framings = chunked && lengths > 0;
+    if !two_framings && (hand_off || chunked || hosts != 1 || lengths > 1) {
         return Plan::HandOff;
     }
-    if body_len as u64 > settings.max_body {
-        return Plan::Reject(Failure::TooLarge(settings.max_body));
-    }
-    let path = target.split_once('?').map_or(target, |(p, _)| p);
-    // Two task managers share this URL space; hyper's path sorts it out (`tasks_bridge.rs`).
-    if crate::tasks_bridge::is_tasks_path(path) {
-        return Plan::HandOff;
-    }
-    let routed = snapshot.route(&method, path, &*req.headers, peer.ip());
-    let label = routed.route.map_or_else(|| labels::unrouted(&method, path), |r| r.label);
-    let native = match routed.route.and_then(|r| r.handler) {
-        Some(id) if routed.backend == Backend::Native && body_len <= settings.native_body_limit => {
-            match parts(&method, target, req.headers) {
-                Some(parts) => Some((id, parts, routed.route.is_some_and(|r| r.async_query))),
-                None => return Plan::HandOff,
-            }
-        }
-        _ => None,
+    // Whatever it is, nothing of it is relayed: its length is not to be trusted.
+    let declared = if two_framings { 0 } else { body_len as u64 };
+    let head = Head {
+        method: &method,
+        path,
+        headers: &*req.headers,
+        peer: peer.ip(),
+        body_len: Some(declared),
+        upgrade: false,
     };
-    let (shadow, shadow_dropped) = match Shadow::target(routed.route, &method) {
-        Some(t) if settings.shadow_room => {
-            match native.as_ref().map(|n| n.1.clone()).or_else(|| parts(&method, target, req.headers)) {
-                Some(parts) => (Some((t, parts)), None),
-                None => return Plan::HandOff,
-            }
+    let Admission { label, request_id, generated_id, action, shadow } = core.admit(snapshot, &head, shadow_room);
+    let path_start = path.as_ptr() as usize - buf.as_ptr() as usize;
+    let path = path_start..path_start + path.len();
+    let carry = match action {
+        _ if two_framings => {
+            let failure = Failure::Malformed(Box::new(TwoFramings));
+            return Plan::Reject(Reject { label, request_id, method, path, failure });
         }
-        Some(t) => (None, Some(t.route())),
-        None => (None, None),
+        Action::Refuse(failure) => return Plan::Reject(Reject { label, request_id, method, path, failure }),
+        Action::Legacy => Carry::Legacy,
+        Action::Native(call) => Carry::Native(call),
+        Action::Tasks(Target::Native(task)) => Carry::Task(task),
+        // The list merges legacy's answer, which hyper's path reads whole; a handshake
+        // never gets here (`Upgrade` is handed off above).
+        Action::Tasks(Target::List) | Action::Websocket(_) => return Plan::HandOff,
+    };
+    let needs_parts = matches!(carry, Carry::Native(_)) || matches!(shadow, ShadowPlan::Capture(_));
+    let parts = match needs_parts {
+        true => match parts(&method, target, req.headers) {
+            Some(parts) => Some(parts),
+            None => return Plan::HandOff,
+        },
+        false => None,
     };
 
     out.clear();
@@ -186,31 +191,16 @@ pub fn plan(
             // An empty id is replaced by a new one below.
             || (h.value.is_empty() && h.name.eq_ignore_ascii_case("x-request-id"));
         if !dropped {
-            write_header(out, h.name, h.value, settings.preserve_case);
+            write_header(out, h.name, h.value, preserve_case);
         }
     }
     let chain = req.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("x-forwarded-for")).map(|h| h.value);
     forwarded::write(out, chain, host, peer);
-    let request_id = request_id.unwrap_or_else(|| {
-        let id = RequestId::generate();
-        write_header(out, "x-request-id", id.as_str().as_bytes(), true);
-        id
-    });
+    if generated_id {
+        write_header(out, "x-request-id", request_id.as_str().as_bytes(), true);
+    }
     out.extend_from_slice(b"\r\n");
-    let path_start = path.as_ptr() as usize - buf.as_ptr() as usize;
-    Plan::Forward(Forward {
-        head_len,
-        body_len,
-        method,
-
-        label,
-        path: path_start..path_start + path.len(),
-        request_id,
-        close,
-        native,
-        shadow,
-        shadow_dropped,
-    })
+    Plan::Forward(Forward { head_len, body_len, method, path, close, label, request_id, carry, shadow, parts })
 }
 
 /// The head as hyper would give it to a native handler; None where hyper would refuse it.
@@ -263,15 +253,17 @@ mod tests {
         let snapshot = crate::flags::compile("flags.toml".as_ref(), flags, &Registry::builtin(), 1).unwrap();
         let (mut out, mut origin) = (Vec::new(), Vec::new());
         let peer = "10.1.2.3:5000".parse().unwrap();
-        let settings = Settings { preserve_case: true, native_body_limit: 1024, shadow_room: true, max_body: 1 << 20 };
-        match plan(head.as_bytes(), &snapshot, peer, &settings, &mut out, &mut origin) {
-            Plan::Forward(f) if f.native.is_some() => {
-                let (_, parts, _) = f.native.unwrap();
-                (format!("native {} {}", parts.method, parts.uri), Some((f.head_len, f.body_len, f.close)))
-            }
+        let limits = crate::request::Limits { max_body: 1 << 20, native_body: 1024 };
+        let tasks = crate::native::tasks::Tasks::new(1_000_000_000, 1, std::time::Duration::from_secs(1));
+        let core = Core::new(limits, tasks, Default::default(), false);
+        match plan(head.as_bytes(), &snapshot, &core, peer, true, true, &mut out, &mut origin) {
+            Plan::Forward(Forward {
+                carry: Carry::Native(_), parts: Some(parts), head_len, body_len, close, ..
+            }) => (format!("native {} {}", parts.method, parts.uri), Some((head_len, body_len, close))),
+            Plan::Forward(Forward { carry: Carry::Task(task), .. }) => (format!("task {task:?}"), None),
             Plan::Forward(f) => (String::from_utf8(out).unwrap(), Some((f.head_len, f.body_len, f.close))),
             Plan::HandOff => ("hand off".into(), None),
-            Plan::Reject(why) => (format!("reject: {why}"), None),
+            Plan::Reject(r) => (format!("reject {}: {}", r.label.name(), r.failure), None),
             Plan::Incomplete => ("incomplete".into(), None),
         }
     }
@@ -318,7 +310,7 @@ mod tests {
         }
         assert_eq!(run("GET / HTTP/1.1\r\nHost: h\r\n").0, "incomplete");
         let smuggle = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
-        let reject = "reject: the request is malformed: both Content-Length and Transfer-Encoding";
+        let reject = "reject unmatched: the request is malformed: both Content-Length and Transfer-Encoding";
         assert_eq!(run(smuggle).0, reject);
         // Whatever comes first.
         let expect_first = "POST / HTTP/1.1\r\nExpect: 100-continue\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n";
@@ -333,5 +325,20 @@ mod tests {
         // A body over the native limit is legacy's, as on hyper's path.
         let big = format!("GET /api/1/ping HTTP/1.1\r\nHost: h\r\nContent-Length: 2000\r\n\r\n{}", "x".repeat(2000));
         assert!(run(&big).0.starts_with("GET /api/1/ping HTTP/1.1\r\n"));
+    }
+
+    #[test]
+    fn the_task_space_is_carried_except_the_list() {
+        assert_eq!(run("GET /api/1/tasks/1000000003 HTTP/1.1\r\nHost: h\r\n\r\n").0, "task Poll(1000000003)");
+        assert_eq!(run("DELETE /api/1/tasks/1000000003 HTTP/1.1\r\nHost: h\r\n\r\n").0, "task Cancel(1000000003)");
+        // Legacy's ids go to legacy on this path.
+        assert!(run("GET /api/1/tasks/3 HTTP/1.1\r\nHost: h\r\n\r\n").0.starts_with("GET /api/1/tasks/3 HTTP/1.1\r\n"));
+        assert_eq!(run("GET /api/1/tasks HTTP/1.1\r\nHost: h\r\n\r\n").0, "hand off");
+    }
+
+    #[test]
+    fn an_oversized_body_is_refused_under_its_route() {
+        let head = format!("GET /api/1/ping HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n", (1 << 20) + 1);
+        assert_eq!(run(&head).0, "reject ping: the request body is over 1048576 bytes");
     }
 }

@@ -11,6 +11,7 @@ use http::StatusCode;
 
 use super::chunked::Chunked;
 use super::request::write_header;
+use crate::failure::BadAnswer;
 use crate::legacy::hop;
 
 /// More response headers than hyper's client accepts (100) is an invalid response.
@@ -71,19 +72,19 @@ pub fn parse(
     close: bool,
     preserve_case: bool,
     out: &mut Vec<u8>,
-) -> Result<Head, String> {
+) -> Result<Head, BadAnswer> {
     let mut headers = [MaybeUninit::uninit(); MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut []);
     let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(&mut resp, buf, &mut headers) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(Head::Incomplete),
-        Err(e) => return Err(format!("invalid response head: {e}")),
+        Err(e) => return Err(BadAnswer::Head(e)),
     };
     let (Some(version), Some(status)) = (resp.version, resp.code) else {
-        return Err("invalid response head".into());
+        return Err(BadAnswer::NoStatus);
     };
     match status {
-        101 => return Err("legacy switched protocols unasked".into()),
+        101 => return Err(BadAnswer::UnaskedSwitch),
         100..=199 => return Ok(Head::Informational(len)),
         _ => {}
     }
@@ -136,7 +137,7 @@ pub fn parse(
 
 /// RFC 9112 §6.3, strictly: a `Transfer-Encoding` whose last coding is chunked, else one
 /// (or several equal) `Content-Length`, else the body runs until legacy closes.
-fn framing(headers: &[httparse::Header<'_>], head_request: bool, status: u16) -> Result<Framing, String> {
+fn framing(headers: &[httparse::Header<'_>], head_request: bool, status: u16) -> Result<Framing, BadAnswer> {
     if head_request || status == 204 || status == 304 {
         return Ok(Framing::Empty);
     }
@@ -155,9 +156,9 @@ fn framing(headers: &[httparse::Header<'_>], head_request: bool, status: u16) ->
             .ok()
             .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|v| v.parse::<u64>().ok())
-            .ok_or("invalid Content-Length")?;
+            .ok_or(BadAnswer::InvalidLength)?;
         if length.is_some_and(|l| l != n) {
-            return Err("conflicting Content-Length".into());
+            return Err(BadAnswer::ConflictingLength);
         }
         length = Some(n);
     }

@@ -16,22 +16,27 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use serde_json::json;
 
-use crate::app::App;
 use crate::audit::{rfc3339_now, Origin, Source};
 use crate::decide::Backend;
 use crate::flags::managed::Manager;
 use crate::flags::rollout::{GuardSettings, RampSettings};
-use crate::flags::{CompiledRoute, EditError, ReloadOutcome};
-use crate::stats::Label;
+use crate::flags::{CompiledRoute, EditError, FlagsStore, ReloadOutcome};
+use crate::shadow::{Book, MismatchRate};
+use crate::stats::{Label, Recent, Stats};
 
-#[derive(Default)]
 pub struct Rollout {
+    /// Where rollbacks and steps are written, and the routes read.
+    flags: Arc<FlagsStore>,
+    /// Native answers, judged by guards and counted by ramps.
+    stats: Arc<Stats>,
+    /// Shadow mismatches, for `max_mismatch_rate`.
+    book: Arc<Book>,
     routes: Mutex<HashMap<String, RouteState>>,
     ticks: AtomicU64,
 }
@@ -82,6 +87,10 @@ pub struct RampState {
 }
 
 impl Rollout {
+    pub fn new(flags: Arc<FlagsStore>, stats: Arc<Stats>, book: Arc<Book>) -> Rollout {
+        Rollout { flags, stats, book, routes: Mutex::default(), ticks: AtomicU64::new(0) }
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<String, RouteState>> {
         self.routes.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -104,16 +113,16 @@ impl Rollout {
     }
 
     /// Judges every guarded route and moves every ramp that is due.
-    pub fn tick(&self, app: &App) {
-        let snapshot = app.flags.snapshot();
+    pub fn tick(&self) {
+        let snapshot = self.flags.snapshot();
         let now = Instant::now();
         for route in snapshot.routes.iter().filter(|r| r.guard.is_some() || r.ramp.is_some()) {
-            self.route(app, route, snapshot.legacy_only, now);
+            self.route(route, snapshot.legacy_only, now);
         }
         self.ticks.fetch_add(1, Ordering::AcqRel);
     }
 
-    fn route(&self, app: &App, route: &CompiledRoute, legacy_only: bool, now: Instant) {
+    fn route(&self, route: &CompiledRoute, legacy_only: bool, now: Instant) {
         let (tripped_unix, ramp_running) = {
             let mut states = self.lock();
             let state = states.entry(route.name.clone()).or_default();
@@ -123,18 +132,18 @@ impl Rollout {
         if let Some(guard) = &route.guard {
             // Nothing to roll back, and no ramp to stop: nothing to judge.
             if route.native_percent > 0.0 || ramp_running {
-                if let Some(reason) = judge(app, route, guard, tripped_unix) {
-                    self.trip(app, route, reason);
+                if let Some(reason) = self.judge(route, guard, tripped_unix) {
+                    self.trip(route, reason);
                     return;
                 }
             }
         }
         if !legacy_only {
-            self.step(app, route, now);
+            self.step(route, now);
         }
     }
 
-    fn trip(&self, app: &App, route: &CompiledRoute, reason: String) {
+    fn trip(&self, route: &CompiledRoute, reason: String) {
         tracing::warn!(route = %route.name, reason = %reason, "guard tripped: native goes back to 0 %");
         let origin = Origin::automatic(Source::Guard, &reason);
         let mut changes = json_native(0.0);
@@ -142,11 +151,11 @@ impl Rollout {
             changes.insert("ramp.stopped".into(), json!(format!("guard tripped at {}: {reason}", rfc3339_now())));
         }
         let (mut in_memory, mut written) = (false, true);
-        if let Err(e) = app.flags.set_route(&route.name, &changes, origin) {
+        if let Err(e) = self.flags.set_route(&route.name, &changes, origin) {
             written = false;
             tracing::warn!(route = %route.name, "cannot write the rollback to the flags file ({}); holding it in memory", describe(&e));
             if route.native_percent > 0.0 {
-                in_memory = matches!(app.flags.force_native(&route.name, 0.0, origin), ReloadOutcome::Applied(_));
+                in_memory = matches!(self.flags.force_native(&route.name, 0.0, origin), ReloadOutcome::Applied(_));
             }
         }
         let mut states = self.lock();
@@ -165,7 +174,7 @@ impl Rollout {
     }
 
     /// Moves a due ramp to its next step, if native was judged since the last one.
-    fn step(&self, app: &App, route: &CompiledRoute, now: Instant) {
+    fn step(&self, route: &CompiledRoute, now: Instant) {
         let (Some(settings), Some(guard)) = (&route.ramp, &route.guard) else { return };
         let (next, seen, stepped_unix) = {
             let states = self.lock();
@@ -175,7 +184,7 @@ impl Rollout {
         };
         // From 0 % nothing can be judged; above it, enough native answers must have been.
         if route.native_percent > 0.0 {
-            let judged = app.stats.recent_since(route.label, Backend::Native, stepped_unix).requests;
+            let judged = self.stats.recent_since(route.label, Backend::Native, stepped_unix).requests;
             if judged < guard.min_requests {
                 let why = format!("{judged} of {} native answers since the last step", guard.min_requests);
                 if let Some(r) = self.lock().get_mut(&route.name).and_then(|s| s.ramp.as_mut()) {
@@ -187,9 +196,9 @@ impl Rollout {
         let index = settings.steps.iter().position(|s| *s == next).map_or(0, |i| i + 1);
         let reason = format!("ramp step {index} of {}: {next} %", settings.steps.len());
         let origin = Origin::automatic(Source::Ramp, &reason);
-        let result = app.flags.set_route_if(&route.name, &json_native(next), origin, seen);
+        let result = self.flags.set_route_if(&route.name, &json_native(next), origin, seen);
         // Asked before taking the lock: it looks at the file system.
-        let elsewhere = match (&result, app.flags.manager()) {
+        let elsewhere = match (&result, self.flags.manager()) {
             (Err(_), Ok(Manager::Elsewhere { message, .. })) => Some(message),
             _ => None,
         };
@@ -254,13 +263,22 @@ fn next_step(settings: &RampSettings, native: f64) -> Option<f64> {
     settings.steps.iter().copied().find(|s| *s > native)
 }
 
-/// Why the guard trips now, if it does. Only answers since the last trip count, so a
-/// route moved back up is judged on its new answers.
-fn judge(app: &App, route: &CompiledRoute, guard: &GuardSettings, tripped_unix: Option<u64>) -> Option<String> {
-    let now = unix_now();
-    let since = now.saturating_sub(guard.window_secs).max(tripped_unix.map_or(0, |t| t + 1));
-    let window = now.saturating_sub(since);
-    let native = app.stats.recent_since(route.label, Backend::Native, since);
+impl Rollout {
+    /// Why the guard trips now, if it does. Only answers since the last trip count, so a
+    /// route moved back up is judged on its new answers.
+    fn judge(&self, route: &CompiledRoute, guard: &GuardSettings, tripped_unix: Option<u64>) -> Option<String> {
+        let now = unix_now();
+        let since = now.saturating_sub(guard.window_secs).max(tripped_unix.map_or(0, |t| t + 1));
+        let window = now.saturating_sub(since);
+        let native = self.stats.recent_since(route.label, Backend::Native, since);
+        let mismatches = guard.max_mismatch_rate.map(|_| self.book.mismatch_rate(route.label, window));
+        verdict(guard, window, &native, mismatches)
+    }
+}
+
+/// The guard's rules over one window's evidence: native's answers, and (with a mismatch
+/// rule) the shadow's mismatch rate and how many were compared.
+fn verdict(guard: &GuardSettings, window: u64, native: &Recent, mismatches: Option<MismatchRate>) -> Option<String> {
     if native.requests >= guard.min_requests {
         let rate = native.errors as f64 / native.requests as f64;
         if rate > guard.max_error_rate {
@@ -281,8 +299,7 @@ fn judge(app: &App, route: &CompiledRoute, guard: &GuardSettings, tripped_unix: 
             }
         }
     }
-    if let Some(max) = guard.max_mismatch_rate {
-        let (rate, compared) = app.shadow.book.mismatch_rate(route.label, window);
+    if let (Some(max), Some(MismatchRate { rate, compared })) = (guard.max_mismatch_rate, mismatches) {
         if compared >= guard.min_requests && rate > max {
             return Some(format!(
                 "shadow mismatch rate {:.1} % over the last {window} s ({compared} compared) is above max_mismatch_rate {:.1} %",
@@ -308,4 +325,84 @@ fn describe(e: &EditError) -> String {
 
 fn unix_now() -> u64 {
     crate::stats::unix_secs(SystemTime::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::AuditLog;
+    use crate::native::Registry;
+
+    fn guard(min_requests: u64) -> GuardSettings {
+        GuardSettings {
+            window_secs: 30,
+            min_requests,
+            max_error_rate: 0.1,
+            max_p99_ms: Some(100.0),
+            max_mismatch_rate: Some(0.2),
+        }
+    }
+
+    fn recent(requests: u64, errors: u64, p99_ms: f64) -> Recent {
+        Recent { requests, errors, p99_ms: Some(p99_ms) }
+    }
+
+    fn rate(rate: f64, compared: u64) -> Option<MismatchRate> {
+        Some(MismatchRate { rate, compared })
+    }
+
+    #[test]
+    fn the_verdict_follows_each_rule_and_waits_for_enough_answers() {
+        let g = guard(10);
+        assert_eq!(verdict(&g, 30, &recent(20, 2, 50.0), rate(0.2, 20)), None, "at the limits");
+        let errors = verdict(&g, 30, &recent(20, 3, 50.0), None).unwrap();
+        assert_eq!(
+            errors,
+            "native error rate 15.0 % over the last 30 s (3 of 20 requests) is above max_error_rate 10.0 %"
+        );
+        let slow = verdict(&g, 30, &recent(20, 0, 150.0), None).unwrap();
+        assert!(slow.starts_with("native p99 150.0 ms over the last 30 s (20 requests)"), "{slow}");
+        let mismatch = verdict(&g, 30, &recent(0, 0, 0.0), rate(0.5, 10)).unwrap();
+        assert!(mismatch.starts_with("shadow mismatch rate 50.0 %"), "{mismatch}");
+        // Too few to judge, whatever they say.
+        assert_eq!(verdict(&g, 30, &recent(9, 9, 900.0), rate(1.0, 9)), None);
+        // No mismatch rule: the shadow's evidence is not asked for.
+        let no_rule = GuardSettings { max_mismatch_rate: None, ..guard(1) };
+        assert_eq!(verdict(&no_rule, 30, &recent(0, 0, 0.0), rate(1.0, 100)), None);
+    }
+
+    /// A guarded route at 100 %, its statistics made up: the guard trips on native's
+    /// errors, writes the rollback into the file, and stays quiet on a healthy route.
+    #[test]
+    fn a_tick_rolls_back_a_failing_route_through_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flags.toml");
+        let flags = "[routes.ping]\npath = \"/api/1/ping\"\nmethods = [\"GET\"]\nnative = 100\n\
+                     [routes.ping.guard]\nwindow_secs = 30\nmin_requests = 5\nmax_error_rate = 0.5\n\n\
+                     [routes.info]\npath = \"/api/1/info\"\nmethods = [\"GET\"]\nnative = 100\n\
+                     [routes.info.guard]\nwindow_secs = 30\nmin_requests = 5\nmax_error_rate = 0.5\n";
+        std::fs::write(&path, flags).unwrap();
+        let audit = Arc::new(AuditLog::open(&dir.path().join("audit.jsonl")));
+        let store = Arc::new(FlagsStore::load(&path, Arc::new(Registry::builtin()), audit).unwrap());
+        let stats = Arc::new(Stats::default());
+        let rollout = Rollout::new(store.clone(), stats.clone(), Arc::default());
+        let label = |name: &str| store.snapshot().routes.iter().find(|r| r.name == name).unwrap().label;
+        for _ in 0..6 {
+            stats.record(label("ping"), Backend::Native, 500, Duration::from_millis(1));
+            stats.record(label("info"), Backend::Native, 200, Duration::from_millis(1));
+        }
+        stats.drain();
+        rollout.tick();
+
+        let native = |name: &str| store.snapshot().routes.iter().find(|r| r.name == name).unwrap().native_percent;
+        assert_eq!((native("ping"), native("info")), (0.0, 100.0));
+        assert!(std::fs::read_to_string(&path).unwrap().contains("native = 0"));
+        let state = rollout.state("ping").unwrap();
+        assert_eq!(state.guard_trips, 1);
+        let trip = state.last_trip.unwrap();
+        assert!(trip.reason.contains("(6 of 6 requests)"), "{}", trip.reason);
+        assert!(!trip.in_memory);
+        assert_eq!(rollout.state("info").unwrap().guard_trips, 0);
+        assert_eq!(rollout.ticks(), 1);
+    }
 }

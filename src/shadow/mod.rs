@@ -22,14 +22,14 @@ use http::Request;
 use http_body_util::{BodyExt, Either, Full, Limited};
 use tokio::sync::Semaphore;
 
-use crate::app::App;
 use crate::decide::Backend;
 use crate::flags::rollout::ShadowSettings;
 use crate::flags::CompiledRoute;
-use crate::native::{HandlerId, Served};
+use crate::legacy::Legacy;
+use crate::native::{HandlerId, Native, Served};
 use crate::stats::Label;
 use compare::{Answer, Ignored};
-pub use record::{Book, Mismatch, Outcome};
+pub use record::{Book, Mismatch, MismatchRate, Outcome};
 
 /// Copies running at once, at most; beyond that a copy is dropped (and counted).
 pub const MAX_IN_FLIGHT: usize = 64;
@@ -47,15 +47,13 @@ const NOISE_EVERY: u64 = 10;
 const MAX_NOISE_PER_SAMPLE: usize = 10;
 
 pub struct Shadow {
-    pub book: Book,
+    /// What the copies found, for the admin API, `/metrics` and the guards.
+    pub book: Arc<Book>,
     permits: Arc<Semaphore>,
     sampled: AtomicU64,
-}
-
-impl Default for Shadow {
-    fn default() -> Self {
-        Shadow { book: Book::default(), permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)), sampled: AtomicU64::new(0) }
-    }
+    /// The two backends a copy may go to.
+    native: Arc<Native>,
+    legacy: Arc<Legacy>,
 }
 
 /// A shadowed route, as a request of it is captured.
@@ -72,7 +70,7 @@ impl Target {
 }
 
 /// A request captured for its copy, waiting for the primary answer.
-pub struct Copy {
+pub struct Captured {
     route: Label,
     settings: Arc<ShadowSettings>,
     handler: HandlerId,
@@ -99,6 +97,16 @@ pub enum Primary {
 }
 
 impl Shadow {
+    pub fn new(native: Arc<Native>, legacy: Arc<Legacy>) -> Shadow {
+        Shadow {
+            book: Arc::default(),
+            permits: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            sampled: AtomicU64::new(0),
+            native,
+            legacy,
+        }
+    }
+
     /// What to capture of a request if its route shadows requests of its method.
     pub fn target(route: Option<&CompiledRoute>, method: &http::Method) -> Option<Target> {
         let route = route?;
@@ -109,13 +117,13 @@ impl Shadow {
     /// Captures a request for its copy, or counts it dropped when its body is too large to
     /// duplicate. A request that asks for an `async_query` task is not copied: a copy would
     /// start a second real task, and the two task ids never match.
-    pub fn capture(&self, target: Target, parts: Parts, body: Bytes, peer: SocketAddr) -> Option<Copy> {
+    pub fn capture(&self, target: Target, parts: Parts, body: Bytes, peer: SocketAddr) -> Option<Captured> {
         if body.len() > MAX_BODY || asks_for_a_task(&parts, &body) {
             self.book.count(target.route, Outcome::Dropped);
             return None;
         }
         let Target { route, settings, handler } = target;
-        Some(Copy { route, settings, handler, parts, body, peer })
+        Some(Captured { route, settings, handler, parts, body, peer })
     }
 
     /// Whether a copy could start now (one that could not is not worth capturing).
@@ -129,26 +137,27 @@ impl Shadow {
     }
 }
 
-impl Copy {
+impl Captured {
     /// Sends the copy to the other backend and compares, in a task of its own on the
     /// current worker, if fewer than `MAX_IN_FLIGHT` copies run (else it is dropped).
-    pub fn finish(self, app: Arc<App>, primary: Primary) {
-        let Ok(permit) = app.shadow.permits.clone().try_acquire_owned() else {
-            app.shadow.book.count(self.route, Outcome::Dropped);
+    pub fn finish(self, shadow: &Arc<Shadow>, primary: Primary) {
+        let Ok(permit) = shadow.permits.clone().try_acquire_owned() else {
+            shadow.book.count(self.route, Outcome::Dropped);
             return;
         };
+        let shadow = shadow.clone();
         tokio::task::spawn_local(async move {
-            let outcome = tokio::time::timeout(COPY_TIMEOUT, self.run(&app, primary)).await;
+            let outcome = tokio::time::timeout(COPY_TIMEOUT, self.run(&shadow, primary)).await;
             if outcome.is_err() {
                 tracing::debug!(route = self.route.name(), "shadow: the copy timed out");
-                app.shadow.book.count(self.route, Outcome::Error);
+                shadow.book.count(self.route, Outcome::Error);
             }
             drop(permit);
         });
     }
 
-    async fn run(&self, app: &App, primary: Primary) {
-        let book = &app.shadow.book;
+    async fn run(&self, shadow: &Shadow, primary: Primary) {
+        let book = &shadow.book;
         let (backend, status, body) = match primary {
             Primary::Answered { backend, status, body } => (backend, status, body),
             Primary::Unusable(why) => {
@@ -158,8 +167,8 @@ impl Copy {
             }
         };
         let other = match backend {
-            Backend::Legacy => self.native(app).await,
-            Backend::Native => self.legacy(app).await,
+            Backend::Legacy => self.native(&shadow.native).await,
+            Backend::Native => self.legacy(&shadow.legacy).await,
         };
         let (other_status, other_body) = match other {
             Ok(answer) => answer,
@@ -178,9 +187,9 @@ impl Copy {
         let sample = self.settings.noise
             && safe
             && (200..300).contains(&legacy.0)
-            && app.shadow.sampled.fetch_add(1, Ordering::Relaxed) % NOISE_EVERY == 0;
+            && shadow.sampled.fetch_add(1, Ordering::Relaxed) % NOISE_EVERY == 0;
         let again = match sample {
-            true => self.legacy(app).await.ok().filter(|(s, _)| *s == legacy.0).map(|(_, b)| b),
+            true => self.legacy(&shadow.legacy).await.ok().filter(|(s, _)| *s == legacy.0).map(|(_, b)| b),
             false => None,
         };
         let head = self.parts.method == http::Method::HEAD;
@@ -246,9 +255,9 @@ impl Copy {
     }
 
     /// The native handler's answer to the copy.
-    async fn native(&self, app: &App) -> Result<(u16, Bytes), String> {
+    async fn native(&self, native: &Native) -> Result<(u16, Bytes), String> {
         // Never `async_query` in a copy: that would start a second task for real.
-        match app.native.serve_buffered(self.handler, self.parts.clone(), self.body.clone(), false).await {
+        match native.serve_buffered(self.handler, self.parts.clone(), self.body.clone(), false).await {
             Served::Response(r) => {
                 let status = r.status().as_u16();
                 let body = r.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
@@ -259,13 +268,11 @@ impl Copy {
     }
 
     /// Legacy's answer to the copy, on a connection of its own.
-    async fn legacy(&self, app: &App) -> Result<(u16, Bytes), String> {
+    async fn legacy(&self, legacy: &Legacy) -> Result<(u16, Bytes), String> {
         let req = Request::from_parts(self.parts.clone(), Either::Right(Full::new(self.body.clone())));
-        let slot = app.legacy.slot();
-        let resp = app.legacy.forward(req, self.peer, &slot, None).await;
-        if matches!(resp.body(), Either::Right(_)) {
-            return Err(format!("legacy did not answer ({})", resp.status()));
-        }
+        let slot = legacy.slot();
+        let resp = legacy.forward(req, self.peer, &slot, None).await;
+        let resp = resp.map_err(|failure| format!("legacy did not answer: {failure}"))?;
         let status = resp.status().as_u16();
         let body = Limited::new(resp.into_body(), MAX_BODY).collect().await.map_err(|e| e.to_string())?.to_bytes();
         Ok((status, body))

@@ -85,6 +85,13 @@ fn now() -> u64 {
     crate::stats::unix_secs(SystemTime::now())
 }
 
+/// What the shadow found over a window: the share of mismatches among the compared.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MismatchRate {
+    pub rate: f64,
+    pub compared: u64,
+}
+
 impl Book {
     fn lock(&self) -> MutexGuard<'_, HashMap<Label, RouteRecord>> {
         self.routes.lock().unwrap_or_else(|p| p.into_inner())
@@ -156,15 +163,14 @@ impl Book {
         self.lock().get(&route).map(|r| r.noise.iter().cloned().collect()).unwrap_or_default()
     }
 
-    /// Mismatches out of compared answers over the last `secs` seconds, and how many were
-    /// compared.
-    pub fn mismatch_rate(&self, route: Label, secs: u64) -> (f64, u64) {
+    /// Mismatches out of compared answers over the last `secs` seconds.
+    pub fn mismatch_rate(&self, route: Label, secs: u64) -> MismatchRate {
         let since = now().saturating_sub(secs);
         let routes = self.lock();
-        let Some(r) = routes.get(&route) else { return (0.0, 0) };
+        let Some(r) = routes.get(&route) else { return MismatchRate { rate: 0.0, compared: 0 } };
         let (m, x) = r.seconds.iter().filter(|(s, _, _)| *s > since).fold((0, 0), |a, (_, m, x)| (a.0 + m, a.1 + x));
-        let total = m + x;
-        (if total == 0 { 0.0 } else { x as f64 / total as f64 }, total)
+        let compared = m + x;
+        MismatchRate { rate: if compared == 0 { 0.0 } else { x as f64 / compared as f64 }, compared }
     }
 
     pub fn summary(&self, route: Label) -> Option<Summary> {

@@ -31,10 +31,11 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 pub use relay::relay;
 pub use sessions::{Session, Sessions};
 
-use crate::app::App;
 use crate::body::Body;
 use crate::flags::WebsocketMode;
+use crate::legacy::Legacy;
 use crate::stats::Label;
+use hub::Hub;
 
 /// How long a side may take to answer a close before its connection is dropped.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
@@ -68,10 +69,35 @@ impl Ctx {
     }
 }
 
+/// What the websocket bridge uses, built once at start.
+pub struct Bridge {
+    /// The native notifier native code publishes to.
+    pub hub: Arc<Hub>,
+    /// Sessions open now (shutdown waits for them).
+    pub sessions: Arc<Sessions>,
+    /// Turns true when banyan shuts down.
+    shutdown: watch::Receiver<bool>,
+    /// `[websocket] ping_interval_secs`.
+    ping_interval: Duration,
+    /// Where `merge` finds legacy's notifier.
+    legacy: Arc<Legacy>,
+}
+
+impl Bridge {
+    pub fn new(hub: Arc<Hub>, shutdown: watch::Receiver<bool>, ping_interval: Duration, legacy: Arc<Legacy>) -> Bridge {
+        Bridge { hub, sessions: Arc::default(), shutdown, ping_interval, legacy }
+    }
+
+    /// A new session's context: counted as open (per route and mode) until it ends.
+    pub fn ctx(&self, label: Label, mode: WebsocketMode) -> Ctx {
+        Ctx::new(self.shutdown.clone(), self.sessions.enter(label, mode), self.ping_interval)
+    }
+}
+
 /// Answers a websocket handshake on a `native` or `merge` route and serves the socket once
 /// upgraded; `merge` also relays legacy's notifier at the same path.
 pub fn serve(
-    app: &Arc<App>,
+    bridge: &Arc<Bridge>,
     mode: WebsocketMode,
     label: Label,
     mut req: Request<Incoming>,
@@ -81,12 +107,12 @@ pub fn serve(
     if resp.status() != http::StatusCode::SWITCHING_PROTOCOLS {
         return resp;
     }
-    let upstream = (mode == WebsocketMode::Merge).then(|| upstream(app, &req, peer));
-    let (app, ctx) = (app.clone(), app.ws_ctx(label, mode));
+    let upstream = (mode == WebsocketMode::Merge).then(|| upstream(&bridge.legacy, &req, peer));
+    let (bridge, ctx) = (bridge.clone(), bridge.ctx(label, mode));
     let upgrade = hyper::upgrade::on(&mut req);
     tokio::task::spawn_local(async move {
         match upgrade.await {
-            Ok(upgraded) => session::serve(upgraded, app, upstream, ctx).await,
+            Ok(upgraded) => session::serve(upgraded, bridge, upstream, ctx).await,
             Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
         }
     });
@@ -95,7 +121,7 @@ pub fn serve(
 
 /// Legacy's notifier at the request's path and query, with the headers rotki may look at
 /// (cookies, Origin) and `X-Forwarded-*` as on every forwarded request.
-fn upstream(app: &App, req: &Request<Incoming>, peer: SocketAddr) -> session::Upstream {
+fn upstream(legacy: &Legacy, req: &Request<Incoming>, peer: SocketAddr) -> session::Upstream {
     let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let mut headers = HeaderMap::new();
     for name in [COOKIE, ORIGIN, HOST, HeaderName::from_static("x-forwarded-for")] {
@@ -107,7 +133,7 @@ fn upstream(app: &App, req: &Request<Incoming>, peer: SocketAddr) -> session::Up
     headers.remove(HOST);
     let headers =
         headers.iter().filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))).collect();
-    session::Upstream { uri: format!("ws://{}{target}", app.legacy.authority()), headers }
+    session::Upstream { uri: format!("ws://{}{target}", legacy.authority()), headers }
 }
 
 fn frame(code: CloseCode, reason: &'static str) -> CloseFrame {

@@ -30,8 +30,9 @@ use tokio_tungstenite::tungstenite::{ClientRequestBuilder, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::hub::Next;
+use super::Bridge;
 use super::{answer_close, close_with, frame, Ctx};
-use crate::app::App;
+use crate::legacy::Legacy;
 
 type LegacySocket = WebSocketStream<TcpStream>;
 type ClientSocket = WebSocketStream<TokioIo<Upgraded>>;
@@ -52,11 +53,11 @@ pub struct Upstream {
     pub headers: Vec<(String, String)>,
 }
 
-pub async fn serve(upgraded: Upgraded, app: Arc<App>, upstream: Option<Upstream>, mut ctx: Ctx) {
+pub async fn serve(upgraded: Upgraded, bridge: Arc<Bridge>, upstream: Option<Upstream>, mut ctx: Ctx) {
     let mut client =
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(super::config())).await;
-    let mut sub = app.hub.subscribe();
-    let (ping_interval, limit) = (app.config.websocket.ping_interval, ctx.send_limit);
+    let mut sub = bridge.hub.subscribe();
+    let (ping_interval, limit) = (bridge.ping_interval, ctx.send_limit);
     let mut ping = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
     // After a stall, one late tick rather than a burst that would drop a client before its
     // pong could arrive.
@@ -64,7 +65,7 @@ pub async fn serve(upgraded: Upgraded, app: Arc<App>, upstream: Option<Upstream>
     let mut unanswered = false;
     let mut legacy: Option<LegacySocket> = None;
     // Connecting runs beside the session, so native messages keep flowing meanwhile.
-    let mut connecting: Option<Connecting> = upstream.clone().map(|u| connect(app.clone(), u));
+    let mut connecting: Option<Connecting> = upstream.clone().map(|u| connect(bridge.legacy.clone(), u));
     let (mut retry_at, mut backoff, mut connected_at) = (Instant::now(), FIRST_RETRY, Instant::now());
     // Pinned once: a fresh shutdown future per loop turn would re-register with the watch
     // (a lock every socket shares) on every message.
@@ -133,7 +134,7 @@ pub async fn serve(upgraded: Upgraded, app: Arc<App>, upstream: Option<Upstream>
                 connecting = None;
                 match connected {
                     Some(socket) => {
-                        tracing::info!(legacy = %app.legacy.url(), "merged websocket: legacy notifier connected");
+                        tracing::info!(legacy = %bridge.legacy.url(), "merged websocket: legacy notifier connected");
                         legacy = Some(socket);
                         connected_at = Instant::now();
                     }
@@ -144,7 +145,7 @@ pub async fn serve(upgraded: Upgraded, app: Arc<App>, upstream: Option<Upstream>
                 }
             }
             _ = tokio::time::sleep_until(retry_at), if legacy.is_none() && connecting.is_none() && upstream.is_some() => {
-                connecting = upstream.clone().map(|u| connect(app.clone(), u));
+                connecting = upstream.clone().map(|u| connect(bridge.legacy.clone(), u));
             }
             _ = ping.tick() => {
                 if unanswered {
@@ -216,10 +217,10 @@ fn lost(legacy: &mut Option<LegacySocket>, why: &str) {
 
 /// Connects to legacy's notifier: the socket, or None (logged) if legacy is not there
 /// or does not finish the handshake within `CONNECT_LIMIT`.
-fn connect(app: Arc<App>, upstream: Upstream) -> Connecting {
+fn connect(legacy: Arc<Legacy>, upstream: Upstream) -> Connecting {
     Box::pin(async move {
         let attempt = async {
-            let stream = app.legacy.connect_raw().await.map_err(|e| e.to_string())?.0;
+            let stream = legacy.connect_raw().await.map_err(|e| e.to_string())?.0;
             let uri = upstream.uri.parse().map_err(|e| format!("{e}"))?;
             let request =
                 (upstream.headers.into_iter()).fold(ClientRequestBuilder::new(uri), |r, (k, v)| r.with_header(k, v));
@@ -233,7 +234,7 @@ fn connect(app: Arc<App>, upstream: Upstream) -> Connecting {
             Ok(Err(e)) => e,
             Err(_) => format!("no handshake within {} s", CONNECT_LIMIT.as_secs()),
         };
-        tracing::warn!(legacy = %app.legacy.url(), "merged websocket: legacy notifier unreachable: {why}");
+        tracing::warn!(legacy = %legacy.url(), "merged websocket: legacy notifier unreachable: {why}");
         None
     })
 }

@@ -1,0 +1,58 @@
+//! The request core both transports share. The byte-level passthrough (`passthrough/`) and
+//! hyper's path (`proxy.rs`) are two ways of moving bytes: what a request *means* is
+//! decided once, by [`Core::admit`] (`admit.rs`), and what happened to it is recorded once,
+//! by [`Core::finish`]: statistics and the access line. A transport only frames, parses
+//! and relays, so a rule written here holds on both paths.
+
+mod admit;
+
+pub use admit::{Action, Admission, Head, Limits, NativeCall, ShadowPlan};
+
+use std::sync::Arc;
+
+pub use crate::access::Entry;
+
+use crate::access;
+use crate::decide::Headers;
+use crate::flags::Snapshot;
+use crate::native::tasks::Tasks;
+use crate::stats::Stats;
+
+pub struct Core {
+    limits: Limits,
+    /// Whose task ids are whose (rule 4 of admission).
+    tasks: Arc<Tasks>,
+    stats: Arc<Stats>,
+    /// `[server] access_log`.
+    access_log: bool,
+}
+
+impl Core {
+    pub fn new(limits: Limits, tasks: Arc<Tasks>, stats: Arc<Stats>, access_log: bool) -> Core {
+        Core { limits, tasks, stats, access_log }
+    }
+
+    pub fn admit<H: Headers + ?Sized>(&self, snapshot: &Snapshot, head: &Head<'_, H>, shadow_room: bool) -> Admission {
+        admit::admit(snapshot, &self.limits, &self.tasks, head, shadow_room)
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Whether `finish` will want the request's path (so a path keeps a copy only then).
+    pub fn logs_access(&self) -> bool {
+        self.access_log
+    }
+
+    /// Counts an answered request and writes its access line: the backend is who answered
+    /// in the end (a native handler may have handed back), the latency runs to the
+    /// answer's head (a slow client or a long body is not the backend's), and the path is
+    /// the one kept while [`logs_access`](Self::logs_access) says so.
+    pub fn finish(&self, done: Entry<'_>) {
+        self.stats.record(done.label, done.backend, done.status, done.latency);
+        if self.access_log {
+            access::log(done);
+        }
+    }
+}
