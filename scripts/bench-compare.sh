@@ -28,11 +28,11 @@ command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteract
 cargo build --release --quiet --example upstream
 
 work=$(mktemp -d)
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
+# Every process started, one pid a line (banyans start in subshells, so not an array).
+trap 'kill $(cat "$work/pids") 2>/dev/null; rm -rf "$work"' EXIT
 
 target/release/examples/upstream > "$work/upstream.out" &
-pids+=($!)
+echo $! >> "$work/pids"
 until grep -q LISTENING "$work/upstream.out"; do sleep 0.05; done
 upstream=$(awk '/LISTENING/ {print $2}' "$work/upstream.out")
 
@@ -47,12 +47,12 @@ start() {
     port=$(free_port) admin=$(free_port)
     BANYAN_LOG=warn "$2" serve --config "$dir/banyan.toml" --flags "$dir/flags.toml" \
         --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" --legacy "http://127.0.0.1:$upstream" &
-    pids+=($!)
+    echo $! >> "$work/pids"
     until curl -s -o /dev/null "http://127.0.0.1:$admin/healthz"; do sleep 0.05; done
     echo "$port $!"
 }
 
-cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ sum += $1 } END { print sum }'; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ sum += $1 } END { printf "%.0f\n", sum }'; }
 
 legacy_flags='[routes.info]\npath = "/api/1/info"\nmethods = ["GET"]\n'
 native_flags='[routes.ping]\npath = "/api/1/ping"\nmethods = ["GET"]\nnative = 100\n'
@@ -84,7 +84,8 @@ for conns in $connections; do
                 after=$(cpu_ns "$q")
                 requests=$(awk '/requests in/ {print $1}' <<<"$out")
                 rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-                echo "$conns|$i|$build|$rps|$(( (after - before) / requests ))" >> "$results"
+                per=$(awk -v a="$after" -v b="$before" -v n="$requests" 'BEGIN { printf "%.0f", (a - b) / n }')
+                echo "$conns|$i|$build|$rps|$per" >> "$results"
                 echo "  c$conns round $round, ${cases[$i]%%|*}, $build: $rps req/s" >&2
             done
         done

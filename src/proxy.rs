@@ -98,8 +98,11 @@ async fn serve(
     req: Request<Incoming>,
 ) -> (Backend, Response<Body>) {
     let (app, peer, slot) = (&conn.app, conn.peer, &conn.legacy);
-    let origin = Cors::origin(req.headers());
-    let failed = |failure: Failure| app.responder.answer(&failure, origin.as_ref()).map(body::full_from);
+    // Taken where an answer of banyan's own may need it: a native answer has its CORS
+    // headers from the dispatcher already.
+    let failed = |failure: Failure, origin: Option<HeaderValue>| {
+        app.responder.answer(&failure, origin.as_ref()).map(body::full_from)
+    };
     let native = match &action {
         Action::Native(call) => Some(*call),
         _ => None,
@@ -111,36 +114,40 @@ async fn serve(
     }
     // A chunked body has no length to check up front: it is held to the limit as it streams.
     let max_body = app.core.limits().max_body;
+    let forward = |req: Request<Body>, relay| async move {
+        let origin = Cors::origin(req.headers());
+        app.legacy.forward(req, peer, slot, relay).await.map_err(|f| (f, origin))
+    };
     match action {
-        Action::Refuse(failure) => (Backend::Legacy, failed(failure)),
+        Action::Refuse(failure) => (Backend::Legacy, failed(failure, Cors::origin(req.headers()))),
         Action::Tasks(Target::Native(task)) => {
+            let origin = Cors::origin(req.headers());
             (Backend::Native, app.tasks.answer(task, origin.as_ref()).map(body::full_from))
         }
         Action::Tasks(Target::List) => {
-            let sent = app.legacy.forward(req.map(|b| body::limited(b, max_body)), peer, slot, None).await;
-            let merged = match sent {
-                Ok(resp) => app.tasks.merge_list(resp).await,
-                Err(failure) => Err(failure),
+            let merged = match forward(req.map(|b| body::limited(b, max_body)), None).await {
+                Ok(resp) => app.tasks.merge_list(resp).await.map_err(|f| failed(f, None)),
+                Err((f, origin)) => Err(failed(f, origin)),
             };
-            (Backend::Legacy, merged.unwrap_or_else(failed))
+            (Backend::Legacy, merged.unwrap_or_else(|answer| answer))
         }
         Action::Websocket(mode @ (WebsocketMode::Native | WebsocketMode::Merge)) => {
             (Backend::Native, crate::ws::serve(&app.ws, mode, label, req, peer))
         }
         Action::Websocket(mode @ WebsocketMode::Relay) => {
             let ctx = app.ws.ctx(label, mode);
-            let sent = app.legacy.forward(req.map(body::stream), peer, slot, Some(ctx)).await;
-            (Backend::Legacy, sent.unwrap_or_else(failed))
+            let sent = forward(req.map(body::stream), Some(ctx)).await;
+            (Backend::Legacy, sent.unwrap_or_else(|(f, origin)| failed(f, origin)))
         }
         Action::Native(call) => match app.native.serve(call.handler, req, call.async_query).await {
             Served::Response(r) => (Backend::Native, r.map(Either::Right)),
             Served::HandBack(r) => {
-                (Backend::Legacy, app.legacy.forward(r, peer, slot, None).await.unwrap_or_else(failed))
+                (Backend::Legacy, forward(r, None).await.unwrap_or_else(|(f, origin)| failed(f, origin)))
             }
         },
         Action::Legacy => {
-            let sent = app.legacy.forward(req.map(|b| body::limited(b, max_body)), peer, slot, None).await;
-            (Backend::Legacy, sent.unwrap_or_else(failed))
+            let sent = forward(req.map(|b| body::limited(b, max_body)), None).await;
+            (Backend::Legacy, sent.unwrap_or_else(|(f, origin)| failed(f, origin)))
         }
     }
 }

@@ -1,11 +1,12 @@
 //! The byte-level passthrough: most requests during a migration go to legacy unchanged,
 //! and this carries them without hyper. It parses each head with httparse (the parser
-//! hyper uses), routes it like any request, writes legacy's head into one buffer
-//! (hop-by-hop headers out, `X-Forwarded-*` in) and relays the response's bytes as they
-//! come, following only their framing. No header map, no body frames, no task per legacy
-//! connection (`docs/benchmarks.md` has what that saves). A request for a native handler
-//! gets its head as the handler sees it and the handler's answer written as hyper would
-//! write it (`rotki/head.rs`), as do banyan's own 502 and 504.
+//! hyper uses), admits it with the request core (`request/`) as hyper's path does, writes
+//! legacy's head into one buffer (hop-by-hop headers out, `X-Forwarded-*` in) and relays
+//! the response's bytes as they come, following only their framing. No header map, no
+//! body frames, no task per legacy connection (`docs/benchmarks.md` has what that saves).
+//! A request for a native handler gets its head as the handler sees it and the handler's
+//! answer written as hyper would write it (`rotki/head.rs`), as do task answers and
+//! banyan's own 413, 502 and 504.
 //!
 //! Anything it does not carry (`request.rs` says what) goes to hyper with the bytes already
 //! read (`handoff.rs`), and the connection stays with hyper from then on: websocket
