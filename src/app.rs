@@ -84,12 +84,12 @@ impl App {
         let stats = Arc::new(Stats::default());
         let limits = Limits { max_body: server.max_body, native_body: config.native.body_limit as u64 };
         let shadow = Arc::new(Shadow::new(native.clone(), legacy.clone()));
-        let ws = crate::ws::hub::Hub::new(config.websocket.client_queue);
+        let hub = crate::ws::hub::Hub::new(config.websocket.client_queue);
         Ok(App {
             core: Core::new(limits, tasks.clone(), stats.clone(), server.access_log),
             responder: Responder::new(cors.clone(), legacy.url()),
             tasks: TaskBridge::new(tasks, cors),
-            ws: Arc::new(Bridge::new(ws, shutdown, config.websocket.ping_interval, legacy.clone())),
+            ws: Arc::new(Bridge::new(hub, shutdown, config.websocket.ping_interval, legacy.clone())),
             rollout: Rollout::new(flags.clone(), stats.clone(), shadow.book.clone()),
             flags,
             native,

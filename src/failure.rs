@@ -168,10 +168,6 @@ impl Responder {
         self.cors.apply(origin, resp.headers_mut());
         resp
     }
-
-    pub fn cors(&self) -> &Cors {
-        &self.cors
-    }
 }
 
 #[cfg(test)]

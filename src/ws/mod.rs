@@ -59,7 +59,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(shutdown: watch::Receiver<bool>, session: Session, send_limit: Duration) -> Ctx {
+    fn new(shutdown: watch::Receiver<bool>, session: Session, send_limit: Duration) -> Ctx {
         Ctx { shutdown, _session: session, send_limit }
     }
 
