@@ -9,16 +9,17 @@ use tokio::sync::watch;
 
 use crate::audit::AuditLog;
 use crate::config::Config;
+use crate::db::ReadDb;
 use crate::failure::Responder;
 use crate::flags::FlagsStore;
 use crate::legacy::Legacy;
 use crate::location::Located;
-use crate::native::globaldb::GlobalDb;
 use crate::native::tasks::Tasks;
 use crate::native::{Context, Native, Registry};
 use crate::request::{Core, Limits};
 use crate::rollout::Rollout;
 use crate::rotki::cors::Cors;
+use crate::session::Sessions;
 use crate::shadow::Shadow;
 use crate::stats::Stats;
 use crate::tasks_bridge::TaskBridge;
@@ -36,7 +37,9 @@ pub struct App {
     pub legacy: Arc<Legacy>,
     pub registry: Arc<Registry>,
     /// rotki's global.db under `--data-dir`, for native handlers and `/api/globaldb`.
-    pub global_db: Option<Arc<GlobalDb>>,
+    pub global_db: Option<Arc<ReadDb>>,
+    /// What banyan knows of legacy's login, and the open user database.
+    pub sessions: Arc<Sessions>,
     pub tasks: TaskBridge,
     pub ws: Arc<Bridge>,
     /// Requests per route and backend, for `/metrics`, `/api/stats` and the dashboard.
@@ -77,16 +80,17 @@ impl App {
         let server = &config.server;
         let tasks =
             Tasks::new(config.native.task_id_base, config.native.max_pending_tasks, config.native.task_result_ttl);
-        let global_db = config.data_dir.as_deref().map(GlobalDb::new);
-        let ctx = Context::new(&config, cors.clone(), global_db.clone(), tasks.clone());
-        let native = Arc::new(Native::new(registry.clone(), Arc::new(ctx)));
+        let global_db = config.data_dir.as_deref().map(ReadDb::global);
         let legacy = Arc::new(Legacy::new(&config.legacy, server.preserve_header_case, server.max_body));
+        let sessions = Sessions::new(config.data_dir.clone(), tasks.clone(), legacy.clone());
+        let ctx = Context::new(&config, cors.clone(), global_db.clone(), tasks.clone(), sessions.clone());
+        let native = Arc::new(Native::new(registry.clone(), Arc::new(ctx)));
         let stats = Arc::new(Stats::default());
         let limits = Limits { max_body: server.max_body, native_body: config.native.body_limit as u64 };
         let shadow = Arc::new(Shadow::new(native.clone(), legacy.clone()));
         let hub = crate::ws::hub::Hub::new(config.websocket.client_queue);
         Ok(App {
-            core: Core::new(limits, tasks.clone(), stats.clone(), server.access_log),
+            core: Core::new(limits, tasks.clone(), sessions.clone(), stats.clone(), server.access_log),
             responder: Responder::new(cors.clone(), legacy.url()),
             tasks: TaskBridge::new(tasks, cors),
             ws: Arc::new(Bridge::new(hub, shutdown, config.websocket.ping_interval, legacy.clone())),
@@ -96,6 +100,7 @@ impl App {
             legacy,
             registry,
             global_db,
+            sessions,
             stats,
             shadow,
             draining: AtomicBool::new(false),

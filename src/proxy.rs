@@ -139,6 +139,11 @@ async fn serve(
             let sent = forward(req.map(body::stream), Some(ctx)).await;
             (Backend::Legacy, sent.unwrap_or_else(|(f, origin)| failed(f, origin)))
         }
+        Action::Session(step) => {
+            let origin = Cors::origin(req.headers());
+            let sent = crate::session::serve(&app.sessions, &app.legacy, step, req, peer, slot, max_body).await;
+            (Backend::Legacy, sent.unwrap_or_else(|f| failed(f, origin)))
+        }
         Action::Native(call) => match app.native.serve(call.handler, req, call.async_query).await {
             Served::Response(r) => (Backend::Native, r.map(Either::Right)),
             Served::HandBack(r) => {

@@ -85,6 +85,10 @@ pub async fn handle(admin: Arc<Admin>, req: Request<Incoming>) -> Response<Body>
             StatusCode::OK,
             &json!({"native_subscribers": app.ws.hub.subscribers(), "sessions": app.ws.sessions.open()}),
         ),
+        // Who is logged in is the user's business: a token is needed even to read it.
+        (Method::GET, "/api/session") => {
+            with_token(&admin, req, |app, _, _| json_response(StatusCode::OK, &app.sessions.describe())).await
+        }
         (Method::GET, "/api/globaldb") => match &app.global_db {
             Some(db) => json_response(
                 StatusCode::OK,

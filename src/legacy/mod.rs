@@ -70,6 +70,31 @@ impl Legacy {
         slot: &Slot<SendRequest<Body>>,
         relay: Option<crate::ws::Ctx>,
     ) -> Result<Response<Body>, Failure> {
+        let (req, upgrade) = self.outgoing(req, peer, relay);
+        let sent = tokio::time::timeout(self.timeout, self.send(req, slot)).await;
+        Self::incoming(sent.map_err(|_| Failure::TimedOut(self.timeout))??, upgrade)
+    }
+
+    /// The same on a connection of its own, never sent twice: for requests that act
+    /// (a login, a password change), where even a retry that is safe by the rule of
+    /// [`Failure::should_retry`] is one attempt more than the client made.
+    pub async fn forward_once(&self, req: Request<Body>, peer: SocketAddr) -> Result<Response<Body>, Failure> {
+        let (req, upgrade) = self.outgoing(req, peer, None);
+        let sent = tokio::time::timeout(self.timeout, async {
+            let mut sender = self.pool.connect().await.map_err(Failure::Connect)?;
+            sender.send_request(req).await.map_err(|e| send_failure(e, false, self.max_body))
+        })
+        .await;
+        Self::incoming(sent.map_err(|_| Failure::TimedOut(self.timeout))??, upgrade)
+    }
+
+    /// The request as legacy gets it: hop-by-hop headers gone, forwarding headers added.
+    fn outgoing(
+        &self,
+        req: Request<Body>,
+        peer: SocketAddr,
+        relay: Option<crate::ws::Ctx>,
+    ) -> (Request<Body>, Option<upgrade::Pending>) {
         let (mut parts, body) = req.into_parts();
         let upgrade = upgrade::take(&mut parts, relay);
         hop::strip(&mut parts.headers);
@@ -87,9 +112,11 @@ impl Legacy {
             parts.uri = path.parse().unwrap_or_else(|_| http::Uri::from_static("/"));
         }
         parts.version = Version::HTTP_11;
+        (Request::from_parts(parts, body), upgrade)
+    }
 
-        let sent = tokio::time::timeout(self.timeout, self.send(Request::from_parts(parts, body), slot)).await;
-        let mut resp = sent.map_err(|_| Failure::TimedOut(self.timeout))??;
+    /// Legacy's answer as the client gets it.
+    fn incoming(mut resp: Response<Incoming>, upgrade: Option<upgrade::Pending>) -> Result<Response<Body>, Failure> {
         let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS;
         Ok(match upgrade {
             Some(u) if switching => {

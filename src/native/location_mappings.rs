@@ -9,9 +9,9 @@ use http::StatusCode;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::globaldb::DbError;
 use super::tasks::TaskOutcome;
 use super::{Context, HandlerResult, NativeRequest, Outcome};
+use crate::db::DbError;
 use crate::rotki::args::{self, FieldErrors};
 use crate::rotki::location::{Location, EXCHANGES_TEXT};
 use crate::rotki::{json, pyrepr, response};

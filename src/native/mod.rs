@@ -9,11 +9,12 @@
 //! into a 500 or 504 envelope while the process lives on.
 
 mod assets;
-pub mod globaldb;
 mod info;
 mod location_mappings;
 mod ping;
 pub mod tasks;
+mod userdb;
+mod users;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -74,9 +75,11 @@ pub struct Context {
     pub body_limit: usize,
     pub timeout: Duration,
     /// rotki's global.db under `--data-dir` (none without a data dir: legacy answers).
-    pub global_db: Option<Arc<globaldb::GlobalDb>>,
+    pub global_db: Option<Arc<crate::db::ReadDb>>,
     /// Native async tasks.
     pub tasks: Arc<tasks::Tasks>,
+    /// The session bridge: the logged-in user's database, when banyan has it open.
+    pub sessions: Arc<crate::session::Sessions>,
 }
 
 impl Context {
@@ -85,8 +88,9 @@ impl Context {
     pub fn new(
         config: &Config,
         cors: Cors,
-        global_db: Option<Arc<globaldb::GlobalDb>>,
+        global_db: Option<Arc<crate::db::ReadDb>>,
         tasks: Arc<tasks::Tasks>,
+        sessions: Arc<crate::session::Sessions>,
     ) -> Context {
         Context {
             rotki: config.rotki.clone(),
@@ -96,6 +100,7 @@ impl Context {
             timeout: config.native.timeout,
             global_db,
             tasks,
+            sessions,
         }
     }
 }
@@ -129,6 +134,13 @@ impl Registry {
         r.add("/api/1/assets/types", &[Method::GET], |q, c| Box::pin(assets::types(q, c)));
         r.add("/api/1/assets/locationmappings", &[Method::POST], |q, c| Box::pin(location_mappings::handle(q, c)));
         r.endpoints.last_mut().expect("just added").runs_tasks = true;
+        r.add("/api/1/users", &[Method::GET], |q, c| Box::pin(users::handle(q, c)));
+        // Behind rotki's login: the session bridge's open database, else legacy.
+        r.add("/api/1/settings", &[Method::GET], |q, c| Box::pin(userdb::settings(q, c)));
+        r.add("/api/1/tags", &[Method::GET], |q, c| Box::pin(userdb::tags(q, c)));
+        r.add("/api/1/assets/ignored", &[Method::GET], |q, c| Box::pin(userdb::ignored_assets(q, c)));
+        r.add("/api/1/external_services", &[Method::GET], |q, c| Box::pin(userdb::external_services(q, c)));
+        r.add("/api/1/queried_addresses", &[Method::GET], |q, c| Box::pin(userdb::queried_addresses(q, c)));
         r
     }
 

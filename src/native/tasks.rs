@@ -139,6 +139,18 @@ impl Tasks {
         true
     }
 
+    /// Cancels every pending task and forgets every result: what rotki does to its own
+    /// tasks at a logout. The number of tasks ended.
+    pub fn end_all(&self) -> usize {
+        let ended = std::mem::take(&mut *self.lock());
+        for entry in ended.values() {
+            if let Entry::Pending(handle) = entry {
+                handle.abort();
+            }
+        }
+        ended.len()
+    }
+
     fn expire(&self, entries: &mut IndexMap<u64, Entry>) {
         entries.retain(|_, e| !matches!(e, Entry::Completed(_, at) if at.elapsed() >= self.ttl));
     }

@@ -166,9 +166,10 @@ pub fn plan(
         Action::Legacy => Carry::Legacy,
         Action::Native(call) => Carry::Native(call),
         Action::Tasks(Target::Native(task)) => Carry::Task(task),
-        // The list merges legacy's answer, which hyper's path reads whole; a handshake
-        // never gets here (`Upgrade` is handed off above).
-        Action::Tasks(Target::List) | Action::Websocket(_) => return Plan::HandOff,
+        // The list merges legacy's answer and the session bridge learns from legacy's, which
+        // hyper's path reads whole; a handshake never gets here (`Upgrade` is handed off
+        // above).
+        Action::Tasks(Target::List) | Action::Session(_) | Action::Websocket(_) => return Plan::HandOff,
     };
     let needs_parts = matches!(carry, Carry::Native(_)) || matches!(shadow, ShadowPlan::Capture(_));
     let parts = match needs_parts {
@@ -255,7 +256,16 @@ mod tests {
         let peer = "10.1.2.3:5000".parse().unwrap();
         let limits = crate::request::Limits { max_body: 1 << 20, native_body: 1024 };
         let tasks = crate::native::tasks::Tasks::new(1_000_000_000, 1, std::time::Duration::from_secs(1));
-        let core = Core::new(limits, tasks, Default::default(), false);
+        let second = std::time::Duration::from_secs(1);
+        let legacy = crate::config::LegacyConfig {
+            url: "http://127.0.0.1:9".parse().unwrap(),
+            connect_timeout: second,
+            timeout: second,
+            pool_idle_timeout: second,
+        };
+        let legacy = std::sync::Arc::new(crate::legacy::Legacy::new(&legacy, true, 1 << 20));
+        let sessions = crate::session::Sessions::new(None, tasks.clone(), legacy);
+        let core = Core::new(limits, tasks, sessions, Default::default(), false);
         match plan(head.as_bytes(), &snapshot, &core, peer, true, true, &mut out, &mut origin) {
             Plan::Forward(Forward {
                 carry: Carry::Native(_), parts: Some(parts), head_len, body_len, close, ..

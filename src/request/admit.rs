@@ -6,17 +6,21 @@
 //!    `unmatched`), and the backend the flags choose;
 //! 3. a declared body over `[server] max_body_bytes` is refused with a 413 (an undeclared,
 //!    chunked one is held to the limit as it streams);
-//! 4. the task URL space: the list and the polls and cancels of native ids are the task
+//! 4. the user lifecycle (create, login, logout, password change) and the polls and
+//!    cancels of an async login's legacy task are the session bridge's (`session/`):
+//!    never shadowed, never retried;
+//! 5. the task URL space: the list and the polls and cancels of native ids are the task
 //!    bridge's (`tasks_bridge.rs`);
-//! 5. a websocket handshake is the websocket bridge's on a route with `websocket`, else
+//! 6. a websocket handshake is the websocket bridge's on a route with `websocket`, else
 //!    legacy's (rotki completes a handshake on any path, so even on a native route);
-//! 6. a route that shadows the method captures the request if a copy could start and its
+//! 7. a route that shadows the method captures the request if a copy could start and its
 //!    declared body is small enough to duplicate, else counts it dropped;
-//! 7. a native decision with a handler is native, unless the declared body is over what
+//! 8. a native decision with a handler is native, unless the declared body is over what
 //!    native handlers read (`[native] body_limit_bytes`): that is legacy's, untouched;
-//! 8. everything else is legacy's.
+//! 9. everything else is legacy's.
 //!
-//! Pure and allocation-free like `decide`, which it calls.
+//! Pure like `decide`, which it calls, and allocation-free but for a lifecycle step's user
+//! name.
 
 use std::net::IpAddr;
 
@@ -28,6 +32,7 @@ use crate::failure::Failure;
 use crate::flags::{Snapshot, WebsocketMode};
 use crate::native::tasks::Tasks;
 use crate::native::HandlerId;
+use crate::session;
 use crate::shadow::{self, Shadow};
 use crate::stats::{labels, Label};
 use crate::tasks_bridge;
@@ -68,6 +73,8 @@ pub enum Action {
     /// Answered at once with this failure's envelope, and the connection closed.
     Refuse(Failure),
     Tasks(tasks_bridge::Target),
+    /// A step of the user lifecycle, seen by the session bridge on its way to legacy.
+    Session(session::Step),
     /// Served by the websocket bridge in this mode.
     Websocket(WebsocketMode),
     Native(NativeCall),
@@ -98,6 +105,7 @@ impl Admission {
             | Action::Websocket(WebsocketMode::Native | WebsocketMode::Merge)
             | Action::Tasks(tasks_bridge::Target::Native(_)) => Backend::Native,
             Action::Refuse(_)
+            | Action::Session(_)
             | Action::Legacy
             | Action::Websocket(WebsocketMode::Relay)
             | Action::Tasks(tasks_bridge::Target::List) => Backend::Legacy,
@@ -105,12 +113,14 @@ impl Admission {
     }
 }
 
-/// Decides what `head` means under `snapshot`. `shadow_room`: a shadow copy could start now
-/// (one that could not is not worth capturing).
+/// Decides what `head` means under `snapshot`. `login_pending`: whether a legacy task id is
+/// an async login's the session bridge waits for. `shadow_room`: a shadow copy could start
+/// now (one that could not is not worth capturing).
 pub fn admit<H: Headers + ?Sized>(
     snapshot: &Snapshot,
     limits: &Limits,
     tasks: &Tasks,
+    login_pending: impl Fn(u64) -> bool,
     head: &Head<'_, H>,
     shadow_room: bool,
 ) -> Admission {
@@ -125,6 +135,9 @@ pub fn admit<H: Headers + ?Sized>(
 
     if head.body_len.is_some_and(|n| n > limits.max_body) {
         return admission(Action::Refuse(Failure::TooLarge(limits.max_body)), ShadowPlan::Off);
+    }
+    if let Some(step) = session::Step::of(head.method, head.path, login_pending) {
+        return admission(Action::Session(step), ShadowPlan::Off);
     }
     if let Some(target) = tasks_bridge::target(tasks, head.method, head.path) {
         return admission(Action::Tasks(target), ShadowPlan::Off);
@@ -208,7 +221,7 @@ websocket = "merge"
             body_len: c.body_len,
             upgrade: c.upgrade,
         };
-        admit(&snapshot, &LIMITS, &tasks, &head, c.shadow_room)
+        admit(&snapshot, &LIMITS, &tasks, |id| id == 5, &head, c.shadow_room)
     }
 
     fn native(a: &Admission) -> Option<NativeCall> {
@@ -270,6 +283,24 @@ websocket = "merge"
         let poll = admit_case(&case(Method::GET, "/api/1/tasks/1000000007"));
         assert_eq!(poll.backend(), Backend::Native);
         assert_eq!(admit_case(&case(Method::GET, "/api/1/tasks")).backend(), Backend::Legacy);
+    }
+
+    #[test]
+    fn the_user_lifecycle_is_the_session_bridges_and_never_shadowed() {
+        let step = |m, p| match admit_case(&case(m, p)) {
+            Admission { action: Action::Session(s), shadow: ShadowPlan::Off, .. } => Some(s),
+            _ => None,
+        };
+        assert_eq!(step(Method::PUT, "/api/1/users"), Some(session::Step::Create));
+        assert_eq!(step(Method::POST, "/api/1/users/ann"), Some(session::Step::Login("ann".into())));
+        assert_eq!(step(Method::PATCH, "/api/1/users/ann/password"), Some(session::Step::Password("ann".into())));
+        // Legacy task 5 is an async login's: its poll tells the bridge the outcome.
+        assert_eq!(step(Method::GET, "/api/1/tasks/5"), Some(session::Step::Task(5)));
+        assert_eq!(step(Method::GET, "/api/1/tasks/6"), None);
+        assert_eq!(step(Method::GET, "/api/1/users"), None);
+        let mut big = case(Method::POST, "/api/1/users/ann");
+        big.body_len = Some((4 << 20) + 1);
+        assert!(matches!(admit_case(&big).action, Action::Refuse(_)), "the size limit comes first");
     }
 
     #[test]

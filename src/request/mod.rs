@@ -16,24 +16,33 @@ use crate::access;
 use crate::decide::Headers;
 use crate::flags::Snapshot;
 use crate::native::tasks::Tasks;
+use crate::session::Sessions;
 use crate::stats::Stats;
 
 pub struct Core {
     limits: Limits,
     /// Whose task ids are whose (rule 4 of admission).
     tasks: Arc<Tasks>,
+    /// Which legacy task ids are async logins (rule 4).
+    sessions: Arc<Sessions>,
     stats: Arc<Stats>,
     /// `[server] access_log`.
     access_log: bool,
 }
 
 impl Core {
-    pub fn new(limits: Limits, tasks: Arc<Tasks>, stats: Arc<Stats>, access_log: bool) -> Core {
-        Core { limits, tasks, stats, access_log }
+    pub fn new(
+        limits: Limits,
+        tasks: Arc<Tasks>,
+        sessions: Arc<Sessions>,
+        stats: Arc<Stats>,
+        access_log: bool,
+    ) -> Core {
+        Core { limits, tasks, sessions, stats, access_log }
     }
 
     pub fn admit<H: Headers + ?Sized>(&self, snapshot: &Snapshot, head: &Head<'_, H>, shadow_room: bool) -> Admission {
-        admit::admit(snapshot, &self.limits, &self.tasks, head, shadow_room)
+        admit::admit(snapshot, &self.limits, &self.tasks, |id| self.sessions.is_pending(id), head, shadow_room)
     }
 
     pub fn limits(&self) -> &Limits {

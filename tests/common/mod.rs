@@ -47,7 +47,12 @@ impl Legacy {
 
     /// On a given port (0: any free one), e.g. to bring legacy back where it was.
     pub fn start_on(port: u16, extra: &[&str]) -> Legacy {
-        let data_dir = "/tmp/banyan-test/rotki-data/".to_string();
+        Self::start_in(port, "/tmp/banyan-test/rotki-data/", extra)
+    }
+
+    /// With a data directory of its own (users, their databases).
+    pub fn start_in(port: u16, data_dir: &str, extra: &[&str]) -> Legacy {
+        let data_dir = data_dir.to_string();
         let mut child = Command::new(python())
             .arg(Path::new(ROOT).join("tests/legacy/app.py"))
             .args(["--port", &port.to_string(), "--data-dir", &data_dir])

@@ -6,7 +6,9 @@ json.dumps spacing, the stray `mimetype` header, upper-case reason phrases, the 
 500 for a wrong method or a bad JSON body, webargs 400s through jsonify, flask-cors; the
 /ws notifier (broadcast and echo); `POST /api/1/assets/locationmappings` on
 `<data-dir>/global/global.db` (created from the captures' fixture if absent), read through
-one shared connection with rotki's progress-handler hack (globaldb.py).
+one shared connection with rotki's progress-handler hack (globaldb.py); rotki's user
+lifecycle on a SQLCipher user database in WAL mode and the login-gated routes banyan's tests
+touch (users.py, user_api.py).
 
 Routes under /_test/ exist only here; they let tests see what legacy received, make it
 slow or large on purpose, or make the notifier broadcast. Start: `python app.py --port 0`;
@@ -38,6 +40,7 @@ from werkzeug.exceptions import NotFound  # noqa: E402
 
 import globaldb  # noqa: E402
 import tasks  # noqa: E402
+import user_api  # noqa: E402
 
 ASSET_TYPES = [
     'fiat', 'own chain', 'evm token', 'omni token', 'neo token', 'counterparty token',
@@ -341,6 +344,7 @@ def main():
     settings['log_level'] = args.loglevel.upper()
     settings['latest_release'] = args.latest_release
     settings['noisy_info'] = args.noisy_info
+    user_api.register(app, api_response, fail, args.data_dir)
 
     resource = Resource([('^/ws', Notifier), ('^/', app)])
     server = WSGIServer((args.host, args.port), resource, handler_class=WebSocketHandler, log=None)

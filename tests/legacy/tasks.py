@@ -61,3 +61,11 @@ def cancel(task_id):
     greenlet.kill()
     state['greenlets'].remove(greenlet)
     return 200, {'result': True, 'message': ''}
+
+
+def end_all():
+    """What rotki does to its tasks at a logout: every greenlet killed, every result forgotten;
+    the ids go on counting."""
+    gevent.killall(state['greenlets'])
+    state['greenlets'].clear()
+    state['results'].clear()

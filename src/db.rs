@@ -1,9 +1,12 @@
-//! Native reads of rotki's `global/global.db` under `--data-dir`: plain SQLite in WAL mode,
-//! which legacy keeps writing. Native code reads it through a few read-only connections,
-//! each query on a blocking thread, so a slow query never holds up other requests (no
-//! yielding inside statements as legacy's hack does: the runtime never runs a query). A
-//! query whose caller goes away (the client disconnected, the handler timed out, a task
-//! was deleted) is interrupted: its progress handler checks the query's own cancel flag.
+//! Native reads of rotki's databases, which legacy keeps writing in WAL mode: the plain
+//! SQLite `global/global.db` under `--data-dir`, and the logged-in user's SQLCipher
+//! `users/<name>/rotkehlchen.db`. Native code reads one through a few read-only
+//! connections, each query on a blocking thread, so a slow query never holds up other
+//! requests (no yielding inside statements as legacy's hack does: the runtime never runs a
+//! query). Each query is its own read transaction, so it sees everything legacy committed
+//! before it started. A query whose caller goes away (the client disconnected, the handler
+//! timed out, a task was deleted) is interrupted: its progress handler checks the query's
+//! own cancel flag.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -11,14 +14,18 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
+use zeroize::Zeroizing;
 
 /// Read-only connections at most, so slow queries cannot take every blocking thread.
 const CONNECTIONS: usize = 4;
 /// SQLite virtual-machine instructions between checks of a query's cancel flag.
 const CHECK_EVERY: std::ffi::c_int = 1000;
 
-pub struct GlobalDb {
+pub struct ReadDb {
     path: PathBuf,
+    /// The SQLCipher key statement (`PRAGMA key='...'`) for an encrypted database; wiped
+    /// from memory when the last handle goes.
+    key: Option<Zeroizing<String>>,
     permits: Arc<Semaphore>,
     idle: Mutex<Vec<Connection>>,
     /// Queries on a blocking thread now (for the admin API).
@@ -35,17 +42,43 @@ pub enum DbError {
     Query(String),
 }
 
-impl std::fmt::Debug for GlobalDb {
+impl std::fmt::Debug for ReadDb {
+    // Never the key.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GlobalDb").field("path", &self.path).finish()
+        f.debug_struct("ReadDb").field("path", &self.path).field("encrypted", &self.key.is_some()).finish()
     }
 }
 
-impl GlobalDb {
-    /// `<data_dir>/global/global.db`; opened on first use.
-    pub fn new(data_dir: &std::path::Path) -> Arc<GlobalDb> {
-        Arc::new(GlobalDb {
-            path: data_dir.join("global").join("global.db"),
+impl ReadDb {
+    /// rotki's `<data_dir>/global/global.db`; opened on first use.
+    pub fn global(data_dir: &std::path::Path) -> Arc<ReadDb> {
+        ReadDb::new(data_dir.join("global").join("global.db"), None)
+    }
+
+    /// A SQLCipher database keyed with `password` as rotki keys it: the password inside
+    /// single quotes, each of its own single quotes doubled, and SQLCipher 4's default
+    /// cipher settings. Checked at once: a wrong key or a missing file is an error here,
+    /// not on the first read.
+    pub fn encrypted(path: PathBuf, password: &str) -> Result<Arc<ReadDb>, DbError> {
+        let mut key = Zeroizing::new(String::with_capacity(password.len() + 16));
+        key.push_str("PRAGMA key='");
+        for c in password.chars() {
+            if c == '\'' {
+                key.push('\'');
+            }
+            key.push(c);
+        }
+        key.push_str("';");
+        let db = ReadDb::new(path, Some(key));
+        let conn = db.open()?;
+        db.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+        Ok(db)
+    }
+
+    fn new(path: PathBuf, key: Option<Zeroizing<String>>) -> Arc<ReadDb> {
+        Arc::new(ReadDb {
+            path,
+            key,
             permits: Arc::new(Semaphore::new(CONNECTIONS)),
             idle: Mutex::new(Vec::new()),
             running: AtomicUsize::new(0),
@@ -87,7 +120,7 @@ impl GlobalDb {
             this.running.fetch_sub(1, Ordering::Relaxed);
             conn.progress_handler(0, None::<fn() -> bool>);
             if cancel.load(Ordering::Relaxed) {
-                tracing::info!("global.db query interrupted: its caller went away");
+                tracing::info!(db = %this.path.display(), "query interrupted: its caller went away");
             }
             this.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
             drop(permit);
@@ -103,7 +136,14 @@ impl GlobalDb {
 
     fn open(&self) -> Result<Connection, DbError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        Connection::open_with_flags(&self.path, flags).map_err(|e| DbError::Open(self.path.clone(), e))
+        let failed = |e| DbError::Open(self.path.clone(), e);
+        let conn = Connection::open_with_flags(&self.path, flags).map_err(failed)?;
+        if let Some(key) = &self.key {
+            conn.execute_batch(key).map_err(failed)?;
+            // SQLCipher checks the key on the first read of a page: do one now.
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(())).map_err(failed)?;
+        }
+        Ok(conn)
     }
 }
 

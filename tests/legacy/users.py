@@ -1,0 +1,359 @@
+"""rotki's user lifecycle and the user's SQLCipher database, as the legacy app serves them.
+
+`<data-dir>/users/<name>/rotkehlchen.db`, SQLCipher 4 (the `sqlcipher3` wheel rotki v1.43.2
+pins) with default settings, keyed with `PRAGMA key='<password, each ' doubled>';`, in WAL
+mode, one connection while the user is logged in. The tables are the subset of rotki's schema
+the served routes touch, with rotki's own CREATE statements, and each read runs rotki's SQL
+(same text, so SQLite picks the same plan and the rows come in the same order). Where rotki's
+order comes from a Python set (ignored assets, the default active modules) so does this one's.
+
+Deviation, on purpose: rotki copies global.db's spam tokens into the ignored assets at every
+unlock; this app's global.db has no tokens, so it ignores the fixed SPAM list instead.
+"""
+import json
+import shutil
+import time
+from pathlib import Path
+
+import sqlcipher3
+
+SPAM = [
+    'eip155:1/erc20:0x0EA5Da303c9Ad00c8A2740c0cA8c44F12c7DA790',
+    'eip155:1/erc20:0x5C406D99E04B8494dc253FCc52943Ef82bcA7D75',
+    'eip155:1/erc20:0xDa63A8F9b33e3C927E8ce66606913bE1821f67de',
+]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (
+    name VARCHAR[24] NOT NULL PRIMARY KEY,
+    value TEXT
+);
+CREATE TABLE IF NOT EXISTS key_value_cache (
+    name TEXT NOT NULL PRIMARY KEY,
+    value TEXT
+);
+CREATE TABLE IF NOT EXISTS tags (
+    name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+    description TEXT,
+    background_color TEXT,
+    foreground_color TEXT
+);
+CREATE TABLE IF NOT EXISTS tag_mappings (
+    object_reference TEXT,
+    tag_name TEXT,
+    FOREIGN KEY(tag_name) REFERENCES tags(name)
+    PRIMARY KEY (object_reference, tag_name)
+);
+CREATE TABLE IF NOT EXISTS multisettings (
+    name VARCHAR[24] NOT NULL,
+    value TEXT,
+    UNIQUE(name, value)
+);
+CREATE TABLE IF NOT EXISTS external_service_credentials (
+    name VARCHAR[30] NOT NULL PRIMARY KEY,
+    api_key TEXT NOT NULL,
+    api_secret TEXT
+);
+CREATE TABLE IF NOT EXISTS user_credentials (
+    name TEXT NOT NULL,
+    location CHAR(1) NOT NULL DEFAULT('A'),
+    api_key TEXT,
+    api_secret TEXT,
+    passphrase TEXT,
+    PRIMARY KEY (name, location)
+);
+CREATE TABLE IF NOT EXISTS blockchain_accounts (
+    blockchain VARCHAR[24] NOT NULL,
+    account TEXT NOT NULL,
+    PRIMARY KEY (blockchain, account)
+);
+CREATE TABLE IF NOT EXISTS address_book (
+    address TEXT NOT NULL,
+    blockchain TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY(address, blockchain)
+);
+INSERT OR IGNORE INTO tags(name, description, background_color, foreground_color) VALUES ('Contract', 'System tag for smart contract addresses', '9370DB', 'FFFFFF');
+INSERT OR REPLACE INTO settings(name, value) VALUES('version', '52');
+"""
+
+# rotki's AVAILABLE_MODULES_MAP order.
+MODULES = ['makerdao_dsr', 'makerdao_vaults', 'uniswap', 'loopring', 'eth2', 'sushiswap', 'liquity',
+           'pickle_finance', 'nfts']
+# The default active modules: a set's order, fixed for this process only, as in rotki.
+DEFAULT_MODULES = list(set(MODULES) - {'makerdao_dsr'})
+
+# DBSettings in declaration order: (key, kind, default). Kinds say how the stored text reads.
+SETTINGS = [
+    ('have_premium', 'premium', False), ('version', 'int', 52), ('last_write_ts', 'int', 0),
+    ('premium_should_sync', 'bool', False), ('include_crypto2crypto', 'bool', True),
+    ('ui_floating_precision', 'int', 2), ('taxfree_after_period', 'period', 31536000),
+    ('balance_save_frequency', 'int', 24), ('include_gas_costs', 'bool', True),
+    ('ksm_rpc_endpoint', 'endpoint', ''), ('dot_rpc_endpoint', 'endpoint', ''),
+    ('beacon_rpc_endpoint', 'endpoint', 'https://ethereum-beacon-api.publicnode.com'),
+    ('btc_mempool_api', 'endpoint', ''), ('main_currency', 'str', 'USD'),
+    ('date_display_format', 'str', '%d/%m/%Y %H:%M:%S %Z'), ('submit_usage_analytics', 'bool', True),
+    ('active_modules', 'json', None), ('frontend_settings', 'str', ''),
+    ('btc_derivation_gap_limit', 'int', 20), ('calculate_past_cost_basis', 'bool', True),
+    ('display_date_in_localtime', 'bool', True),
+    ('current_price_oracles', 'json', ['defillama', 'coingecko', 'uniswapv2', 'uniswapv3']),
+    ('historical_price_oracles', 'json', ['defillama', 'coingecko', 'uniswapv3', 'uniswapv2']),
+    ('evm_indexers_order', 'json', {
+        'base': ['blockscout', 'routescan', 'etherscan'], 'optimism': ['blockscout', 'routescan', 'etherscan'],
+        'binance_sc': ['etherscan'], 'hyperliquid': ['etherscan', 'blockscout'], 'scroll': ['blockscout'],
+        'monad': ['etherscan'],
+    }),
+    ('default_evm_indexer_order', 'json', ['etherscan', 'blockscout', 'routescan']),
+    ('pnl_csv_with_formulas', 'bool', True), ('pnl_csv_have_summary', 'bool', False),
+    ('ssf_graph_multiplier', 'int', 0), ('last_data_migration', 'int', 26),
+    ('non_syncing_exchanges', 'json', []),
+    ('evmchains_to_skip_detection', 'json',
+     ['eth', 'avax', 'optimism', 'polygon_pos', 'arbitrum_one', 'base', 'gnosis', 'scroll']),
+    ('cost_basis_method', 'str', 'fifo'), ('treat_eth2_as_eth', 'bool', True),
+    ('eth_staking_taxable_after_withdrawal_enabled', 'bool', True),
+    ('address_name_priority', 'json', ['private_addressbook', 'blockchain_account', 'global_addressbook',
+                                       'ethereum_tokens', 'hardcoded_mappings', 'ens_names']),
+    ('include_fees_in_cost_basis', 'bool', True), ('infer_zero_timed_balances', 'bool', False),
+    ('query_retry_limit', 'int', 5), ('connect_timeout', 'int', 30), ('read_timeout', 'int', 30),
+    ('oracle_penalty_threshold_count', 'int', 5), ('oracle_penalty_duration', 'int', 1800),
+    ('auto_delete_calendar_entries', 'bool', True), ('auto_create_calendar_reminders', 'bool', True),
+    ('ask_user_upon_size_discrepancy', 'bool', True), ('auto_detect_tokens', 'bool', True),
+    ('csv_export_delimiter', 'str', ','), ('asset_movement_amount_tolerance', 'str', '0.005'),
+    ('asset_movement_time_range', 'int', 72000), ('suppress_missing_key_msg_services', 'json', []),
+    ('auto_create_profit_events', 'bool', False), ('use_asset_collections_in_cost_basis', 'bool', True),
+    ('internal_txs_to_repull', 'int', 100), ('internal_tx_conflict_repull_frequency', 'int', 900),
+]
+WRITABLE = {k for k, kind, _ in SETTINGS if kind not in ('premium',)} - {'version', 'last_write_ts',
+                                                                          'last_data_migration'}
+# The services GET /external_services knows (ExternalService members, lower-cased).
+SERVICES = ['etherscan', 'cryptocompare', 'beaconchain', 'loopring', 'opensea', 'blockscout', 'thegraph',
+            'gnosis_pay', 'monerium', 'defillama', 'coingecko', 'alchemy', 'helius', 'routescan']
+
+
+class Failure(Exception):
+    def __init__(self, message, status):
+        super().__init__(message)
+        self.status = status
+
+
+def key_statement(password, verb='key'):
+    return "PRAGMA %s='%s';" % (verb, password.replace("'", "''"))
+
+
+class Users:
+    """Who is logged in, and their database."""
+
+    def __init__(self, data_dir):
+        self.users_dir = Path(data_dir) / 'users'
+        self.name = None
+        self.password = None
+        self.conn = None
+
+    def listing(self):
+        if not self.users_dir.exists():
+            return {}
+        return {
+            p.name: 'loggedin' if p.name == (self.name or 'no_user') else 'loggedout'
+            for p in self.users_dir.iterdir() if p.is_dir() and (p / 'rotkehlchen.db').exists()
+        }
+
+    def _connect(self, path, password):
+        conn = sqlcipher3.connect(str(path), check_same_thread=False, isolation_level=None)
+        conn.executescript(key_statement(password))
+        try:
+            conn.execute('PRAGMA schema_version')
+        except sqlcipher3.DatabaseError:
+            conn.close()
+            raise Failure('Wrong password or invalid/corrupt database for user', 401) from None
+        conn.execute('PRAGMA foreign_keys=ON')
+        conn.execute('PRAGMA journal_mode=WAL;')
+        return conn
+
+    def write(self, statements):
+        """Runs (sql, params) pairs in one transaction that also stamps last_write_ts."""
+        c = self.conn
+        c.execute('BEGIN')
+        try:
+            for sql, params in statements:
+                c.execute(sql, params)
+            c.execute('INSERT OR REPLACE INTO settings(name, value) VALUES(?, ?)', ('last_write_ts', str(int(time.time()))))
+            c.execute('COMMIT')
+        except Exception:
+            c.execute('ROLLBACK')
+            raise
+
+    def _unlock(self, name, password):
+        self.name, self.password = name, password
+        self.write([('INSERT OR IGNORE INTO multisettings(name, value) VALUES (?, ?)', ('ignored_asset', s))
+                    for s in SPAM] + [
+            ('INSERT OR REPLACE INTO settings(name, value) VALUES(?, ?)', ('last_data_migration', 26)),
+        ])
+        return {'exchanges': [], 'settings': self.settings()}
+
+    def create(self, name, password):
+        if self.name is not None:
+            raise Failure(f'Can not create a new user because user {self.name} is already logged in. '
+                          'Log out of that user first', 409)
+        user_dir = self.users_dir / name
+        if user_dir.parent != self.users_dir:
+            raise Failure(f'Data dir for user {name} is not in the users directory. '
+                          'Usernames may not contain path separators.', 409)
+        if (user_dir / 'rotkehlchen.db').exists():
+            raise Failure(f'User {name} already exists. User data dir: {user_dir}', 409)
+        user_dir.mkdir(parents=True, exist_ok=True)
+        self.conn = self._connect(user_dir / 'rotkehlchen.db', password)
+        self.conn.executescript('BEGIN;' + SCHEMA + 'COMMIT;')
+        return self._unlock(name, password)
+
+    def login(self, name, password):
+        if self.name is not None:
+            raise Failure(f'Can not login to user {name} because user {self.name} is already logged in. '
+                          'Log out of that user first', 409)
+        user_dir = self.users_dir / name
+        if not user_dir.exists():
+            raise Failure(f'User {name} does not exist', 401)
+        if not (user_dir / 'rotkehlchen.db').exists():
+            shutil.move(user_dir, self.users_dir / f'auto_backup_{name}_{int(time.time())}')
+            raise Failure(f'User {name} exists but DB is missing. Somehow must have been manually deleted or is '
+                          'corrupt or access permissions do not allow reading. Please recreate the user account. '
+                          'A backup of the user directory was created.', 409)
+        self.conn = self._connect(user_dir / 'rotkehlchen.db', password)
+        return self._unlock(name, password)
+
+    def logout(self, name):
+        if name != self.name:
+            raise Failure(f'Provided user {name} is not the logged in user', 409)
+        self.conn.close()  # the last connection's close checkpoints the WAL
+        self.conn, self.name, self.password = None, None, None
+
+    def change_password(self, name, current, new):
+        if name != self.name:
+            raise Failure(f'Provided user "{name}" is not the logged in user', 400)
+        if current != self.password:
+            raise Failure('Provided current password is not correct', 401)
+        self.conn.executescript(key_statement(new, 'rekey'))
+        self.password = new
+
+    # -- reads, with rotki's SQL text --
+
+    def settings(self):
+        c = self.conn
+        stored = dict(c.execute('SELECT name, value FROM settings;').fetchall())
+        premium = c.execute("SELECT api_key, api_secret FROM user_credentials where name='rotkehlchen';").fetchone()
+        out = {}
+        for key, kind, default in SETTINGS:
+            text = stored.get(key, ...)
+            if kind == 'premium':
+                out[key] = premium is not None
+            elif key == 'active_modules':
+                out[key] = DEFAULT_MODULES if text is ... else json.loads(text)
+            elif text is ... or (kind == 'endpoint' and not text):
+                out[key] = default
+            elif kind == 'bool':
+                out[key] = text == 'True'
+            elif kind == 'int':
+                out[key] = int(text)
+            elif kind == 'period':
+                out[key] = None if text is None or int(text) <= 0 else int(text)
+            elif kind == 'json':
+                out[key] = json.loads(text)
+            else:
+                out[key] = str(text)
+        cache = dict(c.execute(
+            'SELECT name, value FROM key_value_cache WHERE name IN (?,?);', ('last_data_upload_ts', 'last_balance_save'),
+        ).fetchall())
+        out['last_balance_save'] = int(cache.get('last_balance_save', 0))
+        out['last_data_upload_ts'] = int(cache.get('last_data_upload_ts', 0))
+        return out
+
+    def tags(self):
+        rows = self.conn.execute('SELECT name, description, background_color, foreground_color FROM tags;')
+        return {n: {'name': n, 'description': d, 'background_color': b, 'foreground_color': f} for n, d, b, f in rows}
+
+    def ignored_assets(self):
+        rows = self.conn.execute("SELECT value FROM multisettings WHERE name='ignored_asset' ")
+        return list({r[0] for r in rows})  # a set, as rotki keeps it: its order is not the table's
+
+    def external_services(self):
+        rows = self.conn.execute('SELECT name, api_key, api_secret from external_service_credentials;')
+        return {n.replace(' ', '_').lower(): {'api_key': k} for n, k, _ in rows
+                if n.replace(' ', '_').lower() in SERVICES}
+
+    def queried_addresses(self):
+        out = {}
+        for module in MODULES:
+            rows = self.conn.execute('SELECT value FROM multisettings WHERE name=?;', (f'queried_address_{module}',))
+            values = [r[0] for r in rows]
+            if values:
+                out[module] = values
+        return out
+
+    # -- writes --
+
+    def add_tag(self, name, description, background, foreground):
+        if self.conn.execute('SELECT 1 FROM tags WHERE name=?', (name,)).fetchone():
+            raise Failure(f'Tag with name {name} already exists. Tag name matching is case insensitive.', 409)
+        self.write([('INSERT INTO tags(name, description, background_color, foreground_color) VALUES (?, ?, ?, ?)',
+                     (name, description, background, foreground))])
+
+    def edit_tag(self, name, description, background, foreground):
+        if not self.conn.execute('SELECT 1 FROM tags WHERE name=?', (name,)).fetchone():
+            raise Failure(f'Tried to edit tag with name "{name}" which does not exist', 409)
+        sets = [(c, v) for c, v in (('description', description), ('background_color', background),
+                                    ('foreground_color', foreground)) if v is not None]
+        if not sets:
+            raise Failure(f'No field was given to edit for tag "{name}"', 400)
+        sql = 'UPDATE tags SET ' + ', '.join(f'{c}=?' for c, _ in sets) + ' WHERE name=?;'
+        self.write([(sql, tuple(v for _, v in sets) + (name,))])
+
+    def delete_tag(self, name):
+        if name.lower() == 'contract':
+            raise Failure('Cannot delete reserved system tag "Contract"', 409)
+        if not self.conn.execute('SELECT 1 FROM tags WHERE name=?', (name,)).fetchone():
+            raise Failure(f'Tried to delete tag with name "{name}" which does not exist', 409)
+        self.write([('DELETE FROM tag_mappings WHERE tag_name = ?;', (name,)),
+                    ('DELETE FROM tags WHERE name = ?;', (name,))])
+
+    def ignore_assets(self, assets, ignore):
+        current = set(self.ignored_assets())
+        successful = [a for a in assets if (a not in current) == ignore]
+        no_action = [a for a in assets if a not in successful]
+        sql = ('INSERT OR IGNORE INTO multisettings(name, value) VALUES(?, ?)' if ignore
+               else 'DELETE FROM multisettings WHERE name=? AND value=?;')
+        self.write([(sql, ('ignored_asset', a)) for a in successful])
+        return {'successful': successful, 'no_action': no_action}
+
+    def set_settings(self, changes):
+        unknown = [k for k in changes if k not in WRITABLE]
+        if unknown:
+            raise Failure(json.dumps({'settings': {k: ['Unknown field.'] for k in sorted(unknown)}},
+                                     separators=(',', ':')), 400)
+        changes = dict(changes)
+        changes.setdefault('address_name_priority', dict((k, d) for k, _, d in SETTINGS)['address_name_priority'])
+        statements = []
+        for key, value in changes.items():
+            if isinstance(value, bool):
+                value = str(value)
+            elif isinstance(value, (list, dict)):
+                value = json.dumps(value)
+            elif key == 'taxfree_after_period' and value == -1:
+                value = None
+            if key.endswith('_rpc_endpoint') and value == '':
+                statements.append(('DELETE FROM settings WHERE name=?', (key,)))
+            else:
+                statements.append(('INSERT OR REPLACE INTO settings(name, value) VALUES(?, ?)', (key, value)))
+        self.write(statements)
+
+    def set_services(self, services):
+        self.write([('INSERT OR REPLACE INTO external_service_credentials(name, api_key, api_secret) '
+                     'VALUES(?, ?, ?)', (s['name'], s.get('api_key') or s.get('username'), s.get('password')))
+                    for s in services])
+
+    def delete_services(self, names):
+        self.write([('DELETE FROM external_service_credentials WHERE name=?;', (n,)) for n in names])
+
+    def add_queried_address(self, module, address):
+        key = f'queried_address_{module}'
+        if self.conn.execute('SELECT 1 FROM multisettings WHERE name=? AND value=?', (key, address)).fetchone():
+            raise Failure(f'Address {address} is already in the queried addresses for {module}', 409)
+        self.write([('INSERT INTO multisettings(name, value) VALUES(?, ?)', (key, address))])
