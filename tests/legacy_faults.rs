@@ -27,7 +27,7 @@ fn legacy_down_gives_502_and_recovery_needs_no_restart() {
     let c = client();
 
     let started = Instant::now();
-    let resp = c.get(banyan.url("/api/1/settings")).header("origin", "http://localhost:8080").send().unwrap();
+    let resp = c.get(banyan.url("/api/1/exchanges")).header("origin", "http://localhost:8080").send().unwrap();
     // As rotki does for every answer to an allowed Origin, or the browser hides the error.
     assert_eq!(resp.headers()["access-control-allow-origin"], "http://localhost:8080");
     assert_eq!(resp.headers()["vary"], "Origin");
@@ -53,7 +53,7 @@ fn legacy_down_gives_502_and_recovery_needs_no_restart() {
 
     let _legacy = Legacy::start_on(port, &[]);
     let ok = eventually(Duration::from_secs(5), || {
-        c.get(banyan.url("/api/1/settings")).send().map(|r| r.status() == 404).unwrap_or(false)
+        c.get(banyan.url("/api/1/exchanges")).send().map(|r| r.status() == 404).unwrap_or(false)
     });
     assert!(ok.is_some(), "banyan did not recover when legacy came back");
     assert_eq!(c.get(format!("http://{}/readyz", banyan.admin)).send().unwrap().status(), 200);
@@ -147,7 +147,7 @@ fn a_legacy_that_never_accepts_gives_502_at_the_connect_timeout() {
         data_dir: None,
     });
     let started = Instant::now();
-    let (status, _, body) = envelope(client().get(banyan.url("/api/1/settings")).send().unwrap());
+    let (status, _, body) = envelope(client().get(banyan.url("/api/1/exchanges")).send().unwrap());
     assert_eq!(status, 502, "{body}");
     let message = body["message"].as_str().unwrap();
     assert!(message.contains("unreachable") && message.contains("timed out"), "{body}");

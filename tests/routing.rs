@@ -93,7 +93,7 @@ fn random_stickiness_splits_roughly() {
 fn override_header_forces_a_backend_only_when_configured() {
     let legacy = Legacy::start();
     let flags = format!("[override]\nheader = \"x-banyan-force\"\n{}", info_flags("0", "random"))
-        + "\n[routes.settings]\npath = \"/api/1/settings\"\n";
+        + "\n[routes.exchanges]\npath = \"/api/1/exchanges\"\n";
     let banyan = Banyan::start(&legacy.url(), &flags);
     let c = client();
     let get = |path: &str, force: Option<&str>| {
@@ -108,7 +108,7 @@ fn override_header_forces_a_backend_only_when_configured() {
     assert_eq!(get("/api/1/ping", Some("legacy")), "legacy");
     assert_eq!(get("/api/1/ping", Some("other")), "native");
     // No native handler behind the route: legacy whatever the header says.
-    assert_eq!(get("/api/1/settings", Some("native")), "legacy");
+    assert_eq!(get("/api/1/exchanges", Some("native")), "legacy");
     drop(banyan);
 
     let banyan = Banyan::start(&legacy.url(), &info_flags("0", "random"));

@@ -128,7 +128,10 @@ fn cancelling_a_native_task_interrupts_its_query() {
     let from = banyan.log.len();
     let cancelled = delete(&banyan, &format!("/api/1/tasks/{id}"));
     assert_eq!((cancelled.status(), text(&cancelled)), (200, r#"{"result": true, "message": ""}"#.to_string()));
-    assert!(banyan.log.wait_for(from, &["global.db query interrupted"], Duration::from_secs(10)).is_some());
+    assert!(banyan
+        .log
+        .wait_for(from, &["query interrupted: its caller went away", "global/global.db"], Duration::from_secs(10))
+        .is_some());
     assert_eq!(get(&banyan, &format!("/api/1/tasks/{id}")).status(), 404);
     assert!(eventually(Duration::from_secs(5), || common::queries_running(&banyan) == 0).is_some());
 }

@@ -10,6 +10,9 @@
 //! - reload: how long a saved flags file takes to serve, while wrk loads banyan;
 //! - globaldb: `POST /api/1/assets/locationmappings` native against legacy, and legacy's
 //!   ping latency while 8 heavy queries run on either side;
+//! - userdb: `GET /api/1/settings` and `/api/1/tags` from the logged-in user's SQLCipher
+//!   database native against legacy, and legacy's ping latency while 8 clients read
+//!   settings on either side;
 //! - websocket: banyan's RSS per relayed websocket (`--ws-connections`, default 9,900) and
 //!   the time from a native publish to the last of `--ws-clients` (1,000) sockets;
 //! - shadow: the client's latency with `shadow = true` against without, both ways round:
@@ -20,7 +23,7 @@
 //! Run it with `scripts/bench-load.sh` (installs wrk, nginx and HAProxy, builds, runs).
 //! Options: `--duration SECS` (per run, default 5), `--rounds N` (default 3),
 //! `--connections 32,256`, `--threads N` (wrk threads, default 2), `--only
-//! passthrough,legacy,reload,globaldb,websocket,shadow,soak` (the parts to run; default all
+//! passthrough,legacy,reload,globaldb,userdb,websocket,shadow,soak` (the parts to run; default all
 //! but soak),
 //! `--soak-secs SECS`, `--ws-connections N`, `--ws-clients N`.
 
@@ -66,6 +69,7 @@ fn options() -> Options {
             "legacy".into(),
             "reload".into(),
             "globaldb".into(),
+            "userdb".into(),
             "websocket".into(),
             "shadow".into(),
         ],
@@ -107,6 +111,7 @@ mod procs;
 mod reload;
 mod shadow;
 mod soak;
+mod userdb;
 mod websockets;
 mod wrk;
 
@@ -125,6 +130,9 @@ fn main() {
     }
     if wants("globaldb") {
         globaldb::run(&o, dir.path());
+    }
+    if wants("userdb") {
+        userdb::run(&o, dir.path());
     }
     if wants("websocket") {
         websockets::run(&o, dir.path());

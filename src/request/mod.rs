@@ -21,7 +21,7 @@ use crate::stats::Stats;
 
 pub struct Core {
     limits: Limits,
-    /// Whose task ids are whose (rule 4 of admission).
+    /// Whose task ids are whose (rule 5 of admission).
     tasks: Arc<Tasks>,
     /// Which legacy task ids are async logins (rule 4).
     sessions: Arc<Sessions>,
