@@ -298,6 +298,29 @@ fn native_reads_while_legacy_writes() {
     );
 }
 
+/// rotki ends its tasks at a logout; a native task ends with the session too.
+#[test]
+fn a_logout_ends_native_tasks() {
+    let data = common::big_data_dir();
+    let dir = data.path().to_str().unwrap().to_string();
+    let legacy = Legacy::start_in(0, &dir, &[]);
+    let flags = "[routes.mappings]\npath = \"/api/1/assets/locationmappings\"\nmethods = [\"POST\"]\nnative = 100\nasync = true\n";
+    let banyan = Banyan::start_with(Options { legacy: legacy.url(), flags, config: "", data_dir: Some(&dir) });
+    let s = Setup { legacy, banyan, data };
+    create(&s);
+    let slow = common::SLOW.replace('}', r#", "async_query": true}"#);
+    let r = raw(
+        s.banyan.addr,
+        &request("POST", "/api/1/assets/locationmappings", &[("Content-Type", "application/json")], slow.as_bytes()),
+    );
+    let task = json_of(&r)["result"]["task_id"].as_u64().unwrap();
+    assert!(eventually(Duration::from_secs(10), || common::queries_running(&s.banyan) == 1).is_some());
+    logout(&s);
+    let poll = send(s.banyan.addr, "GET", &format!("/api/1/tasks/{task}"), &Value::Null);
+    assert_eq!(poll.status(), 404, "{}", String::from_utf8_lossy(&poll.body));
+    assert!(eventually(Duration::from_secs(10), || common::queries_running(&s.banyan) == 0).is_some());
+}
+
 fn eventually_value(f: impl FnMut() -> Option<Value>) -> Value {
     common::eventually_value(Duration::from_secs(20), f).expect("the task completes")
 }
