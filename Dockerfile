@@ -8,6 +8,9 @@
 ARG RUST_VERSION=1.95
 
 FROM rust:${RUST_VERSION}-slim-bookworm AS build
+# SQLCipher's OpenSSL is built from source (rusqlite's vendored OpenSSL): its configure
+# script needs perl and make, which the slim image lacks.
+RUN apt-get update && apt-get install -y --no-install-recommends perl make && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 # Cache mounts keep the registry and the build directory between builds, so a change to
