@@ -230,10 +230,6 @@ impl Sessions {
         let since = since.unwrap_or_else(SystemTime::now);
         let open = Arc::new(Open { user, since, db, default_modules, generation });
         tracing::info!(user = %open.user, db = %open.db.path().display(), rekeyed, "session open: native login-gated reads on");
-        if !rekeyed {
-            // A native task of an earlier session must not outlive it.
-            self.tasks.end_all();
-        }
         self.state.store(Arc::new(State::Open(open.clone())));
         tokio::spawn(watch::watch(self.clone(), generation, open.user.clone()));
     }
