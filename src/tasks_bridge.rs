@@ -38,12 +38,7 @@ pub fn target(tasks: &Tasks, method: &Method, path: &str) -> Option<Target> {
     if path == "/api/1/tasks" {
         return (method == Method::GET).then_some(Target::List);
     }
-    let digits = path.strip_prefix("/api/1/tasks/")?;
-    // Werkzeug's int converter: ASCII digits, leading zeros allowed.
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let id: u64 = digits.parse().ok()?;
+    let id = task_id(path)?;
     if !tasks.owns(id) {
         return None;
     }
@@ -53,6 +48,16 @@ pub fn target(tasks: &Tasks, method: &Method, path: &str) -> Option<Target> {
         Method::DELETE => Some(Target::Native(NativeTask::Cancel(id))),
         _ => None,
     }
+}
+
+/// The id in `/api/1/tasks/<int:task_id>`: Werkzeug's int converter, ASCII digits, leading
+/// zeros allowed.
+pub fn task_id(path: &str) -> Option<u64> {
+    let digits = path.strip_prefix("/api/1/tasks/")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// The native side of the task URL space: what both paths need to answer it.

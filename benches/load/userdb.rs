@@ -8,11 +8,9 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 
 use crate::procs::{banyan_configured, legacy_app_on};
-use crate::wrk::{median, wrk, Run};
+use crate::wrk::{median, ping_while, wrk, Run};
 use crate::Options;
 
 const READS: [(&str, &str); 2] = [("settings", "/api/1/settings"), ("tags", "/api/1/tags")];
@@ -80,36 +78,11 @@ pub fn run(o: &Options, dir: &Path) {
     println!("| settings served by | ping req/s | ping p50 ms | ping p99 ms | settings reads done |");
     println!("|---|---:|---:|---:|---:|");
     for (name, reads_at) in [("none (idle)", None), ("native", Some(native)), ("legacy", Some(legacy))] {
-        let stop = Arc::new(AtomicBool::new(false));
-        let done = Arc::new(AtomicU64::new(0));
-        let load: Vec<_> = reads_at
-            .into_iter()
-            .flat_map(|addr| std::iter::repeat(addr).take(8))
-            .map(|addr| {
-                let (stop, done) = (stop.clone(), done.clone());
-                std::thread::spawn(move || {
-                    let client = reqwest::blocking::Client::new();
-                    while !stop.load(Ordering::Relaxed) {
-                        let r = client.get(format!("http://{addr}/api/1/settings")).send();
-                        if r.is_ok_and(|r| r.status() == 200) {
-                            done.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                })
-            })
-            .collect();
-        let ping = wrk(legacy, "/api/1/ping", 1, o);
-        stop.store(true, Ordering::Relaxed);
-        for t in load {
-            let _ = t.join();
-        }
-        println!(
-            "| {name} | {:.0} | {:.2} | {:.2} | {} |",
-            ping.rps,
-            ping.p50_ms,
-            ping.p99_ms,
-            done.load(Ordering::Relaxed)
-        );
+        let (ping, done) = ping_while(legacy, reads_at, o, |client, addr| {
+            let r = client.get(format!("http://{addr}/api/1/settings")).send();
+            r.is_ok_and(|r| r.status() == 200)
+        });
+        println!("| {name} | {:.0} | {:.2} | {:.2} | {done} |", ping.rps, ping.p50_ms, ping.p99_ms);
     }
     println!();
 }

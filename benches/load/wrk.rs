@@ -80,3 +80,38 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
+
+/// wrk on legacy's `/api/1/ping` through `legacy` (one connection) while 8 clients loop
+/// `one` against `load_at` (none: an idle baseline): the ping run, and how many of the
+/// clients' requests succeeded meanwhile.
+pub fn ping_while<F>(legacy: SocketAddr, load_at: Option<SocketAddr>, o: &Options, one: F) -> (Run, u64)
+where
+    F: Fn(&reqwest::blocking::Client, SocketAddr) -> bool + Copy + Send + 'static,
+{
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let load: Vec<_> = load_at
+        .into_iter()
+        .flat_map(|addr| std::iter::repeat(addr).take(8))
+        .map(|addr| {
+            let (stop, done) = (stop.clone(), done.clone());
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::new();
+                while !stop.load(Ordering::Relaxed) {
+                    if one(&client, addr) {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    let ping = wrk(legacy, "/api/1/ping", 1, o);
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        let _ = t.join();
+    }
+    (ping, done.load(Ordering::Relaxed))
+}

@@ -33,12 +33,8 @@ impl Step {
         if path == "/api/1/users" {
             return (method == Method::PUT).then_some(Step::Create);
         }
-        if let Some(digits) = path.strip_prefix("/api/1/tasks/") {
-            // Werkzeug's int converter: ASCII digits only.
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            let id = digits.parse().ok().filter(|id| pending(*id))?;
+        if path.starts_with("/api/1/tasks/") {
+            let id = crate::tasks_bridge::task_id(path).filter(|id| pending(*id))?;
             return match *method {
                 Method::GET | Method::HEAD => Some(Step::Task(id)),
                 Method::DELETE => Some(Step::CancelTask(id)),
