@@ -17,15 +17,45 @@ use serde_json::{json, Value};
 const PASSWORD: &str = "pa'ss\"wo rd";
 const NEW_PASSWORD: &str = "n3w'pw\"";
 
-/// The reads this issue moves, all native at 100 %.
-const READS: [(&str, &str); 6] = [
+/// The GET routes this issue moves, all native at 100 %.
+const READS: [(&str, &str); 9] = [
     ("users", "/api/1/users"),
     ("settings", "/api/1/settings"),
     ("tags", "/api/1/tags"),
     ("ignored", "/api/1/assets/ignored"),
     ("services", "/api/1/external_services"),
     ("queried", "/api/1/queried_addresses"),
+    ("accounts", "/api/1/blockchains/{chain}/accounts"),
+    ("skipped", "/api/1/history/skipped_external_events"),
+    ("google", "/api/1/calendar/google"),
 ];
+
+/// The notes query the frontend sends at every login, for its page and for `global`.
+fn notes_count(location: &str) -> Value {
+    json!({"ascending": [false], "limit": 1, "location": location, "offset": 0, "order_by_attributes": ["title"], "title_substring": ""})
+}
+
+/// Every request the comparison makes: (method, path, JSON body).
+fn probes() -> Vec<(&'static str, String, Value)> {
+    let mut probes: Vec<_> = READS
+        .iter()
+        .filter(|(_, path)| !path.contains('{'))
+        .map(|(_, path)| ("GET", path.to_string(), Value::Null))
+        .collect();
+    for chain in ["eth", "gnosis", "btc", "BCH", "polygon%20pos", "ksm", "solana"] {
+        probes.push(("GET", format!("/api/1/blockchains/{chain}/accounts"), Value::Null));
+    }
+    for body in [
+        json!({}),
+        notes_count("dashboard"),
+        notes_count("global"),
+        json!({"title_substring": "t", "limit": 2, "offset": 1}),
+        json!({"order_by_attributes": ["is_pinned", "title"], "ascending": [false, true], "limit": 0, "offset": 0}),
+    ] {
+        probes.push(("POST", "/api/1/notes".to_string(), body));
+    }
+    probes
+}
 
 struct Setup {
     legacy: Legacy,
@@ -37,7 +67,8 @@ fn setup(byte_passthrough: bool) -> Setup {
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().to_str().unwrap().to_string();
     let legacy = Legacy::start_in(0, &dir, &[]);
-    let flags: String = READS.iter().map(|(name, path)| get_route(name, path, "100", "")).collect();
+    let mut flags: String = READS.iter().map(|(name, path)| get_route(name, path, "100", "")).collect();
+    flags.push_str("[routes.notes]\npath = \"/api/1/notes\"\nmethods = [\"POST\"]\nnative = 100\n");
     let config = format!("[server]\nbyte_passthrough = {byte_passthrough}\n");
     let banyan =
         Banyan::start_with(Options { legacy: legacy.url(), flags: &flags, config: &config, data_dir: Some(&dir) });
@@ -57,9 +88,10 @@ fn json_of(r: &Raw) -> Value {
 /// Every read through banyan is native and answers what legacy answers itself: status,
 /// head (but `Date`) and body bytes; ignored assets, a Python set at rotki, as a set.
 fn native_matches_legacy(s: &Setup, when: &str) {
-    for (_, path) in READS {
-        let ours = send(s.banyan.addr, "GET", path, &Value::Null);
-        let theirs = send(s.legacy.addr(), "GET", path, &Value::Null);
+    for (method, path, body) in probes() {
+        let path = path.as_str();
+        let ours = send(s.banyan.addr, method, path, &body);
+        let theirs = send(s.legacy.addr(), method, path, &body);
         assert_eq!(ours.header("x-banyan-backend"), Some("native"), "{when}: {path}: {}", ours.head);
         assert_eq!(ours.comparable_head(), theirs.comparable_head(), "{when}: {path}");
         if path == "/api/1/assets/ignored" {
@@ -101,7 +133,7 @@ fn refused_by_legacy(s: &Setup, path: &str) {
 
 /// Writes through banyan (to legacy); after each, every native read equals legacy's.
 fn writes_show_at_once(s: &Setup) {
-    let writes: [(&str, &str, Value); 9] = [
+    let writes: Vec<(&str, &str, Value)> = vec![
         (
             "PUT",
             "/api/1/tags",
@@ -131,14 +163,66 @@ fn writes_show_at_once(s: &Setup) {
             "/api/1/queried_addresses",
             json!({"module": "uniswap", "address": "0x9531C059098e3d194fF87FebB587aB07B30B1306"}),
         ),
+        (
+            "PUT",
+            "/api/1/tags",
+            json!({"name": "Beta", "description": null, "background_color": "000000", "foreground_color": "ffffff"}),
+        ),
+        (
+            "PUT",
+            "/api/1/blockchains/gnosis/accounts",
+            json!({"accounts": [
+                {"address": "0xc37b40ABdB939635068d3c5f13E7faF686F03B65", "label": "mine", "tags": ["alpha", "Beta"]},
+                {"address": "0x2B888954421b424C5D3D9Ce9bB67c9bD47537d12"},
+            ]}),
+        ),
+        (
+            "PUT",
+            "/api/1/blockchains/polygon_pos/accounts",
+            json!({"accounts": [{"address": "0xc37b40ABdB939635068d3c5f13E7faF686F03B65"}]}),
+        ),
+        (
+            "PUT",
+            "/api/1/blockchains/btc/accounts",
+            json!({"accounts": [{"address": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "label": "cold"}]}),
+        ),
+        (
+            "PUT",
+            "/api/1/notes",
+            json!({"title": "t2", "content": "c2 \u{fc}", "location": "dashboard", "is_pinned": true}),
+        ),
+        ("PUT", "/api/1/notes", json!({"title": "t1", "content": "c1", "location": "global", "is_pinned": false})),
+        (
+            "PUT",
+            "/api/1/notes",
+            json!({"title": "a note", "content": "x", "location": "dashboard", "is_pinned": false}),
+        ),
+        ("POST", "/_test/skipped_event", json!({"data": "{\"a\": 1}", "location": "kraken"})),
+        ("POST", "/_test/skipped_event", json!({"data": "{\"b\": 2}", "location": "binance"})),
+        ("POST", "/_test/skipped_event", json!({"data": "{\"c\": 3}", "location": "kraken"})),
     ];
     for (method, path, body) in writes {
         let r = send(s.banyan.addr, method, path, &body);
         assert_eq!(r.status(), 200, "{method} {path}: {}", String::from_utf8_lossy(&r.body));
         native_matches_legacy(s, &format!("after {method} {path}"));
     }
-    let tags = json_of(&send(s.banyan.addr, "GET", "/api/1/tags", &Value::Null));
-    assert_eq!(tags["result"].as_object().unwrap().keys().collect::<Vec<_>>(), ["Contract", "alpha"]);
+    // The table's order, which a parsed JSON map would hide.
+    let tags = String::from_utf8(send(s.banyan.addr, "GET", "/api/1/tags", &Value::Null).body).unwrap();
+    let at = |name: &str| tags.find(&format!(r#""{name}": {{"name""#)).unwrap_or_else(|| panic!("{name}: {tags}"));
+    assert!(at("Contract") < at("alpha") && at("alpha") < at("Beta"), "{tags}");
+    let gnosis = send(s.banyan.addr, "GET", "/api/1/blockchains/gnosis/accounts", &Value::Null);
+    assert_eq!(
+        String::from_utf8_lossy(&gnosis.body),
+        r#"{"result": [{"address": "0x2B888954421b424C5D3D9Ce9bB67c9bD47537d12", "label": null, "tags": null}, {"address": "0xc37b40ABdB939635068d3c5f13E7faF686F03B65", "label": "mine", "tags": ["Beta", "alpha"]}], "message": ""}"#
+    );
+    let skipped = send(s.banyan.addr, "GET", "/api/1/history/skipped_external_events", &Value::Null);
+    assert_eq!(
+        String::from_utf8_lossy(&skipped.body),
+        r#"{"result": {"locations": {"kraken": 2, "binance": 1}, "total": 3}, "message": ""}"#
+    );
+    let notes = json_of(&send(s.banyan.addr, "POST", "/api/1/notes", &notes_count("dashboard")));
+    assert_eq!(notes["result"]["entries"][0]["title"], "t2", "{notes}");
+    assert_eq!(notes["result"]["entries_found"], 2);
     let settings = json_of(&send(s.banyan.addr, "GET", "/api/1/settings", &Value::Null));
     assert_eq!(settings["result"]["main_currency"], "EUR");
     assert_eq!(settings["result"]["taxfree_after_period"], Value::Null);
@@ -171,7 +255,34 @@ fn lifecycle(byte_passthrough: bool) {
     let r = send(s.banyan.addr, "POST", "/api/1/users/ann", &json!({"password": PASSWORD}));
     assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(&r.body));
     native_matches_legacy(&s, "after a sync login");
+    only_legacy_answers(&s);
     assert_no_secret(&s, &[PASSWORD]);
+}
+
+/// What only legacy can answer goes there: an xpub, Google credentials, a chain rotki
+/// refuses, arguments its schema refuses.
+fn only_legacy_answers(s: &Setup) {
+    let r = send(
+        s.banyan.addr,
+        "POST",
+        "/_test/xpub",
+        &json!({"blockchain": "btc", "xpub": "xpub6Cj", "derivation_path": "m/0"}),
+    );
+    assert_eq!(r.status(), 200);
+    let r = send(s.banyan.addr, "POST", "/_test/google_credentials", &json!({"email": "ann@example.org"}));
+    assert_eq!(r.status(), 200);
+    for (method, path, body) in [
+        ("GET", "/api/1/blockchains/btc/accounts", Value::Null),
+        ("GET", "/api/1/blockchains/nope/accounts", Value::Null),
+        ("GET", "/api/1/calendar/google", Value::Null),
+        ("POST", "/api/1/notes", json!({"limit": "x"})),
+        ("POST", "/api/1/notes", json!({"order_by_attributes": ["nope"], "ascending": [true]})),
+    ] {
+        let ours = send(s.banyan.addr, method, path, &body);
+        assert_eq!(ours.header("x-banyan-backend"), Some("legacy"), "{method} {path} {body}");
+        let theirs = send(s.legacy.addr(), method, path, &body);
+        assert_eq!((ours.status(), ours.body), (theirs.status(), theirs.body), "{method} {path} {body}");
+    }
 }
 
 /// `GET /api/1/users` is native when nobody is logged in too.

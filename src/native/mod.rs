@@ -141,6 +141,12 @@ impl Registry {
         r.add("/api/1/assets/ignored", &[Method::GET], |q, c| Box::pin(userdb::ignored_assets(q, c)));
         r.add("/api/1/external_services", &[Method::GET], |q, c| Box::pin(userdb::external_services(q, c)));
         r.add("/api/1/queried_addresses", &[Method::GET], |q, c| Box::pin(userdb::queried_addresses(q, c)));
+        r.add("/api/1/blockchains/{blockchain}/accounts", &[Method::GET], |q, c| Box::pin(userdb::accounts(q, c)));
+        r.add("/api/1/notes", &[Method::POST], |q, c| Box::pin(userdb::notes(q, c)));
+        r.add("/api/1/history/skipped_external_events", &[Method::GET], |q, c| {
+            Box::pin(userdb::skipped_external_events(q, c))
+        });
+        r.add("/api/1/calendar/google", &[Method::GET], |q, c| Box::pin(userdb::google_calendar(q, c)));
         r
     }
 

@@ -6,7 +6,7 @@ import functools
 from flask import request
 
 import tasks
-from users import Failure, Users
+from users import CHAINS, Failure, Users
 
 state = {}
 
@@ -172,3 +172,60 @@ def register(app, api_response, fail, data_dir):
             users.add_queried_address(a['module'], a['address'])
             return users.queried_addresses()
         return answer(work)
+
+    def chain_of(name):
+        chain = name.replace(' ', '_').upper()
+        if chain not in CHAINS:
+            raise Failure(f'Failed to deserialize SupportedBlockchain value {name}', 400)
+        return chain
+
+    @app.route('/api/1/blockchains/<string:name>/accounts', methods=['GET'])
+    @logged_in
+    def get_accounts(name):
+        return answer(lambda: users.accounts(chain_of(name)))
+
+    @app.route('/api/1/blockchains/<string:name>/accounts', methods=['PUT'])
+    @logged_in
+    def put_accounts(name):
+        accounts = body().get('accounts', [])
+        return answer(lambda: users.add_accounts(chain_of(name), accounts))
+
+    @app.route('/api/1/notes', methods=['PUT'])
+    @logged_in
+    def put_note():
+        a = body()
+        return answer(lambda: users.add_note(a['title'], a['content'], a['location'], a['is_pinned']))
+
+    @app.route('/api/1/notes', methods=['POST'])
+    @logged_in
+    def query_notes():
+        return answer(lambda: users.notes(body()))
+
+    @app.route('/api/1/history/skipped_external_events', methods=['GET'])
+    @logged_in
+    def skipped_events():
+        return answer(users.skipped_events)
+
+    @app.route('/api/1/calendar/google', methods=['GET'])
+    @logged_in
+    def google_calendar():
+        return answer(users.google_calendar)
+
+    # Test-only: writes rotki makes through routes this app does not have (an import that
+    # skips events, Google's OAuth flow, an xpub added with its derived addresses).
+    @app.route('/_test/skipped_event', methods=['POST'])
+    @logged_in
+    def test_skip_event():
+        a = body()
+        return answer(lambda: users.skip_event(a['data'], a['location']))
+
+    @app.route('/_test/google_credentials', methods=['POST'])
+    @logged_in
+    def test_google_credentials():
+        return answer(lambda: users.store_google_credentials(body()))
+
+    @app.route('/_test/xpub', methods=['POST'])
+    @logged_in
+    def test_xpub():
+        a = body()
+        return answer(lambda: users.add_xpub(chain_of(a['blockchain']), a['xpub'], a['derivation_path']))

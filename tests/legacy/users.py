@@ -17,6 +17,8 @@ from pathlib import Path
 
 import sqlcipher3
 
+import globaldb
+
 SPAM = [
     'eip155:1/erc20:0x0EA5Da303c9Ad00c8A2740c0cA8c44F12c7DA790',
     'eip155:1/erc20:0x5C406D99E04B8494dc253FCc52943Ef82bcA7D75',
@@ -73,6 +75,28 @@ CREATE TABLE IF NOT EXISTS address_book (
     name TEXT NOT NULL,
     PRIMARY KEY(address, blockchain)
 );
+CREATE TABLE IF NOT EXISTS xpubs (
+    xpub TEXT NOT NULL,
+    derivation_path TEXT NOT NULL,
+    label TEXT,
+    blockchain TEXT NOT NULL,
+    PRIMARY KEY (xpub, derivation_path, blockchain)
+);
+CREATE TABLE IF NOT EXISTS user_notes(
+    identifier INTEGER NOT NULL PRIMARY KEY,
+    title TEXT NOT NULL,
+    content TEXT NOT NULL,
+    location TEXT NOT NULL,
+    last_update_timestamp INTEGER NOT NULL,
+    is_pinned INTEGER NOT NULL CHECK (is_pinned IN (0, 1))
+);
+CREATE TABLE IF NOT EXISTS skipped_external_events (
+    identifier INTEGER NOT NULL PRIMARY KEY,
+    data TEXT NOT NULL,
+    location CHAR(1) NOT NULL DEFAULT('A'),
+    extra_data TEXT,
+    UNIQUE(data, location)
+);
 INSERT OR IGNORE INTO tags(name, description, background_color, foreground_color) VALUES ('Contract', 'System tag for smart contract addresses', '9370DB', 'FFFFFF');
 INSERT OR REPLACE INTO settings(name, value) VALUES('version', '52');
 """
@@ -125,6 +149,20 @@ SETTINGS = [
 ]
 WRITABLE = {k for k, kind, _ in SETTINGS if kind not in ('premium',)} - {'version', 'last_write_ts',
                                                                           'last_data_migration'}
+# SupportedBlockchain values GET /blockchains/<chain>/accounts takes, and the address-book
+# group of each (its entries hold for every chain of the group).
+CHAINS = ['ETH', 'BTC', 'BCH', 'KSM', 'AVAX', 'DOT', 'OPTIMISM', 'POLYGON_POS', 'ARBITRUM_ONE', 'BASE',
+          'HYPERLIQUID', 'GNOSIS', 'SCROLL', 'BINANCE_SC', 'MONAD', 'ZKSYNC_LITE', 'SOLANA']
+GROUPS = {'BTC': 'BITCOIN', 'BCH': 'BITCOIN', 'KSM': 'SUBSTRATE', 'DOT': 'SUBSTRATE', 'SOLANA': 'SOLANA'}
+FREE_USER_NOTES_LIMIT = 10
+ACCOUNTS_SQL = (
+    "SELECT A.account, COALESCE(C1.name, C2.name), (SELECT group_concat(tag_name, ',') FROM tag_mappings "
+    "WHERE object_reference = A.account) FROM blockchain_accounts AS A LEFT OUTER JOIN address_book AS C1 "
+    "ON C1.address = A.account AND C1.blockchain = A.blockchain LEFT OUTER JOIN address_book AS C2 "
+    "ON C2.address = A.account AND C2.blockchain = ? WHERE A.blockchain=?;"
+)
+NOTE_COLUMNS = 'identifier, title, content, location, last_update_timestamp, is_pinned'
+
 # The services GET /external_services knows (ExternalService members, lower-cased).
 SERVICES = ['etherscan', 'cryptocompare', 'beaconchain', 'loopring', 'opensea', 'blockscout', 'thegraph',
             'gnosis_pay', 'monerium', 'defillama', 'coingecko', 'alchemy', 'helius', 'routescan']
@@ -357,3 +395,104 @@ class Users:
         if self.conn.execute('SELECT 1 FROM multisettings WHERE name=? AND value=?', (key, address)).fetchone():
             raise Failure(f'Address {address} is already in the queried addresses for {module}', 409)
         self.write([('INSERT INTO multisettings(name, value) VALUES(?, ?)', (key, address))])
+
+    # -- the further login-gated reads, and writes for them --
+
+    def accounts(self, chain):
+        rows = self.conn.execute(ACCOUNTS_SQL, (f'TYPE_{GROUPS.get(chain, "EVMLIKE")}', chain))
+        accounts = [{'address': a, 'label': label, 'tags': None if not tags else tags.split(',')}
+                    for a, label, tags in rows]
+        if chain not in ('BTC', 'BCH'):
+            return accounts
+        xpubs = [{'xpub': x, 'blockchain': chain.lower(), 'derivation_path': p or None, 'label': label,
+                  'tags': None, 'addresses': None}
+                 for x, p, label in self.conn.execute(
+                     'SELECT xpub, derivation_path, label FROM xpubs WHERE blockchain=? ORDER BY xpub || derivation_path',
+                     (chain,))]
+        return {'standalone': accounts, 'xpubs': xpubs}
+
+    def add_accounts(self, chain, accounts):
+        statements = []
+        for a in accounts:
+            statements.append(('INSERT INTO blockchain_accounts(blockchain, account) VALUES (?, ?)',
+                               (chain, a['address'])))
+            if a.get('label'):
+                statements.append(('INSERT OR REPLACE INTO address_book (address, blockchain, name) VALUES (?, ?, ?)',
+                                   (a['address'], chain, a['label'])))
+            statements.extend(('INSERT INTO tag_mappings(object_reference, tag_name) VALUES (?, ?)',
+                               (a['address'], t)) for t in a.get('tags') or [])
+        self.write(statements)
+        return [a['address'] for a in accounts]
+
+    def add_xpub(self, chain, xpub, path):
+        self.write([('INSERT INTO xpubs(xpub, derivation_path, label, blockchain) VALUES (?, ?, ?, ?)',
+                     (xpub, path, None, chain))])
+
+    def add_note(self, title, content, location, is_pinned):
+        count = self.conn.execute('SELECT COUNT(*) from user_notes').fetchone()[0]
+        if count >= FREE_USER_NOTES_LIMIT:
+            raise Failure(f'The limit of {FREE_USER_NOTES_LIMIT} user notes has been reached in the free plan. '
+                          'To get more notes you can upgrade to premium: https://rotki.com/products', 409)
+        cursor = self.conn.cursor()
+        cursor.execute('BEGIN')
+        cursor.execute('INSERT INTO user_notes(title, content, location, last_update_timestamp, is_pinned) '
+                       'VALUES(?, ?, ?, ?, ?)', (title, content, location, int(time.time()), is_pinned))
+        identifier = cursor.lastrowid
+        cursor.execute('INSERT OR REPLACE INTO settings(name, value) VALUES(?, ?)', ('last_write_ts', str(int(time.time()))))
+        cursor.execute('COMMIT')
+        return identifier
+
+    def notes(self, q):
+        """rotki's filter query for notes: each filter in parentheses, then the order, then the page."""
+        filters, bindings = [], []
+        if q.get('title_substring'):
+            filters.append('(title LIKE ?)')
+            bindings.append(f"%{q['title_substring']}%")
+        if q.get('location'):
+            filters.append('(location=?)')
+            bindings.append(q['location'])
+        filters.append('(last_update_timestamp >= ? AND last_update_timestamp <= ?)')
+        bindings += [q.get('from_timestamp', 0), q.get('to_timestamp', int(time.time()))]
+        attributes = q.get('order_by_attributes') or ['last_update_timestamp']
+        ascending = q.get('ascending') or [False]
+        order = ','.join(f"{a} {'ASC' if asc else 'DESC'}" for a, asc in zip(attributes, ascending))
+        unpaged = f"WHERE {' AND '.join(filters)} ORDER BY {order}"
+        paged = unpaged
+        if q.get('limit') is not None and q.get('offset') is not None:
+            paged += f" LIMIT {q['limit'] or -1}" + (f" OFFSET {q['offset']}" if q['offset'] else '')
+        rows = self.conn.execute(
+            f'SELECT {NOTE_COLUMNS} FROM (SELECT {NOTE_COLUMNS} from user_notes ORDER BY last_update_timestamp '
+            f'DESC LIMIT ?) {paged}', [FREE_USER_NOTES_LIMIT] + bindings,
+        ).fetchall()
+        found = self.conn.execute(f'SELECT COUNT(*) from user_notes {unpaged}', bindings).fetchone()[0]
+        total = self.conn.execute('SELECT COUNT(*) from user_notes').fetchone()[0]
+        return {
+            'entries': [{'identifier': i, 'title': t, 'content': c, 'location': loc, 'last_update_timestamp': ts,
+                         'is_pinned': bool(p)} for i, t, c, loc, ts, p in rows],
+            'entries_found': found, 'entries_total': total, 'entries_limit': FREE_USER_NOTES_LIMIT,
+        }
+
+    def skip_event(self, data, location):
+        self.write([('INSERT INTO skipped_external_events(data, location, extra_data) VALUES (?, ?, ?)',
+                     (data, globaldb.BY_NAME[location.upper().replace(' ', '_')], None))])
+
+    def skipped_events(self):
+        summary = {'locations': {}}
+        total = 0
+        for count, char in self.conn.execute(
+                'SELECT COUNT(*), location FROM skipped_external_events GROUP BY location'):
+            summary['locations'][globaldb.BY_CHAR[char].lower().replace('_', ' ')] = count
+            total += count
+        summary['total'] = total
+        return summary
+
+    def google_calendar(self):
+        row = self.conn.execute(
+            'SELECT value FROM key_value_cache WHERE name=?', ('google_calendar_credentials',)).fetchone()
+        if row is None:
+            return {'authenticated': False, 'user_email': None}
+        return {'authenticated': True, 'user_email': json.loads(row[0]).get('email')}
+
+    def store_google_credentials(self, credentials):
+        self.write([('INSERT OR REPLACE INTO key_value_cache(name, value) VALUES(?, ?)',
+                     ('google_calendar_credentials', json.dumps(credentials)))])

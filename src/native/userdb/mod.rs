@@ -6,6 +6,8 @@
 //! parser knows, a premium user), and one whose read failed: a read is always safe to give
 //! to legacy, whose answer is the reference.
 
+mod accounts;
+mod notes;
 mod settings;
 
 use std::sync::Arc;
@@ -17,9 +19,12 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use super::{Context, HandlerResult, NativeRequest, Outcome};
+use crate::rotki::location::Location;
 use crate::rotki::{json, response};
 use crate::session::Open;
 
+pub use accounts::handle as accounts;
+pub use notes::handle as notes;
 pub use settings::handle as settings;
 
 /// What a read found: the `result` to answer with, or `None` when only legacy can say.
@@ -50,6 +55,14 @@ where
 
 fn sql(e: rusqlite::Error) -> String {
     e.to_string()
+}
+
+/// Whether the user has premium credentials: whether premium is active then, and what it
+/// unlocks, only rotki knows.
+fn premium(conn: &Connection) -> Result<bool, String> {
+    conn.prepare_cached("SELECT api_key, api_secret FROM user_credentials where name='rotkehlchen';")
+        .and_then(|mut s| s.exists([]))
+        .map_err(sql)
 }
 
 /// `GET /api/1/tags`: every tag in the table's order (a rename re-inserts, so it moves to
@@ -174,6 +187,45 @@ pub async fn queried_addresses(req: NativeRequest, ctx: Arc<Context>) -> Handler
             }
         }
         Ok(Some(json::dumps(&modules)))
+    })
+    .await
+}
+
+/// `GET /api/1/history/skipped_external_events`: how many events were skipped per location
+/// (in the order of the locations' DB characters), and in all.
+pub async fn skipped_external_events(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
+    #[derive(Serialize)]
+    struct Summary {
+        locations: IndexMap<String, i64>,
+        total: i64,
+    }
+    gated(req, &ctx, |conn, _| {
+        let mut stmt = conn
+            .prepare_cached("SELECT COUNT(*), location FROM skipped_external_events GROUP BY location")
+            .map_err(sql)?;
+        let mut rows = stmt.query([]).map_err(sql)?;
+        let mut summary = Summary { locations: IndexMap::new(), total: 0 };
+        while let Some(row) = rows.next().map_err(sql)? {
+            let count: i64 = row.get(0).map_err(sql)?;
+            // A character rotki does not know is its 500.
+            let Ok(location) = Location::from_db(&row.get::<_, String>(1).map_err(sql)?) else { return Ok(None) };
+            summary.locations.insert(location.api_string(), count);
+            summary.total += count;
+        }
+        Ok(Some(json::dumps(&summary)))
+    })
+    .await
+}
+
+/// `GET /api/1/calendar/google`: not connected while no Google credentials are stored;
+/// with some, rotki asks Google (or refreshes them), so legacy answers.
+pub async fn google_calendar(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
+    gated(req, &ctx, |conn, _| {
+        let mut stmt = conn.prepare_cached("SELECT value FROM key_value_cache WHERE name=?").map_err(sql)?;
+        match stmt.exists(["google_calendar_credentials"]).map_err(sql)? {
+            true => Ok(None),
+            false => Ok(Some(br#"{"authenticated": false, "user_email": null}"#.to_vec())),
+        }
     })
     .await
 }

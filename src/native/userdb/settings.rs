@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::{gated, sql, Read};
+use super::{gated, premium, sql, Read};
 use crate::native::{Context, HandlerResult, NativeRequest};
 use crate::rotki::json;
 use crate::session::Open;
@@ -133,11 +133,7 @@ pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
 }
 
 fn read(conn: &rusqlite::Connection, open: &Open) -> Read {
-    let premium = conn
-        .prepare_cached("SELECT api_key, api_secret FROM user_credentials where name='rotkehlchen';")
-        .and_then(|mut s| s.exists([]))
-        .map_err(sql)?;
-    if premium {
+    if premium(conn)? {
         return Ok(None);
     }
     let mut stmt = conn.prepare_cached("SELECT name, value FROM settings;").map_err(sql)?;
