@@ -183,3 +183,17 @@ pub fn ping_flags(native: u32) -> String {
 
 /// The admin token of every banyan the benchmark starts.
 pub const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
+
+/// CPU time the processes' threads have run so far, in nanoseconds (`/proc/PID/task/*/schedstat`,
+/// as `scripts/bench-compare.sh` reads it).
+pub fn cpu_ns(pids: &[u32]) -> u64 {
+    let mut total = 0;
+    for pid in pids {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { continue };
+        for task in tasks.flatten() {
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+            total += stat.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+        }
+    }
+    total
+}

@@ -1,33 +1,57 @@
 //! The user's SQLCipher database behind rotki's login, natively and on legacy.
 //!
-//! - Throughput and latency of `GET /api/1/settings` and `GET /api/1/tags` (20 tags)
-//!   through banyan, served natively from the session bridge's open database and by the
-//!   legacy app (rotki's gevent stack on the same database), at 1 and 32 connections.
+//! - Throughput and latency of `GET /api/1/settings`, `GET /api/1/tags` (20 tags),
+//!   `GET /api/1/blockchains/gnosis/accounts` (10 accounts, labelled and tagged) and the
+//!   frontend's `POST /api/1/notes` count (10 notes) through banyan, served natively from the session bridge's open database and by the
+//!   legacy app (rotki's gevent stack on the same database), at 1 and 32 connections; with
+//!   the CPU each request cost banyan and the legacy app together (wrk shares the two
+//!   cores, so at 32 connections throughput is partly the load generator's).
 //! - Latency of legacy's `/api/1/ping` through banyan while 8 clients read settings,
 //!   natively and on legacy: what moving the reads buys the endpoints still on legacy.
 
 use std::net::SocketAddr;
 use std::path::Path;
 
-use crate::procs::{banyan_configured, legacy_app_on};
-use crate::wrk::{median, ping_while, wrk, Run};
+use crate::procs::{banyan_configured, cpu_ns, legacy_app_on};
+use crate::wrk::{median, ping_while, wrk, wrk_post, Run};
 use crate::Options;
 
-const READS: [(&str, &str); 2] = [("settings", "/api/1/settings"), ("tags", "/api/1/tags")];
+/// A wrk run and the CPU microseconds each of its requests cost banyan and legacy.
+type Costed = (Run, f64);
+
+/// (route, method, route path, request path, JSON body).
+const READS: [(&str, &str, &str, &str, Option<&str>); 4] = [
+    ("settings", "GET", "/api/1/settings", "/api/1/settings", None),
+    ("tags", "GET", "/api/1/tags", "/api/1/tags", None),
+    ("accounts", "GET", "/api/1/blockchains/{chain}/accounts", "/api/1/blockchains/gnosis/accounts", None),
+    (
+        "notes",
+        "POST",
+        "/api/1/notes",
+        "/api/1/notes",
+        Some(
+            r#"{"ascending": [false], "limit": 1, "location": "dashboard", "offset": 0, "order_by_attributes": ["title"], "title_substring": ""}"#,
+        ),
+    ),
+];
 
 pub fn run(o: &Options, dir: &Path) {
     println!("## The user database (SQLCipher, behind the login)\n");
     let data = tempfile::tempdir_in(dir).unwrap();
-    let (_legacy, port) = legacy_app_on(data.path());
+    let (legacy_proc, port) = legacy_app_on(data.path());
     let url = format!("http://127.0.0.1:{port}");
     let config = format!("data_dir = \"{}\"\n", data.path().display());
     let flags: String = READS
         .iter()
-        .map(|(name, path)| format!("[routes.{name}]\npath = \"{path}\"\nmethods = [\"GET\"]\nnative = 100\n"))
+        .map(|(name, method, path, ..)| {
+            format!("[routes.{name}]\npath = \"{path}\"\nmethods = [\"{method}\"]\nnative = 100\n")
+        })
         .collect();
     let native = banyan_configured(dir, &url, &flags, &config);
     let through = banyan_configured(dir, &url, "", &config);
     let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+    let legacy_pid = legacy_proc.0.id();
+    let (native_pids, legacy_pids) = ([native.proc.0.id(), legacy_pid], [through.proc.0.id(), legacy_pid]);
     let (native, legacy) = (addr(native.port), addr(through.port));
 
     // The user is created through the native banyan, whose session bridge opens it.
@@ -45,31 +69,54 @@ pub fn run(o: &Options, dir: &Path) {
             ),
         );
     }
+    let accounts: Vec<String> = (0..10)
+        .map(|i| format!(r#"{{"address": "0x{i:040x}", "label": "account {i}", "tags": ["tag{i}"]}}"#))
+        .collect();
+    put("/api/1/blockchains/gnosis/accounts", format!(r#"{{"accounts": [{}]}}"#, accounts.join(", ")));
+    for i in 0..10 {
+        let note = format!(r#"{{"title": "note {i}", "content": "c", "location": "dashboard", "is_pinned": false}}"#);
+        put("/api/1/notes", note);
+    }
 
-    for (_, path) in READS {
-        let r = client.get(format!("http://{native}{path}")).send().unwrap();
+    for (_, method, _, path, body) in READS {
+        let request = client.request(method.parse().unwrap(), format!("http://{native}{path}"));
+        let request = match body {
+            Some(b) => request.header("content-type", "application/json").body(b),
+            None => request,
+        };
+        let r = request.send().unwrap();
         assert_eq!(r.headers()["x-banyan-backend"], "native", "the session did not open: {path}");
-        println!("### `GET {path}`\n");
-        println!("| served by | connections | req/s | p50 ms | p99 ms |");
-        println!("|---|---:|---:|---:|---:|");
+        println!("### `{method} {path}`\n");
+        println!("| served by | connections | req/s | p50 ms | p99 ms | CPU µs/req |");
+        println!("|---|---:|---:|---:|---:|---:|");
         for conns in [1, 32] {
-            let (mut n, mut l): (Vec<Run>, Vec<Run>) = (Vec::new(), Vec::new());
+            let (mut n, mut l): (Vec<Costed>, Vec<Costed>) = (Vec::new(), Vec::new());
             for _ in 0..o.rounds {
-                n.push(wrk(native, path, conns, o));
-                l.push(wrk(legacy, path, conns, o));
+                // The run, and the CPU it cost the processes behind `at` per request.
+                let run = |at, pids: &[u32]| {
+                    let before = cpu_ns(pids);
+                    let r = match body {
+                        Some(b) => wrk_post(at, path, b, conns, o),
+                        None => wrk(at, path, conns, o),
+                    };
+                    let requests = r.rps * o.duration as f64;
+                    (r, (cpu_ns(pids) - before) as f64 / 1000.0 / requests.max(1.0))
+                };
+                n.push(run(native, &native_pids));
+                l.push(run(legacy, &legacy_pids));
             }
-            let row = |name: &str, runs: &[Run]| {
-                let m = |f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
+            let row = |name: &str, runs: &[Costed]| {
+                let m = |f: &dyn Fn(&Costed) -> f64| median(runs.iter().map(f).collect());
+                let (rps, cpu) = (m(&|r| r.0.rps), m(&|r| r.1));
                 println!(
-                    "| {name} | {conns} | {:.0} | {:.2} | {:.2} |",
-                    m(|r| r.rps),
-                    m(|r| r.p50_ms),
-                    m(|r| r.p99_ms)
+                    "| {name} | {conns} | {rps:.0} | {:.2} | {:.2} | {cpu:.0} |",
+                    m(&|r| r.0.p50_ms),
+                    m(&|r| r.0.p99_ms)
                 );
-                m(|r| r.rps)
+                (rps, cpu)
             };
-            let (nr, lr) = (row("native", &n), row("legacy (through banyan)", &l));
-            println!("| *native / legacy* | {conns} | {:.1}x | | |", nr / lr);
+            let ((nr, nc), (lr, lc)) = (row("native", &n), row("legacy (through banyan)", &l));
+            println!("| *native / legacy* | {conns} | {:.1}x | | | {:.2}x |", nr / lr, nc / lc);
         }
         println!();
     }

@@ -163,7 +163,8 @@ fn read(conn: &rusqlite::Connection, q: &Query) -> Read {
     );
     let mut all = vec![Sql::Integer(FREE_LIMIT)];
     all.extend(bindings.iter().cloned());
-    let mut stmt = conn.prepare(&select).map_err(sql)?;
+    // The frontend sends the same few queries again and again: their statements are kept.
+    let mut stmt = conn.prepare_cached(&select).map_err(sql)?;
     let entries = stmt
         .query_map(rusqlite::params_from_iter(all), |r| {
             Ok(Note {
@@ -179,8 +180,14 @@ fn read(conn: &rusqlite::Connection, q: &Query) -> Read {
         .collect::<Result<Vec<_>, _>>()
         .map_err(sql)?;
     let count = format!("SELECT COUNT(*) from user_notes {unpaged}");
-    let found = conn.query_row(&count, rusqlite::params_from_iter(bindings), |r| r.get(0)).map_err(sql)?;
-    let total = conn.query_row("SELECT COUNT(*) from user_notes", [], |r| r.get(0)).map_err(sql)?;
+    let found = conn
+        .prepare_cached(&count)
+        .and_then(|mut s| s.query_row(rusqlite::params_from_iter(bindings), |r| r.get(0)))
+        .map_err(sql)?;
+    let total = conn
+        .prepare_cached("SELECT COUNT(*) from user_notes")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(sql)?;
     let notes = Notes { entries, entries_found: found, entries_total: total, entries_limit: FREE_LIMIT };
     Ok(Some(json::dumps(&notes)))
 }
