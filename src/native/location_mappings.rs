@@ -14,6 +14,7 @@ use super::{Context, HandlerResult, NativeRequest, Outcome};
 use crate::db::DbError;
 use crate::rotki::args::{self, FieldErrors};
 use crate::rotki::location::{Location, EXCHANGES_TEXT};
+use crate::rotki::schema::integer;
 use crate::rotki::{json, pyrepr, response};
 
 /// The filters and page, as rotki's schema loads them.
@@ -143,55 +144,6 @@ fn parse(json: Option<&Value>, async_allowed: bool) -> Result<(Query, bool), Fie
     }
 }
 
-/// marshmallow's non-strict Integer: Python's `int()` of a number or a numeric string, as
-/// a decimal; null is no value; booleans and anything else fail.
-fn integer(v: &Value) -> Result<Option<String>, ()> {
-    // Python has no negative zero among ints: `int(-0.5)` is `0`.
-    let zero = |n: String| if n == "-0" { "0".to_string() } else { n };
-    integer_text(v).map(|n| n.map(zero))
-}
-
-fn integer_text(v: &Value) -> Result<Option<String>, ()> {
-    match v {
-        Value::Null => Ok(None),
-        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => Ok(Some(i.to_string())),
-            (_, Some(u), _) => Ok(Some(u.to_string())),
-            (_, _, Some(f)) if f.is_finite() => Ok(Some(format!("{:.0}", f.trunc()))),
-            _ => Err(()),
-        },
-        Value::String(s) => python_int(s).map(Some).ok_or(()),
-        _ => Err(()),
-    }
-}
-
-/// `int(s)` for a string: surrounding whitespace, a sign, ASCII digits with single
-/// underscores between them. (Python also takes non-ASCII decimal digits; those are
-/// refused here.)
-fn python_int(s: &str) -> Option<String> {
-    let t = s.trim();
-    let (negative, digits) = match t.as_bytes().first()? {
-        b'-' => (true, &t[1..]),
-        b'+' => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let ok = !digits.is_empty()
-        && !digits.starts_with('_')
-        && !digits.ends_with('_')
-        && !digits.contains("__")
-        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'_');
-    if !ok {
-        return None;
-    }
-    let plain: String = digits.chars().filter(|c| *c != '_').collect();
-    let plain = plain.trim_start_matches('0');
-    Some(match (plain.is_empty(), negative) {
-        (true, _) => "0".to_string(),
-        (false, true) => format!("-{plain}"),
-        (false, false) => plain.to_string(),
-    })
-}
-
 /// rotki's three autocommit statements (endpoints.md §d, "SQL that rotki runs").
 fn run(conn: &rusqlite::Connection, q: &Query) -> Result<Mappings, String> {
     let mut conditions = Vec::new();
@@ -236,24 +188,4 @@ fn run(conn: &rusqlite::Connection, q: &Query) -> Result<Mappings, String> {
         entries.push(Entry { asset, location, location_symbol });
     }
     Ok(Mappings { entries, entries_found, entries_total })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn integers_parse_like_marshmallow() {
-        assert_eq!(integer(&json!(3)), Ok(Some("3".into())));
-        assert_eq!(integer(&json!(3.9)), Ok(Some("3".into())));
-        assert_eq!(integer(&json!(-3.9)), Ok(Some("-3".into())));
-        assert_eq!(integer(&json!(" +0_7 ")), Ok(Some("7".into())));
-        assert_eq!(integer(&json!("-0")), Ok(Some("0".into())));
-        assert_eq!(integer(&json!(-0.5)), Ok(Some("0".into())));
-        assert_eq!(integer(&json!(null)), Ok(None));
-        for bad in [json!(true), json!("3.5"), json!("abc"), json!("1__0"), json!([1])] {
-            assert_eq!(integer(&bad), Err(()), "{bad}");
-        }
-    }
 }

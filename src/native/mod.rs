@@ -11,6 +11,7 @@
 mod assets;
 mod info;
 mod location_mappings;
+mod metadata;
 mod ping;
 pub mod tasks;
 mod userdb;
@@ -132,8 +133,16 @@ impl Registry {
         r.add("/api/1/ping", &[Method::GET], |q, c| Box::pin(ping::handle(q, c)));
         r.add("/api/1/info", &[Method::GET], |q, c| Box::pin(info::handle(q, c)));
         r.add("/api/1/assets/types", &[Method::GET], |q, c| Box::pin(assets::types(q, c)));
+        r.add("/api/1/assets/all", &[Method::POST], |q, c| Box::pin(assets::all(q, c)));
         r.add("/api/1/assets/locationmappings", &[Method::POST], |q, c| Box::pin(location_mappings::handle(q, c)));
         r.endpoints.last_mut().expect("just added").runs_tasks = true;
+        // Answers rotki computes from its own code.
+        r.add(metadata::ANSWERS[0].0, &[Method::GET], |q, c| Box::pin(metadata::serve(0, q, c)));
+        r.add(metadata::ANSWERS[1].0, &[Method::GET], |q, c| Box::pin(metadata::serve(1, q, c)));
+        r.add(metadata::ANSWERS[2].0, &[Method::GET], |q, c| Box::pin(metadata::serve(2, q, c)));
+        r.add(metadata::ANSWERS[3].0, &[Method::GET], |q, c| Box::pin(metadata::serve(3, q, c)));
+        r.add(metadata::ANSWERS[4].0, &[Method::GET], |q, c| Box::pin(metadata::serve(4, q, c)));
+        r.add(metadata::ANSWERS[5].0, &[Method::GET], |q, c| Box::pin(metadata::serve(5, q, c)));
         r.add("/api/1/users", &[Method::GET], |q, c| Box::pin(users::handle(q, c)));
         // Behind rotki's login: the session bridge's open database, else legacy.
         r.add("/api/1/settings", &[Method::GET], |q, c| Box::pin(userdb::settings(q, c)));

@@ -11,14 +11,39 @@ use crate::native::NativeRequest;
 
 /// Per-field error messages, in the order marshmallow reports them.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct FieldErrors(Vec<(String, Vec<String>)>);
+pub struct FieldErrors(Vec<(String, Messages)>);
+
+/// A field's messages, or, for a list field, its items' messages by index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Messages {
+    Field(Vec<String>),
+    Items(Vec<(usize, Vec<String>)>),
+}
 
 impl FieldErrors {
     pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
         let field = field.into();
         match self.0.iter_mut().find(|(f, _)| *f == field) {
-            Some((_, msgs)) => msgs.push(message.into()),
-            None => self.0.push((field, vec![message.into()])),
+            Some((_, Messages::Field(msgs))) => msgs.push(message.into()),
+            Some((_, items)) => *items = Messages::Field(vec![message.into()]),
+            None => self.0.push((field, Messages::Field(vec![message.into()]))),
+        }
+    }
+
+    /// An error of one item of a list field, as marshmallow's `List` reports it.
+    pub fn add_item(&mut self, field: &str, index: usize, message: impl Into<String>) {
+        let entry = match self.0.iter_mut().position(|(f, _)| f == field) {
+            Some(i) => &mut self.0[i].1,
+            None => {
+                self.0.push((field.to_string(), Messages::Items(Vec::new())));
+                &mut self.0.last_mut().expect("just pushed").1
+            }
+        };
+        if let Messages::Items(items) = entry {
+            match items.iter_mut().find(|(i, _)| *i == index) {
+                Some((_, msgs)) => msgs.push(message.into()),
+                None => items.push((index, vec![message.into()])),
+            }
         }
     }
 
@@ -37,7 +62,23 @@ impl Serialize for FieldErrors {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.0.len()))?;
         for (field, msgs) in &self.0 {
-            map.serialize_entry(field, msgs)?;
+            match msgs {
+                Messages::Field(list) => map.serialize_entry(field, list)?,
+                Messages::Items(items) => map.serialize_entry(field, &Items(items))?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// Item errors keyed by index (Python's int keys become strings in JSON).
+struct Items<'a>(&'a [(usize, Vec<String>)]);
+
+impl Serialize for Items<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (index, msgs) in self.0 {
+            map.serialize_entry(&index.to_string(), msgs)?;
         }
         map.end()
     }
@@ -155,6 +196,11 @@ mod tests {
         e.add("location", "x");
         e.add("limit", "y");
         e.add("location", "z");
-        assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"location":["x","z"],"limit":["y"]}"#);
+        e.add_item("identifiers", 2, "Not a valid string.");
+        e.add_item("identifiers", 0, "Field cannot be an empty string");
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"location":["x","z"],"limit":["y"],"identifiers":{"2":["Not a valid string."],"0":["Field cannot be an empty string"]}}"#
+        );
     }
 }

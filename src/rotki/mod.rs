@@ -3,9 +3,12 @@
 //! Native handlers build their answers from these pieces so they match legacy to the byte.
 
 pub mod args;
+pub mod assets;
 pub mod cors;
+pub mod filter;
 pub mod head;
 pub mod json;
 pub mod location;
 pub mod pyrepr;
 pub mod response;
+pub mod schema;

@@ -4,11 +4,12 @@ Flask served by gevent's pywsgi with gevent-websocket's handler, everything monk
 behaving on the wire like rotki for the endpoints banyan touches (facts in shared/rotki/):
 json.dumps spacing, the stray `mimetype` header, upper-case reason phrases, the 404 text,
 500 for a wrong method or a bad JSON body, webargs 400s through jsonify, flask-cors; the
-/ws notifier (broadcast and echo); `POST /api/1/assets/locationmappings` on
-`<data-dir>/global/global.db` (created from the captures' fixture if absent), read through
-one shared connection with rotki's progress-handler hack (globaldb.py); rotki's user
-lifecycle on a SQLCipher user database in WAL mode and the login-gated routes banyan's tests
-touch (users.py, user_api.py).
+/ws notifier (broadcast and echo); rotki's asset reads on
+`<data-dir>/global/global.db` (created from fixtures/global.sql if absent), read through
+one shared connection with rotki's progress-handler hack (globaldb.py, assets_all.py) and the
+custom-asset writes (asset_writes.py); the answers rotki computes from its own code
+(metadata.py); rotki's user lifecycle on a SQLCipher user database in WAL mode and the
+login-gated routes banyan's tests touch (users.py, user_api.py).
 
 Routes under /_test/ exist only here; they let tests see what legacy received, make it
 slow or large on purpose, or make the notifier broadcast. Start: `python app.py --port 0`;
@@ -38,7 +39,10 @@ from marshmallow import Schema, ValidationError, fields  # noqa: E402
 from webargs.flaskparser import parser, use_kwargs  # noqa: E402
 from werkzeug.exceptions import NotFound  # noqa: E402
 
+import asset_writes  # noqa: E402
+import assets_all  # noqa: E402
 import globaldb  # noqa: E402
+import metadata  # noqa: E402
 import tasks  # noqa: E402
 import user_api  # noqa: E402
 
@@ -345,6 +349,10 @@ def main():
     settings['latest_release'] = args.latest_release
     settings['noisy_info'] = args.noisy_info
     user_api.register(app, api_response, fail, args.data_dir)
+    users = user_api.state['users']
+    assets_all.register(app, api_response, fail, settings['global_db'], users)
+    asset_writes.register(app, api_response, fail, settings['global_db'], users)
+    metadata.register(app, api_response, fail, users)
 
     resource = Resource([('^/ws', Notifier), ('^/', app)])
     server = WSGIServer((args.host, args.port), resource, handler_class=WebSocketHandler, log=None)

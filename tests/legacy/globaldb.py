@@ -41,52 +41,20 @@ SUPPORTED_TEXT = (
 )
 SUPPORTED = {n for n, allowed in LOCATIONS if allowed}
 
-SCHEMA = """
-CREATE TABLE settings (name VARCHAR[24] NOT NULL PRIMARY KEY, value TEXT);
-CREATE TABLE asset_types (type CHAR(1) PRIMARY KEY NOT NULL, seq INTEGER UNIQUE);
-CREATE TABLE assets (identifier TEXT PRIMARY KEY NOT NULL COLLATE NOCASE, name TEXT,
-                     type CHAR(1) NOT NULL DEFAULT('A') REFERENCES asset_types(type));
-CREATE TABLE common_asset_details (identifier TEXT PRIMARY KEY NOT NULL COLLATE NOCASE,
-    symbol TEXT, coingecko TEXT, cryptocompare TEXT, forked TEXT, started INTEGER, swapped_for TEXT,
-    FOREIGN KEY (forked) REFERENCES assets(identifier) ON UPDATE CASCADE ON DELETE SET NULL,
-    FOREIGN KEY (identifier) REFERENCES assets(identifier) ON UPDATE CASCADE ON DELETE CASCADE,
-    FOREIGN KEY (swapped_for) REFERENCES assets(identifier) ON UPDATE CASCADE ON DELETE SET NULL);
-CREATE TABLE location_asset_mappings (location TEXT, exchange_symbol TEXT NOT NULL,
-    local_id TEXT NOT NULL COLLATE NOCASE, UNIQUE (location, exchange_symbol));
-CREATE INDEX idx_assets_identifier ON assets (identifier);
-CREATE INDEX idx_common_assets_identifier ON common_asset_details (identifier);
-CREATE INDEX idx_location_mappings_identifier ON location_asset_mappings (local_id);
-INSERT INTO settings VALUES ('version', '16'), ('assets_version', '42');
-"""
-
-# The rows of the captures (endpoints.md, "Test data"), in rowid order.
-MAPPINGS = [
-    ('B', 'XBT', 'BTC'),
-    (None, 'USDC', 'eip155:1/erc20:0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48'),
-    ('E', 'BETH', 'ETH2'),
-    ('B', 'XETH', 'ETH'),
-    (None, 'DAI', 'eip155:1/erc20:0x6B175474E89094C44Da98b954EedeAC495271d0F'),
-    ('E', 'BCHABC', 'BCH'),
-    ('B', 'ETH2', 'ETH2'),
-    ('G', 'FET', 'eip155:1/erc20:0xaea46A60368A7bD060eec7DF8CBa43b7EF41Ad85'),
-    ('l', 'ETH-AETH', 'ETH'),
-    ('B', 'ZEUR', 'EUR'),
-]
+FIXTURE = Path(__file__).parent / 'fixtures' / 'global.sql'
 
 
 def ensure(data_dir):
-    """Creates the fixture global.db if there is none; atomically, so parallel test
-    processes sharing a data dir never see half a file."""
+    """Creates the fixture global.db (fixtures/global.sql: rotki's schema v16, a slice of a
+    real global.db's assets and the captures' location mappings) if there is none;
+    atomically, so parallel test processes sharing a data dir never see half a file."""
     path = Path(data_dir) / 'global' / 'global.db'
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'global.db.{os.getpid()}.tmp')
     conn = sqlite3.connect(tmp)
-    conn.executescript(SCHEMA)
-    conn.executemany(
-        'INSERT INTO location_asset_mappings(location, exchange_symbol, local_id) VALUES (?, ?, ?)', MAPPINGS,
-    )
+    conn.executescript(FIXTURE.read_text())
     conn.commit()
     conn.execute('PRAGMA journal_mode=WAL')
     conn.close()

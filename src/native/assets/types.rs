@@ -5,44 +5,17 @@ use std::sync::{Arc, LazyLock};
 use bytes::Bytes;
 use http::StatusCode;
 
-use super::{Context, HandlerResult, NativeRequest, Outcome};
+use crate::native::{Context, HandlerResult, NativeRequest, Outcome};
 use crate::rotki::{json, response};
-
-/// rotki's `AssetType` enum in declaration order, without `nft`, as the API names them.
-pub const ASSET_TYPES: [&str; 24] = [
-    "fiat",
-    "own chain",
-    "evm token",
-    "omni token",
-    "neo token",
-    "counterparty token",
-    "bitshares token",
-    "ardor token",
-    "nxt token",
-    "ubiq token",
-    "nubits token",
-    "burst token",
-    "waves token",
-    "qtum token",
-    "stellar token",
-    "tron token",
-    "ontology token",
-    "vechain token",
-    "eos token",
-    "fusion token",
-    "luniverse token",
-    "other",
-    "solana token",
-    "custom asset",
-];
 
 static TYPES_BODY: LazyLock<Bytes> = LazyLock::new(|| {
     #[derive(serde::Serialize)]
     struct Envelope {
-        result: [&'static str; 24],
+        result: Vec<String>,
         message: &'static str,
     }
-    Bytes::from(json::dumps(&Envelope { result: ASSET_TYPES, message: "" }))
+    let types = crate::rotki::assets::public_asset_types().collect();
+    Bytes::from(json::dumps(&Envelope { result: types, message: "" }))
 });
 
 /// `GET /api/1/assets/types`: a constant list; `async_query` and any body are ignored.

@@ -1,0 +1,343 @@
+//! `POST /api/1/assets/all`: rotki's asset list from global.db, filtered, ordered and paged
+//! as rotki's `AssetsPostSchema` and `GlobalDBHandler.retrieve_assets` do. rotki skips the
+//! user's ignored assets while it reads the rows (they live in the user's database), so the
+//! page is counted in code, not by SQL: a limit of 0 still returns one row, as rotki's does.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use rusqlite::types::Value;
+use rusqlite::Connection;
+
+use super::{answer, ignored_ids, order_rules, parse_address, Cell, Ignored};
+use crate::native::{Context, HandlerResult, NativeRequest, Outcome};
+use crate::rotki::assets::{AssetType, ChainId, TokenKind};
+use crate::rotki::filter::FilterQuery;
+use crate::rotki::json;
+use crate::rotki::schema::{Fields, Refusal};
+
+/// Every asset with its details, one row per asset (rotki's `parent_query`).
+const PARENT: &str = "
+        SELECT A.identifier AS identifier, A.type,
+        COALESCE(B.address, S.address) AS address,
+        COALESCE(B.decimals, S.decimals) AS decimals,
+        A.name, C.symbol, C.started, C.forked, C.swapped_for, C.coingecko, C.cryptocompare,
+        COALESCE(B.protocol, S.protocol) AS protocol,
+        B.chain,
+        COALESCE(B.token_kind, S.token_kind) AS token_kind,
+        D.notes, D.type AS custom_asset_type
+        FROM assets as A
+        LEFT JOIN common_asset_details AS C ON C.identifier = A.identifier
+        LEFT JOIN evm_tokens as B ON B.identifier = A.identifier
+        LEFT JOIN custom_assets as D ON D.identifier = A.identifier
+        LEFT JOIN solana_tokens as S ON S.identifier = A.identifier
+        ";
+
+struct Query {
+    filter: FilterQuery,
+    ignored: Ignored,
+}
+
+pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
+    let (Some(open), Some(global)) = (ctx.sessions.open(), ctx.global_db.clone()) else {
+        return Ok(Outcome::HandBack(req));
+    };
+    let query = match parse(req.json.as_ref()) {
+        Ok(q) => q,
+        Err(refusal) => return Ok(super::refuse(req, refusal)),
+    };
+    let ignored = match query.ignored {
+        Ignored::None => HashSet::new(),
+        _ => match ignored_ids(&open).await {
+            Some(ids) => ids,
+            None => return Ok(Outcome::HandBack(req)),
+        },
+    };
+    answer(req, &global, move |conn| run(conn, &query, &ignored)).await
+}
+
+/// `AssetsPostSchema`: its fields in declaration order (the order-by and pagination
+/// fields it inherits first), then its two schema validators, then the address check.
+fn parse(json: Option<&serde_json::Value>) -> Result<Query, Refusal> {
+    let mut f = Fields::resource_json(json)?;
+    let order = f.string_list("order_by_attributes", false, false);
+    let ascending = f.bool_list("ascending");
+    let limit = f.integer("limit");
+    let offset = f.integer("offset");
+    let name = f.empty_as_none("name");
+    let symbol = f.empty_as_none("symbol");
+    let asset_type = f.enumeration("asset_type", "AssetType", true, AssetType::from_api);
+    let address = f.empty_as_none("address");
+    let chain = f.enumeration("evm_chain", "evm chain", true, ChainId::from_api);
+    let ignored = f.enumeration("ignored_assets_handling", "IgnoredAssetsHandling", false, Ignored::from_api);
+    let owned_only = f.boolean("show_user_owned_assets_only", false);
+    let whitelisted_only = f.boolean("show_whitelisted_assets_only", false);
+    let identifiers = f.string_list("identifiers", false, true);
+    // Any field error (an unknown field too) skips the schema validators.
+    f.finish()?;
+    let mut errors = crate::rotki::args::FieldErrors::default();
+    // Both validators run; the second looks at the list as given.
+    let several = order.as_ref().is_some_and(|o| o.len() > 1);
+    let rules = order_rules(order, ascending, &mut errors);
+    if several {
+        errors.add("order_by_attributes", "Multiple fields ordering is not allowed.");
+    } else if chain.is_some() && asset_type.is_some_and(|t| t != AssetType::EVM_TOKEN) {
+        errors.add("evm_chain", "Filtering by evm_chain is only supported for evm tokens");
+    }
+    if !errors.is_empty() {
+        return Err(Refusal::Invalid(errors));
+    }
+    let address = match address {
+        Some(a) => Some(parse_address(&a).ok_or_else(|| {
+            crate::rotki::args::FieldErrors::single(
+                "address",
+                &format!("Given value {a} is not a valid EVM or Solana address"),
+            )
+        })?),
+        None => None,
+    };
+    let rules = rules.unwrap_or_else(|| vec![("name".to_string(), false)]);
+    let mut filter = FilterQuery::new(limit, offset).order_by(rules, false);
+    if let Some(name) = name {
+        filter.substring("name", &name);
+    }
+    if let Some(symbol) = symbol {
+        filter.substring("symbol", &symbol);
+    }
+    if let Some(t) = asset_type {
+        filter.equals("type", Value::Text(t.db_char()));
+    }
+    if let Some(ids) = identifiers {
+        let ids: Vec<String> = ids.into_iter().flatten().collect();
+        filter.one_of("identifier", &ids);
+    }
+    if owned_only {
+        filter.filter("identifier IN (SELECT asset_id FROM user_owned_assets)", []);
+    }
+    if let Some(chain) = chain {
+        filter.equals("chain", Value::Integer(chain.0.into()));
+    }
+    if let Some(address) = address {
+        filter.equals("address", Value::Text(address));
+    }
+    if whitelisted_only {
+        filter.filter("identifier IN (SELECT value FROM general_cache WHERE key='SPAM_ASSET_FALSE_POSITIVE')", []);
+    }
+    Ok(Query { filter, ignored: ignored.unwrap_or(Ignored::None) })
+}
+
+/// The rows, their underlying tokens, and the counts. `None` when a row holds what only
+/// rotki's own code can render (a type or chain it does not know: its 500).
+fn run(conn: &Connection, q: &Query, ignored: &HashSet<String>) -> Result<Option<Vec<u8>>, String> {
+    let sql_error = super::sql_error;
+    let tail = q.filter.prepare(false);
+    let params = rusqlite::params_from_iter(q.filter.params());
+    let (mut offset, limit) = match q.filter.page() {
+        Some(page) => (super::small(&page.offset), Some(super::small(&page.limit))),
+        None => (0, None),
+    };
+    let mut entries: IndexMap<String, IndexMap<&'static str, Cell>> = IndexMap::new();
+    let mut stmt = conn.prepare(&format!("SELECT * FROM ({PARENT}) {tail}")).map_err(sql_error)?;
+    let mut rows = stmt.query(params).map_err(sql_error)?;
+    while let Some(row) = rows.next().map_err(sql_error)? {
+        let cell = |i: usize| Cell::of(row.get_ref(i).map_err(sql_error)?);
+        let Some(identifier) = cell(0)?.text() else { return Ok(None) };
+        if q.ignored.skips(&identifier, ignored) {
+            continue;
+        }
+        if offset > 0 {
+            offset -= 1;
+            continue;
+        }
+        let Some(asset_type) = cell(1)?.text().and_then(|t| AssetType::from_db(&t)) else { return Ok(None) };
+        let mut data: IndexMap<&'static str, Cell> = IndexMap::new();
+        data.insert("identifier", Cell::Text(identifier.clone()));
+        data.insert("asset_type", Cell::Text(asset_type.api_string()));
+        data.insert("name", cell(4)?);
+        let common = |data: &mut IndexMap<&'static str, Cell>| -> Result<(), String> {
+            for (key, i) in [
+                ("symbol", 5),
+                ("started", 6),
+                ("swapped_for", 8),
+                ("forked", 7),
+                ("cryptocompare", 10),
+                ("coingecko", 9),
+            ] {
+                data.insert(key, cell(i)?);
+            }
+            Ok(())
+        };
+        if asset_type == AssetType::FIAT {
+            data.insert("symbol", cell(5)?);
+            data.insert("started", cell(6)?);
+        } else if asset_type == AssetType::EVM_TOKEN {
+            let chain = match cell(12)? {
+                Cell::Int(id) => ChainId::from_db(id),
+                _ => None,
+            };
+            let kind = cell(13)?.text().and_then(|k| TokenKind::from_db(&k)).filter(|k| k.is_evm());
+            let (Some(chain), Some(kind)) = (chain, kind) else { return Ok(None) };
+            data.insert("address", cell(2)?);
+            data.insert("evm_chain", Cell::Text(chain.name()));
+            data.insert("token_kind", Cell::Text(kind.api_string().to_string()));
+            data.insert("decimals", cell(3)?);
+            data.insert("underlying_tokens", Cell::Null);
+            data.insert("protocol", cell(11)?);
+            common(&mut data)?;
+            if kind == TokenKind::ERC721 {
+                data.insert("collectible_id", collectible_id(&identifier));
+            }
+        } else if asset_type == AssetType::SOLANA_TOKEN {
+            let kind = cell(13)?.text().and_then(|k| TokenKind::from_db(&k)).filter(|k| k.is_solana());
+            let Some(kind) = kind else { return Ok(None) };
+            data.insert("protocol", cell(11)?);
+            data.insert("token_kind", Cell::Text(kind.api_string().to_string()));
+            data.insert("address", cell(2)?);
+            data.insert("decimals", cell(3)?);
+            common(&mut data)?;
+        } else if asset_type.is_crypto() {
+            common(&mut data)?;
+        } else if asset_type == AssetType::CUSTOM_ASSET {
+            data.insert("notes", cell(14)?);
+            data.insert("custom_asset_type", cell(15)?);
+        }
+        if data.values().any(|c| matches!(c, Cell::Unsupported)) {
+            return Ok(None);
+        }
+        entries.insert(identifier, data);
+        if limit.is_some_and(|l| entries.len() as i128 >= l) {
+            break;
+        }
+    }
+    drop(rows);
+    drop(stmt);
+    if !underlying_tokens(conn, &mut entries)? {
+        return Ok(None);
+    }
+    let found = match q.ignored {
+        Ignored::None => conn
+            .query_row(
+                &format!("SELECT COUNT(*) FROM ({PARENT}) {tail}"),
+                rusqlite::params_from_iter(q.filter.params()),
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(sql_error)?,
+        handling => {
+            let mut stmt = conn.prepare(&format!("SELECT identifier FROM ({PARENT}) {tail}")).map_err(sql_error)?;
+            let ids = stmt
+                .query_map(rusqlite::params_from_iter(q.filter.params()), |r| r.get::<_, String>(0))
+                .map_err(sql_error)?
+                .collect::<Result<HashSet<String>, _>>()
+                .map_err(sql_error)?;
+            let ignored_found = ids.iter().filter(|id| ignored.contains(*id)).count();
+            match handling {
+                Ignored::Exclude => (ids.len() - ignored_found) as i64,
+                _ => ignored_found as i64,
+            }
+        }
+    };
+    let total: i64 = conn.query_row("SELECT COUNT(*) FROM assets", [], |r| r.get(0)).map_err(sql_error)?;
+    #[derive(serde::Serialize)]
+    struct Page<'a> {
+        entries: Vec<&'a IndexMap<&'static str, Cell>>,
+        entries_found: i64,
+        entries_total: i64,
+        entries_limit: i64,
+    }
+    let page =
+        Page { entries: entries.values().collect(), entries_found: found, entries_total: total, entries_limit: -1 };
+    Ok(Some(json::dumps(&page)))
+}
+
+/// Fills `underlying_tokens` of the tokens that have some, with rotki's weights: each one
+/// as a percentage, the last one what makes them add up to 100. False when a row is not
+/// one rotki reads.
+fn underlying_tokens(
+    conn: &Connection,
+    entries: &mut IndexMap<String, IndexMap<&'static str, Cell>>,
+) -> Result<bool, String> {
+    let sql = format!(
+        "SELECT parent_token_entry, address, token_kind, weight FROM underlying_tokens_list LEFT JOIN evm_tokens ON \
+         underlying_tokens_list.identifier=evm_tokens.identifier WHERE parent_token_entry IN ({})",
+        vec!["?"; entries.len()].join(",")
+    );
+    let mut stmt = conn.prepare(&sql).map_err(super::sql_error)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(entries.keys())).map_err(super::sql_error)?;
+    let mut found: IndexMap<String, Vec<(Cell, TokenKind, String)>> = IndexMap::new();
+    while let Some(row) = rows.next().map_err(super::sql_error)? {
+        let cell = |i: usize| row.get_ref(i).map_err(super::sql_error).and_then(Cell::of);
+        let (Some(parent), address, Some(kind), Some(weight)) =
+            (cell(0)?.text(), cell(1)?, cell(2)?.text(), cell(3)?.text())
+        else {
+            return Ok(false);
+        };
+        let Some(kind) = TokenKind::from_db(&kind).filter(|k| k.is_evm()) else { return Ok(false) };
+        found.entry(parent).or_default().push((address, kind, weight));
+    }
+    for (parent, tokens) in found {
+        let Some(percentages) = weights(tokens.iter().map(|t| t.2.as_str())) else { return Ok(false) };
+        let list: Vec<IndexMap<&'static str, Cell>> = tokens
+            .into_iter()
+            .zip(percentages)
+            .map(|((address, kind, _), weight)| {
+                IndexMap::from([
+                    ("address", address),
+                    ("token_kind", Cell::Text(kind.api_string().to_string())),
+                    ("weight", Cell::Text(weight)),
+                ])
+            })
+            .collect();
+        let Some(entry) = entries.get_mut(&parent) else { return Ok(false) };
+        entry.insert("underlying_tokens", Cell::List(list));
+    }
+    Ok(true)
+}
+
+/// `tokenid_to_collectible_id`: the last part of an erc721 identifier with three parts.
+fn collectible_id(identifier: &str) -> Cell {
+    let parts: Vec<&str> = identifier.split('/').collect();
+    match identifier.contains("erc721") && parts.len() == 3 {
+        true => Cell::Text(parts[2].to_string()),
+        false => Cell::Null,
+    }
+}
+
+/// rotki's normalized weights as `str(FVal(w) * 100)`: every weight but the last as given,
+/// the last `1 - sum(the others)`, printed without trailing zeros. Exact decimal arithmetic
+/// on plain decimals (`12.5`); anything else (exponents, signs, NaN) is left to rotki.
+fn weights<'a>(texts: impl Iterator<Item = &'a str>) -> Option<Vec<String>> {
+    let values: Vec<super::Decimal> = texts.map(super::Decimal::parse).collect::<Option<_>>()?;
+    let mut sum = super::Decimal::ZERO;
+    let mut out = Vec::with_capacity(values.len());
+    for (i, w) in values.iter().enumerate() {
+        let weight = if i + 1 == values.len() { super::Decimal::ONE.sub(sum)? } else { *w };
+        out.push(weight.times_100()?.to_string());
+        sum = sum.add(*w)?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_as_rotki_prints_them() {
+        assert_eq!(weights(["1", "1"].into_iter()), Some(vec!["100".into(), "0".into()]));
+        assert_eq!(weights(["0.5", "0.5"].into_iter()), Some(vec!["50".into(), "50".into()]));
+        assert_eq!(weights(["1.0"].into_iter()), Some(vec!["100".into()]));
+        assert_eq!(
+            weights(["0.333", "0.333", "0.333"].into_iter()),
+            Some(vec!["33.3".into(), "33.3".into(), "33.4".into()])
+        );
+        assert_eq!(weights(["0.6", "0.6"].into_iter()), Some(vec!["60".into(), "40".into()]));
+        assert_eq!(weights(["1e-2"].into_iter()), None);
+    }
+
+    #[test]
+    fn collectible_ids() {
+        assert!(matches!(collectible_id("eip155:1/erc721:0xabc/42"), Cell::Text(s) if s == "42"));
+        assert!(matches!(collectible_id("eip155:1/erc20:0xabc"), Cell::Null));
+    }
+}

@@ -1,0 +1,330 @@
+//! rotki's asset module, native: reads of global.db (and of the user's ignored assets, in
+//! the user's database) answered as rotki v1.43.2 answers them. rotki builds these routes'
+//! schemas from the logged-in user's database, so before a login it answers 500 for every
+//! request; without an open session banyan hands the request to legacy for those bytes.
+//! Each query runs on global.db's blocking pool and is read fresh (no cache), so a write
+//! legacy made shows on the next read.
+
+mod all;
+mod types;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::StatusCode;
+use indexmap::IndexMap;
+use rusqlite::types::ValueRef;
+use rusqlite::Connection;
+use serde::ser::{Serialize, Serializer};
+
+use super::{HandlerResult, NativeRequest, Outcome};
+use crate::db::{DbError, ReadDb};
+use crate::rotki::args::FieldErrors;
+use crate::rotki::filter::is_column_name;
+use crate::rotki::response;
+use crate::rotki::schema::Refusal;
+use crate::session::Open;
+
+pub use all::handle as all;
+pub use types::types;
+
+/// Runs a read of global.db: its JSON `result` in rotki's envelope; `None` (a row only
+/// rotki renders) or no global.db goes to legacy; a failing statement is rotki's 500 with
+/// SQLite's message.
+async fn answer<F>(req: NativeRequest, db: &Arc<ReadDb>, query: F) -> HandlerResult
+where
+    F: FnOnce(&Connection) -> Result<Option<Vec<u8>>, String> + Send + 'static,
+{
+    match db.read(query).await {
+        Ok(Some(result)) => {
+            let mut body = Vec::with_capacity(result.len() + 32);
+            body.extend_from_slice(br#"{"result": "#);
+            body.extend_from_slice(&result);
+            body.extend_from_slice(br#", "message": ""}"#);
+            Ok(Outcome::Respond(response::api_response(StatusCode::OK, Bytes::from(body))))
+        }
+        Ok(None) | Err(DbError::Open(..)) => Ok(Outcome::HandBack(req)),
+        Err(DbError::Query(message)) => {
+            Ok(Outcome::Respond(response::fail(StatusCode::INTERNAL_SERVER_ERROR, &message)))
+        }
+    }
+}
+
+/// A body rotki refuses: its 400, or legacy's answer for a shape only it words exactly.
+fn refuse(req: NativeRequest, refusal: Refusal) -> Outcome {
+    match refusal {
+        Refusal::Invalid(errors) => Outcome::Respond(response::validation_error(&errors)),
+        Refusal::Legacy => Outcome::HandBack(req),
+    }
+}
+
+/// SQLite's own message, as Python's sqlite3 words the exception.
+fn sql_error(e: rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqliteFailure(_, Some(message)) => message,
+        rusqlite::Error::SqlInputError { msg, .. } => msg,
+        other => other.to_string(),
+    }
+}
+
+/// The user's ignored assets (`get_ignored_asset_ids`); `None` if the read failed.
+async fn ignored_ids(open: &Arc<Open>) -> Option<HashSet<String>> {
+    let read = open.db.read(|conn| {
+        let mut stmt =
+            conn.prepare_cached("SELECT value FROM multisettings WHERE name='ignored_asset' ").map_err(sql_error)?;
+        let ids = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(sql_error)?;
+        ids.collect::<Result<HashSet<_>, _>>().map_err(sql_error)
+    });
+    read.await.ok()
+}
+
+/// rotki's `IgnoredAssetsHandling`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ignored {
+    None,
+    Exclude,
+    ShowOnly,
+}
+
+impl Ignored {
+    fn from_api(s: &str) -> Option<Ignored> {
+        match s.replace(' ', "_").to_uppercase().as_str() {
+            "NONE" => Some(Ignored::None),
+            "EXCLUDE" => Some(Ignored::Exclude),
+            "SHOW_ONLY" => Some(Ignored::ShowOnly),
+            _ => None,
+        }
+    }
+
+    /// Whether a row is left out (rotki's `get_should_skip_handler`).
+    fn skips(self, identifier: &str, ignored: &HashSet<String>) -> bool {
+        match self {
+            Ignored::None => false,
+            Ignored::Exclude => ignored.contains(identifier),
+            Ignored::ShowOnly => !ignored.contains(identifier),
+        }
+    }
+}
+
+/// `DBOrderBySchema`'s validator and `create_order_by_rules_list`: the rules given, paired
+/// with their directions; errors go to `errors`.
+fn order_rules(
+    order: Option<Vec<Option<String>>>,
+    ascending: Option<Vec<bool>>,
+    errors: &mut FieldErrors,
+) -> Option<Vec<(String, bool)>> {
+    const FIELD: &str = "order_by_attributes";
+    let (order, ascending) = match (order, ascending) {
+        (None, None) => return None,
+        (Some(o), Some(a)) => (o, a),
+        _ => {
+            errors.add(FIELD, "order_by_attributes and ascending have to be both null or have a value");
+            return None;
+        }
+    };
+    if order.len() != ascending.len() {
+        errors.add(FIELD, "order_by_attributes and ascending don't have the same length");
+        return None;
+    }
+    let mut rules = Vec::with_capacity(order.len());
+    for (attribute, ascending) in order.into_iter().zip(ascending) {
+        match attribute {
+            Some(a) if is_column_name(&a) => rules.push((a, ascending)),
+            other => {
+                let shown = other.unwrap_or_else(|| "None".to_string());
+                errors.add(FIELD, format!("Unsupported value {shown} for order_by_attributes"));
+                return None;
+            }
+        }
+    }
+    Some(rules)
+}
+
+/// An address filter as rotki's schemas read it: a Solana address (32 bytes in base58)
+/// as given, else an EVM address in its checksummed form; `None` when it is neither.
+fn parse_address(address: &str) -> Option<String> {
+    if is_solana_address(address) {
+        return Some(address.to_string());
+    }
+    checksum_address(address)
+}
+
+/// `len(b58decode(address)) == 32`; b58decode first strips trailing whitespace.
+fn is_solana_address(address: &str) -> bool {
+    let trimmed = address.trim_end_matches(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c));
+    matches!(bs58::decode(trimmed).into_vec(), Ok(bytes) if bytes.len() == 32)
+}
+
+/// eth_utils' `to_checksum_address`: `0x` (or `0X`) optional, then 40 hex digits, written
+/// back with EIP-55 capitals.
+fn checksum_address(address: &str) -> Option<String> {
+    use sha3::{Digest, Keccak256};
+    let hex = address.strip_prefix("0x").or_else(|| address.strip_prefix("0X")).unwrap_or(address);
+    if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let lower = hex.to_ascii_lowercase();
+    let hash = Keccak256::digest(lower.as_bytes());
+    let mut out = String::with_capacity(42);
+    out.push_str("0x");
+    for (i, c) in lower.chars().enumerate() {
+        let nibble = (hash[i / 2] >> if i % 2 == 0 { 4 } else { 0 }) & 0xf;
+        out.push(if nibble >= 8 { c.to_ascii_uppercase() } else { c });
+    }
+    Some(out)
+}
+
+/// A Python int as a loop bound: any size, saturated.
+fn small(n: &str) -> i128 {
+    n.parse().unwrap_or(if n.starts_with('-') { i128::MIN } else { i128::MAX })
+}
+
+/// A column value as Python's sqlite3 gives it to `json.dumps`. Floats and blobs, which
+/// these tables do not hold, are left to rotki.
+#[derive(Debug, Clone)]
+enum Cell {
+    Null,
+    Int(i64),
+    Text(String),
+    List(Vec<IndexMap<&'static str, Cell>>),
+    Unsupported,
+}
+
+impl Cell {
+    fn of(v: ValueRef<'_>) -> Result<Cell, String> {
+        Ok(match v {
+            ValueRef::Null => Cell::Null,
+            ValueRef::Integer(i) => Cell::Int(i),
+            ValueRef::Text(t) => std::str::from_utf8(t).map_or(Cell::Unsupported, |s| Cell::Text(s.to_string())),
+            ValueRef::Real(_) | ValueRef::Blob(_) => Cell::Unsupported,
+        })
+    }
+
+    fn text(self) -> Option<String> {
+        match self {
+            Cell::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for Cell {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Cell::Null | Cell::Unsupported => s.serialize_unit(),
+            Cell::Int(i) => s.serialize_i64(*i),
+            Cell::Text(t) => s.serialize_str(t),
+            Cell::List(items) => items.serialize(s),
+        }
+    }
+}
+
+/// An exact decimal for rotki's `FVal` arithmetic on weights: `coef / 10^scale`.
+#[derive(Debug, Clone, Copy)]
+struct Decimal {
+    coef: i128,
+    scale: u32,
+}
+
+impl Decimal {
+    const ZERO: Decimal = Decimal { coef: 0, scale: 0 };
+    const ONE: Decimal = Decimal { coef: 1, scale: 0 };
+
+    /// A plain decimal: digits, optionally a point and more digits; at most 30 digits.
+    fn parse(s: &str) -> Option<Decimal> {
+        let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
+        let digits = whole.len() + fraction.len();
+        let plain = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+        if digits == 0 || digits > 30 || !plain(whole) || !plain(fraction) {
+            return None;
+        }
+        let coef = format!("{whole}{fraction}").parse().ok()?;
+        Some(Decimal { coef, scale: fraction.len() as u32 })
+    }
+
+    fn aligned(self, other: Decimal) -> Option<(i128, i128, u32)> {
+        let scale = self.scale.max(other.scale);
+        let up = |d: Decimal| d.coef.checked_mul(10i128.checked_pow(scale - d.scale)?);
+        Some((up(self)?, up(other)?, scale))
+    }
+
+    fn add(self, other: Decimal) -> Option<Decimal> {
+        let (a, b, scale) = self.aligned(other)?;
+        Some(Decimal { coef: a.checked_add(b)?, scale })
+    }
+
+    fn sub(self, other: Decimal) -> Option<Decimal> {
+        let (a, b, scale) = self.aligned(other)?;
+        Some(Decimal { coef: a.checked_sub(b)?, scale })
+    }
+
+    fn times_100(self) -> Option<Decimal> {
+        Some(Decimal { coef: self.coef.checked_mul(100)?, scale: self.scale })
+    }
+}
+
+/// `format(d.normalize(), 'f')` with `-0` as `0`: no exponent, no trailing zeros.
+impl std::fmt::Display for Decimal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let digits = self.coef.unsigned_abs().to_string();
+        let scale = self.scale as usize;
+        let padded =
+            if digits.len() <= scale { format!("{}{digits}", "0".repeat(scale - digits.len() + 1)) } else { digits };
+        let (whole, fraction) = padded.split_at(padded.len() - scale);
+        let fraction = fraction.trim_end_matches('0');
+        let sign = if self.coef < 0 { "-" } else { "" };
+        match fraction.is_empty() {
+            true => write!(f, "{sign}{whole}"),
+            false => write!(f, "{sign}{whole}.{fraction}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_as_rotki_reads_them() {
+        let lower = "0x6b175474e89094c44da98b954eedeac495271d0f";
+        let want = "0x6B175474E89094C44Da98b954EedeAC495271d0F";
+        assert_eq!(checksum_address(lower).as_deref(), Some(want));
+        assert_eq!(checksum_address(&lower[2..]).as_deref(), Some(want));
+        assert_eq!(checksum_address("0X6B175474E89094C44DA98B954EEDEAC495271D0F").as_deref(), Some(want));
+        assert_eq!(checksum_address("0x6b17"), None);
+        assert_eq!(checksum_address(" 0x6b175474e89094c44da98b954eedeac495271d0f"), None);
+        let usdc_sol = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v";
+        assert!(is_solana_address(usdc_sol));
+        assert!(is_solana_address(&format!("{usdc_sol} \n")));
+        assert_eq!(parse_address(usdc_sol).as_deref(), Some(usdc_sol));
+        assert!(!is_solana_address("EPjFWdd5AufqSSqeM2qN1xzybapC8G4"));
+        assert!(!is_solana_address(lower));
+    }
+
+    #[test]
+    fn decimals_print_like_fval() {
+        let d = |s| Decimal::parse(s).unwrap();
+        assert_eq!(d("0.50").times_100().unwrap().to_string(), "50");
+        assert_eq!(Decimal::ONE.sub(d("1.0")).unwrap().to_string(), "0");
+        assert_eq!(Decimal::ONE.sub(d("2")).unwrap().times_100().unwrap().to_string(), "-100");
+        assert_eq!(d("0.0001234").times_100().unwrap().to_string(), "0.01234");
+        assert!(Decimal::parse("1e5").is_none() && Decimal::parse("").is_none() && Decimal::parse("-1").is_none());
+    }
+
+    #[test]
+    fn order_rules_follow_dborderbyschema() {
+        let mut e = FieldErrors::default();
+        let rules = order_rules(Some(vec![Some("symbol".into())]), Some(vec![true]), &mut e);
+        assert_eq!(rules, Some(vec![("symbol".to_string(), true)]));
+        assert!(order_rules(Some(vec![None]), Some(vec![true]), &mut e).is_none());
+        assert!(order_rules(Some(vec![Some("a b".into())]), Some(vec![true]), &mut e).is_none());
+        assert!(order_rules(None, Some(vec![true]), &mut e).is_none());
+        assert_eq!(
+            String::from_utf8(crate::rotki::json::dumps(&e)).unwrap(),
+            "{\"order_by_attributes\": [\"Unsupported value None for order_by_attributes\", \
+             \"Unsupported value a b for order_by_attributes\", \
+             \"order_by_attributes and ascending have to be both null or have a value\"]}"
+        );
+    }
+}
