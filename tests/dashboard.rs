@@ -169,6 +169,7 @@ fn an_operator_moves_a_route_to_half_native_from_the_dashboard() {
     // Legacy-only traffic, to rank on the page.
     for _ in 0..6 {
         http.get(banyan.url("/api/1/tasks")).send().unwrap();
+        http.get(banyan.url("/api/1/oracles")).send().unwrap();
     }
     let (_driver, port) = chromedriver();
     let flags_path = banyan.flags_path();
@@ -185,8 +186,13 @@ fn an_operator_moves_a_route_to_half_native_from_the_dashboard() {
         assert!(ping.contains("/api/1/ping"), "{ping}");
         text_when(&page, "#routes tr[data-route=info]", |t| t.contains("100 % native")).await;
         assert_eq!(text_when(&page, "#generation", |t| t == "1").await, "1");
-        text_when(&page, "#progress", |t| t.contains("of 162 rotki routes native")).await;
+        text_when(&page, "#progress", |t| {
+            t.contains("of 162 rotki routes native (") && t.contains("with a native handler")
+        })
+        .await;
         text_when(&page, "#legacy-routes tbody", |t| t.contains("/api/1/tasks")).await;
+        // A route only legacy answers today, though this build could: ready to be turned on.
+        text_when(&page, "#legacy-routes tr[data-route='/api/1/oracles']", |t| t.contains("ready: add a route")).await;
 
         // A wrong token changes nothing and says why.
         page.find(Locator::Id("token")).await.unwrap().send_keys("not-the-token-at-all").await.unwrap();

@@ -98,7 +98,8 @@ fn settings(r: &CompiledRoute) -> Map<String, Value> {
     r.settings().into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
-/// rotki's inventory rules that a flags route now sends (partly) to a native handler.
+/// rotki's inventory rules that a flags route now sends (partly) to a native handler, and
+/// those this build has a native handler for (ready to be turned on).
 fn migration(app: &App) -> Value {
     let snapshot = app.flags.snapshot();
     let native: Vec<_> = snapshot
@@ -111,14 +112,29 @@ fn migration(app: &App) -> Value {
     let migrated: Vec<&str> = rules
         .iter()
         .filter(|rule| {
-            let methods =
-                rule.methods.iter().filter_map(|m| MethodSet::parse(m)).fold(MethodSet::default(), MethodSet::union);
-            let pattern = normalize_pattern(&rule.path);
+            let (pattern, methods) = (normalize_pattern(&rule.path), rule_methods(rule));
             native.iter().any(|(p, m)| *p == pattern && m.overlaps(methods))
         })
         .map(|rule| rule.rule.as_str())
         .collect();
-    json!({"inventory_routes": rules.len(), "native_routes": migrated.len(), "native_rules": migrated})
+    let implemented: Vec<&str> =
+        rules.iter().filter(|rule| has_handler(app, rule)).map(|rule| rule.rule.as_str()).collect();
+    json!({
+        "inventory_routes": rules.len(),
+        "native_routes": migrated.len(),
+        "native_rules": migrated,
+        "implemented_routes": implemented.len(),
+        "implemented_rules": implemented,
+    })
+}
+
+fn rule_methods(rule: &crate::inventory::Rule) -> MethodSet {
+    rule.methods.iter().filter_map(|m| MethodSet::parse(m)).fold(MethodSet::default(), MethodSet::union)
+}
+
+/// Whether this build has a native handler for some method of an inventory rule.
+fn has_handler(app: &App, rule: &crate::inventory::Rule) -> bool {
+    app.registry.find(&normalize_pattern(&rule.path)).is_some_and(|e| e.methods.overlaps(rule_methods(rule)))
 }
 
 pub fn patch_route(app: &App, name: &str, actor: &str, body: bytes::Bytes) -> Response<Body> {
@@ -177,6 +193,8 @@ pub fn stats(app: &App) -> Value {
                 "legacy": legacy,
                 "websocket_connections": websockets.get(&label).copied().unwrap_or(0),
                 "shadow": app.shadow.book.summary(label),
+                "native_handler": label.kind() == labels::Kind::Inventory
+                    && labels::inventory_rules().iter().any(|r| r.rule == label.name() && has_handler(app, r)),
             })
         })
         .collect();

@@ -10,7 +10,6 @@
 
 mod assets;
 mod info;
-mod location_mappings;
 mod metadata;
 mod ping;
 pub mod tasks;
@@ -134,7 +133,14 @@ impl Registry {
         r.add("/api/1/info", &[Method::GET], |q, c| Box::pin(info::handle(q, c)));
         r.add("/api/1/assets/types", &[Method::GET], |q, c| Box::pin(assets::types(q, c)));
         r.add("/api/1/assets/all", &[Method::POST], |q, c| Box::pin(assets::all(q, c)));
-        r.add("/api/1/assets/locationmappings", &[Method::POST], |q, c| Box::pin(location_mappings::handle(q, c)));
+        r.add("/api/1/assets/search", &[Method::POST], |q, c| Box::pin(assets::search(q, c)));
+        r.add("/api/1/assets/search/levenshtein", &[Method::POST], |q, c| Box::pin(assets::levenshtein(q, c)));
+        r.add("/api/1/assets/mappings", &[Method::POST], |q, c| Box::pin(assets::mappings(q, c)));
+        r.add("/api/1/assets/counterpartymappings", &[Method::POST], |q, c| {
+            Box::pin(assets::counterparty_mappings(q, c))
+        });
+        r.add("/api/1/assets/ignored/whitelist", &[Method::GET], |q, c| Box::pin(assets::whitelist(q, c)));
+        r.add("/api/1/assets/locationmappings", &[Method::POST], |q, c| Box::pin(assets::location_mappings(q, c)));
         r.endpoints.last_mut().expect("just added").runs_tasks = true;
         // Answers rotki computes from its own code.
         r.add(metadata::ANSWERS[0].0, &[Method::GET], |q, c| Box::pin(metadata::serve(0, q, c)));

@@ -104,6 +104,60 @@ impl ChainId {
     }
 }
 
+/// rotki's `SupportedBlockchain` as `GET /api/1/blockchains/supported` lists them
+/// (`data/supported_chains.json`): each one's native token, and its EVM chain name.
+static BLOCKCHAINS: std::sync::LazyLock<Vec<(String, Option<String>)>> = std::sync::LazyLock::new(|| {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        result: Vec<Chain>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Chain {
+        native_token: String,
+        evm_chain_name: Option<String>,
+    }
+    let answer: Answer =
+        serde_json::from_slice(include_bytes!("data/supported_chains.json")).expect("a captured answer");
+    answer.result.into_iter().map(|c| (c.native_token, c.evm_chain_name)).collect()
+});
+
+/// Every blockchain's native token identifier (`NATIVE_TOKEN_IDS`).
+pub fn native_token_ids() -> std::collections::HashSet<&'static str> {
+    BLOCKCHAINS.iter().map(|(t, _)| t.as_str()).collect()
+}
+
+/// The native token of an EVM chain's blockchain; `None` for a chain rotki has no
+/// blockchain for.
+pub fn native_token_of(chain: ChainId) -> Option<String> {
+    let name = chain.name();
+    BLOCKCHAINS.iter().find(|(_, c)| c.as_deref() == Some(name.as_str())).map(|(t, _)| t.clone())
+}
+
+/// The counterparties rotki's decoders know (`chains_aggregator.get_all_counterparties()`):
+/// the entries of `GET /api/1/history/events/counterparties` after its leading exchanges
+/// (`data/counterparties.json`), and the four exchanges that also have decoders, whose
+/// entries the exchanges' own shadow there.
+pub fn is_counterparty(id: &str) -> bool {
+    static DECODERS: std::sync::LazyLock<std::collections::HashSet<String>> = std::sync::LazyLock::new(|| {
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            result: Vec<Entry>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Entry {
+            identifier: String,
+        }
+        let answer: Answer =
+            serde_json::from_slice(include_bytes!("data/counterparties.json")).expect("a captured answer");
+        let exchanges = crate::rotki::location::EXCHANGES_TEXT.split(',').collect::<std::collections::HashSet<_>>();
+        let mut ids: std::collections::HashSet<String> =
+            answer.result.into_iter().map(|e| e.identifier).skip_while(|id| exchanges.contains(id.as_str())).collect();
+        ids.extend(["kraken", "poloniex", "shapeshift", "uphold"].map(String::from));
+        ids
+    });
+    DECODERS.contains(id)
+}
+
 /// `TokenKind` (DB chars A..E): erc20, erc721, unknown, spl token, spl nft.
 const TOKEN_KINDS: [&str; 5] = ["erc20", "erc721", "unknown", "spl token", "spl nft"];
 
@@ -169,5 +223,9 @@ mod tests {
         assert_eq!(TokenKind::from_db("A").unwrap().api_string(), "erc20");
         assert!(TokenKind::from_db("D").unwrap().is_solana());
         assert!(TokenKind::from_db("F").is_none());
+        assert_eq!(native_token_of(ChainId(100)).as_deref(), Some("XDAI"));
+        assert_eq!(native_token_of(ChainId(250)), None);
+        assert!(native_token_ids().contains("SOL") && native_token_ids().contains("ETH2"));
+        assert!(is_counterparty("uniswap-v3") && is_counterparty("kraken") && !is_counterparty("kucoin"));
     }
 }

@@ -66,6 +66,16 @@ impl<'a> Fields<'a> {
         self.errors.add(name, message);
     }
 
+    /// A field of marshmallow's plain `Field` (any value), for the caller to judge.
+    pub fn any(&mut self, name: &'static str) -> Option<&'a Value> {
+        self.take(name)
+    }
+
+    /// The caller met a value only legacy words exactly.
+    pub fn for_legacy(&mut self) {
+        self.legacy = true;
+    }
+
     /// `fields.String` that may be absent or null (`load_default=None`).
     pub fn string(&mut self, name: &'static str) -> Option<String> {
         match self.take(name)? {

@@ -41,6 +41,7 @@ from werkzeug.exceptions import NotFound  # noqa: E402
 
 import asset_writes  # noqa: E402
 import assets_all  # noqa: E402
+import assets_search  # noqa: E402
 import globaldb  # noqa: E402
 import metadata  # noqa: E402
 import tasks  # noqa: E402
@@ -351,6 +352,7 @@ def main():
     user_api.register(app, api_response, fail, args.data_dir)
     users = user_api.state['users']
     assets_all.register(app, api_response, fail, settings['global_db'], users)
+    assets_search.register(app, api_response, fail, settings['global_db'], users)
     asset_writes.register(app, api_response, fail, settings['global_db'], users)
     metadata.register(app, api_response, fail, users)
 

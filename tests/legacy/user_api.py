@@ -219,6 +219,12 @@ def register(app, api_response, fail, data_dir):
         a = body()
         return answer(lambda: users.skip_event(a['data'], a['location']))
 
+    @app.route('/_test/nft', methods=['POST'])
+    @logged_in
+    def test_nft():
+        a = body()
+        return answer(lambda: users.add_nft(a['identifier'], a.get('name'), a.get('collection_name'), a.get('image_url')))
+
     @app.route('/_test/google_credentials', methods=['POST'])
     @logged_in
     def test_google_credentials():

@@ -90,6 +90,19 @@ CREATE TABLE IF NOT EXISTS user_notes(
     last_update_timestamp INTEGER NOT NULL,
     is_pinned INTEGER NOT NULL CHECK (is_pinned IN (0, 1))
 );
+CREATE TABLE IF NOT EXISTS nfts (
+    identifier TEXT NOT NULL PRIMARY KEY,
+    name TEXT,
+    last_price TEXT NOT NULL,
+    last_price_asset TEXT NOT NULL,
+    manual_price INTEGER NOT NULL CHECK (manual_price IN (0, 1)),
+    owner_address TEXT,
+    blockchain TEXT GENERATED ALWAYS AS ('ETH') VIRTUAL,
+    is_lp INTEGER NOT NULL CHECK (is_lp IN (0, 1)),
+    image_url TEXT,
+    collection_name TEXT,
+    usd_price REAL NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS skipped_external_events (
     identifier INTEGER NOT NULL PRIMARY KEY,
     data TEXT NOT NULL,
@@ -475,6 +488,15 @@ class Users:
     def skip_event(self, data, location):
         self.write([('INSERT INTO skipped_external_events(data, location, extra_data) VALUES (?, ?, ?)',
                      (data, globaldb.BY_NAME[location.upper().replace(' ', '_')], None))])
+
+    def add_nft(self, identifier, name, collection_name, image_url):
+        """An NFT as rotki's NFT module stores one it found in a tracked account."""
+        self.write([(
+            'INSERT INTO nfts(identifier, name, last_price, last_price_asset, manual_price, is_lp, image_url, '
+            'collection_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+            (identifier, name, '0', 'ETH', 0, 0, image_url, collection_name),
+        )])
+        return True
 
     def skipped_events(self):
         summary = {'locations': {}}

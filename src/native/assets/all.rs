@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use rusqlite::types::Value;
 use rusqlite::Connection;
 
-use super::{answer, ignored_ids, order_rules, parse_address, Cell, Ignored};
+use super::{answer, order_rules, parse_address, user_view, Cell, Ignored};
 use crate::native::{Context, HandlerResult, NativeRequest, Outcome};
 use crate::rotki::assets::{AssetType, ChainId, TokenKind};
 use crate::rotki::filter::FilterQuery;
@@ -49,8 +49,8 @@ pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
     };
     let ignored = match query.ignored {
         Ignored::None => HashSet::new(),
-        _ => match ignored_ids(&open).await {
-            Some(ids) => ids,
+        _ => match user_view(&open).await {
+            Some(user) => user.ignored,
             None => return Ok(Outcome::HandBack(req)),
         },
     };

@@ -6,6 +6,11 @@
 //! legacy made shows on the next read.
 
 mod all;
+mod levenshtein;
+mod location_mappings;
+mod mappings;
+mod search;
+mod symbol_mappings;
 mod types;
 
 use std::collections::HashSet;
@@ -27,7 +32,95 @@ use crate::rotki::schema::Refusal;
 use crate::session::Open;
 
 pub use all::handle as all;
+pub use levenshtein::handle as levenshtein;
+pub use location_mappings::handle as location_mappings;
+pub use mappings::handle as mappings;
+pub use search::handle as search;
+pub use symbol_mappings::counterparties as counterparty_mappings;
 pub use types::types;
+
+/// rotki's `ALL_ASSETS_TABLES_QUERY`: identifier, name, symbol, chain, type, custom type and
+/// the two address columns, over every asset table (the search routes' base).
+const ASSETS_SELECT: &str = "
+SELECT assets.identifier, name, symbol, chain, assets.type, custom_assets.type, evm_tokens.address, solana_tokens.address 
+FROM assets LEFT JOIN common_asset_details on assets.identifier=common_asset_details.identifier
+LEFT JOIN evm_tokens ON evm_tokens.identifier=assets.identifier
+LEFT JOIN custom_assets ON custom_assets.identifier=assets.identifier
+LEFT JOIN solana_tokens ON solana_tokens.identifier=assets.identifier
+";
+
+/// An entry of a JSON object, keys in rotki's order.
+type CellMap = IndexMap<&'static str, Cell>;
+
+/// What the search routes read from the user's database.
+struct UserView {
+    ignored: HashSet<String>,
+    /// The `treat_eth2_as_eth` setting: ETH and ETH2 show as one ETH.
+    eth2_as_eth: bool,
+}
+
+/// The user's ignored assets and `treat_eth2_as_eth` (absent: true; otherwise only the
+/// text `True` is true, as rotki reads its booleans); `None` if the read failed.
+async fn user_view(open: &Arc<Open>) -> Option<UserView> {
+    let read = open.db.read(|conn| {
+        let mut stmt =
+            conn.prepare_cached("SELECT value FROM multisettings WHERE name='ignored_asset' ").map_err(sql_error)?;
+        let ids = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(sql_error)?;
+        let ignored = ids.collect::<Result<HashSet<_>, _>>().map_err(sql_error)?;
+        let mut stmt =
+            conn.prepare_cached("SELECT value FROM settings WHERE name='treat_eth2_as_eth'").map_err(sql_error)?;
+        let setting: Option<Option<String>> = stmt.query_row([], |r| r.get(0)).map(Some).or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(sql_error(e)),
+        })?;
+        let eth2_as_eth = setting.map_or(true, |v| v.as_deref() == Some("True"));
+        Ok(UserView { ignored, eth2_as_eth })
+    });
+    read.await.ok()
+}
+
+/// Adds `evm_chain` (a chain id, by its name) and `custom_asset_type` when the row has them.
+/// False for a chain id rotki does not know (its 500).
+fn chain_and_custom_type(entry: &mut CellMap, chain: Cell, custom_type: Cell) -> bool {
+    match chain {
+        Cell::Null => {}
+        Cell::Int(id) => match crate::rotki::assets::ChainId::from_db(id) {
+            Some(c) => {
+                entry.insert("evm_chain", Cell::Text(c.name()));
+            }
+            None => return false,
+        },
+        _ => return false,
+    }
+    if !matches!(custom_type, Cell::Null) {
+        entry.insert("custom_asset_type", custom_type);
+    }
+    true
+}
+
+/// Python's `str.strip()`.
+fn python_strip(s: &str) -> &str {
+    s.trim_matches(python_space)
+}
+
+/// Python's `str.isspace()`: Unicode whitespace, and the four separators Python counts too.
+fn python_space(c: char) -> bool {
+    c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
+}
+
+/// `GET /api/1/assets/ignored/whitelist`: the tokens the user said are not spam, from
+/// global.db's general cache, in its key index's order. No login needed; the query string
+/// and any body are ignored.
+pub async fn whitelist(req: NativeRequest, ctx: Arc<crate::native::Context>) -> HandlerResult {
+    let Some(db) = ctx.global_db.clone() else { return Ok(Outcome::HandBack(req)) };
+    answer(req, &db, |conn| {
+        let mut stmt = conn.prepare_cached("SELECT value FROM general_cache WHERE key=?").map_err(sql_error)?;
+        let ids = stmt.query_map(["SPAM_ASSET_FALSE_POSITIVE"], |r| r.get::<_, String>(0)).map_err(sql_error)?;
+        let ids = ids.collect::<Result<Vec<_>, _>>().map_err(sql_error)?;
+        Ok(Some(crate::rotki::json::dumps(&ids)))
+    })
+    .await
+}
 
 /// Runs a read of global.db: its JSON `result` in rotki's envelope; `None` (a row only
 /// rotki renders) or no global.db goes to legacy; a failing statement is rotki's 500 with
@@ -66,17 +159,6 @@ fn sql_error(e: rusqlite::Error) -> String {
         rusqlite::Error::SqlInputError { msg, .. } => msg,
         other => other.to_string(),
     }
-}
-
-/// The user's ignored assets (`get_ignored_asset_ids`); `None` if the read failed.
-async fn ignored_ids(open: &Arc<Open>) -> Option<HashSet<String>> {
-    let read = open.db.read(|conn| {
-        let mut stmt =
-            conn.prepare_cached("SELECT value FROM multisettings WHERE name='ignored_asset' ").map_err(sql_error)?;
-        let ids = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(sql_error)?;
-        ids.collect::<Result<HashSet<_>, _>>().map_err(sql_error)
-    });
-    read.await.ok()
 }
 
 /// rotki's `IgnoredAssetsHandling`.
@@ -152,7 +234,7 @@ fn parse_address(address: &str) -> Option<String> {
 
 /// `len(b58decode(address)) == 32`; b58decode first strips trailing whitespace.
 fn is_solana_address(address: &str) -> bool {
-    let trimmed = address.trim_end_matches(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c));
+    let trimmed = address.trim_end_matches(python_space);
     matches!(bs58::decode(trimmed).into_vec(), Ok(bytes) if bytes.len() == 32)
 }
 
@@ -185,9 +267,10 @@ fn small(n: &str) -> i128 {
 #[derive(Debug, Clone)]
 enum Cell {
     Null,
+    Bool(bool),
     Int(i64),
     Text(String),
-    List(Vec<IndexMap<&'static str, Cell>>),
+    List(Vec<CellMap>),
     Unsupported,
 }
 
@@ -213,6 +296,7 @@ impl Serialize for Cell {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Cell::Null | Cell::Unsupported => s.serialize_unit(),
+            Cell::Bool(b) => s.serialize_bool(*b),
             Cell::Int(i) => s.serialize_i64(*i),
             Cell::Text(t) => s.serialize_str(t),
             Cell::List(items) => items.serialize(s),

@@ -1,7 +1,7 @@
 //! `POST /api/1/assets/locationmappings` (endpoints.md §d): the location/symbol mappings of
 //! global.db, filtered and paged exactly as rotki does: its argument parsing and messages,
-//! and the same three SQL statements (same text, so SQLite picks the same plans and rows
-//! come back in the same order).
+//! and the three statements it shares with the counterparty mappings (`symbol_mappings.rs`).
+//! Unlike the other asset reads it needs no login, and it may run as an async task.
 
 use std::sync::Arc;
 
@@ -9,10 +9,14 @@ use http::StatusCode;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::tasks::TaskOutcome;
-use super::{Context, HandlerResult, NativeRequest, Outcome};
+use rusqlite::types::Value as SqlValue;
+
+use super::symbol_mappings;
 use crate::db::DbError;
+use crate::native::tasks::TaskOutcome;
+use crate::native::{Context, HandlerResult, NativeRequest, Outcome};
 use crate::rotki::args::{self, FieldErrors};
+use crate::rotki::filter::FilterQuery;
 use crate::rotki::location::{Location, EXCHANGES_TEXT};
 use crate::rotki::schema::integer;
 use crate::rotki::{json, pyrepr, response};
@@ -146,46 +150,20 @@ fn parse(json: Option<&Value>, async_allowed: bool) -> Result<(Query, bool), Fie
 
 /// rotki's three autocommit statements (endpoints.md §d, "SQL that rotki runs").
 fn run(conn: &rusqlite::Connection, q: &Query) -> Result<Mappings, String> {
-    let mut conditions = Vec::new();
-    let mut params: Vec<Option<String>> = Vec::new();
+    let mut filter = FilterQuery::new(q.limit.clone(), q.offset.clone());
     if let Some(symbol) = &q.symbol {
-        conditions.push("(exchange_symbol LIKE ?)");
-        params.push(Some(format!("%{symbol}%")));
+        filter.substring("exchange_symbol", symbol);
     }
     if let Some(location) = q.location {
-        conditions.push("(location IS ?)");
-        params.push(location.map(Location::db_char));
+        let value = location.map_or(SqlValue::Null, |l| SqlValue::Text(l.db_char()));
+        filter.filter("location IS ?", [value]);
     }
-    let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
-    let page = match (&q.limit, &q.offset) {
-        (Some(limit), Some(offset)) => {
-            let limit = if limit == "0" { "-1" } else { limit };
-            let offset = if offset == "0" { String::new() } else { format!(" OFFSET {offset}") };
-            format!("LIMIT {limit}{offset}")
-        }
-        _ => String::new(),
-    };
-    let sql_error = |e: rusqlite::Error| match e {
-        rusqlite::Error::SqliteFailure(_, Some(message)) => message,
-        other => other.to_string(),
-    };
-    let count = |sql: &str, params: &[Option<String>]| {
-        conn.query_row(sql, rusqlite::params_from_iter(params), |row| row.get::<_, i64>(0)).map_err(sql_error)
-    };
-    let entries_total = count("SELECT COUNT(*) FROM location_asset_mappings", &[])?;
-    let entries_found = count(&format!("SELECT COUNT(*) FROM location_asset_mappings {filter}"), &params)?;
-    let sql = format!("SELECT local_id, location, exchange_symbol FROM location_asset_mappings {filter} {page}");
-    let mut statement = conn.prepare(&sql).map_err(sql_error)?;
-    let rows = statement
-        .query_map(rusqlite::params_from_iter(&params), |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?, row.get::<_, String>(2)?))
-        })
-        .map_err(sql_error)?;
-    let mut entries = Vec::new();
-    for row in rows {
-        let (asset, location, location_symbol) = row.map_err(sql_error)?;
+    let found =
+        symbol_mappings::query(conn, "location_asset_mappings", "local_id, location, exchange_symbol", &filter)?;
+    let mut entries = Vec::with_capacity(found.rows.len());
+    for (asset, location, location_symbol) in found.rows {
         let location = location.map(|l| Location::from_db(&l).map(Location::api_string)).transpose()?;
         entries.push(Entry { asset, location, location_symbol });
     }
-    Ok(Mappings { entries, entries_found, entries_total })
+    Ok(Mappings { entries, entries_found: found.found, entries_total: found.total })
 }

@@ -1,0 +1,252 @@
+//! `POST /api/1/assets/search/levenshtein`: rotki's fuzzy asset search. Rows matching the
+//! text (by name or symbol, SQL `LIKE`), the chain, type and address filters come in SQL
+//! order; each gets the smallest Levenshtein distance (polyleven's: code points, cost 1 each)
+//! from the case-folded text to its case-folded name or symbol; the user's NFTs follow when
+//! asked for. A stable sort then puts fiat first, then native tokens, then the nearest, and
+//! the limit is a Python slice (0 is nothing, -1 all but the last).
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use rusqlite::types::Value;
+use rusqlite::Connection;
+
+use super::{answer, parse_address, python_strip, user_view, Cell, UserView, ASSETS_SELECT};
+use crate::native::{Context, HandlerResult, NativeRequest, Outcome};
+use crate::rotki::args::FieldErrors;
+use crate::rotki::assets::{native_token_ids, native_token_of, AssetType, ChainId};
+use crate::rotki::json;
+use crate::rotki::schema::{Fields, Refusal};
+
+struct Query {
+    /// `value.strip().casefold()`.
+    text: Option<String>,
+    /// `WHERE ...` for global.db, with its values.
+    filter: String,
+    params: Vec<Value>,
+    limit: i128,
+    search_nfts: bool,
+}
+
+pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
+    let (Some(open), Some(global)) = (ctx.sessions.open(), ctx.global_db.clone()) else {
+        return Ok(Outcome::HandBack(req));
+    };
+    let query = match parse(req.json.as_ref()) {
+        Ok(q) => q,
+        Err(refusal) => return Ok(super::refuse(req, refusal)),
+    };
+    let Some(user) = user_view(&open).await else { return Ok(Outcome::HandBack(req)) };
+    let nfts = match query.search_nfts {
+        false => Vec::new(),
+        true => match nfts(&open, query.text.clone()).await {
+            Some(rows) => rows,
+            None => return Ok(Outcome::HandBack(req)),
+        },
+    };
+    answer(req, &global, move |conn| run(conn, &query, &user, nfts)).await
+}
+
+/// The schema's fields, its one validator, then its post-load steps in rotki's order (the
+/// address, the chain's native token, the text).
+fn parse(json: Option<&serde_json::Value>) -> Result<Query, Refusal> {
+    let mut f = Fields::resource_json(json)?;
+    let value = f.empty_as_none("value");
+    let chain = f.enumeration("evm_chain", "evm chain", true, ChainId::from_api);
+    let address = f.empty_as_none("address");
+    let limit = f.required_integer("limit");
+    let search_nfts = f.boolean("search_nfts", false);
+    let asset_type = f.enumeration("asset_type", "AssetType", true, AssetType::from_api);
+    f.finish()?;
+    if value.is_none() && address.is_none() {
+        return Err(FieldErrors::single("_schema", "Either value or address need to be provided").into());
+    }
+    let address = match address {
+        Some(a) => Some(parse_address(&a).ok_or_else(|| {
+            FieldErrors::single("address", &format!("Given value {a} is not a valid EVM or Solana address"))
+        })?),
+        None => None,
+    };
+    // A chain without a blockchain of rotki's is its KeyError, a 500: legacy's to word.
+    let mut native = match chain {
+        Some(c) => Some(native_token_of(c).ok_or(Refusal::Legacy)?),
+        None => None,
+    };
+    if asset_type == Some(AssetType::SOLANA_TOKEN) {
+        native = Some("SOL".to_string());
+    }
+    let text = value.map(|v| caseless::default_case_fold_str(python_strip(&v)));
+
+    let (mut parts, mut params) = (Vec::new(), Vec::new());
+    if let Some(t) = &text {
+        parts.push("((name LIKE ? OR symbol LIKE ?))".to_string());
+        params.extend([Value::Text(format!("%{t}%")), Value::Text(format!("%{t}%"))]);
+    }
+    let mut terms = Vec::new();
+    if let Some(c) = chain {
+        terms.push("chain=?");
+        params.push(Value::Integer(c.0.into()));
+    }
+    if let Some(t) = asset_type {
+        terms.push("assets.type=?");
+        params.push(Value::Text(t.db_char()));
+    }
+    if !terms.is_empty() {
+        let inner = format!("({})", terms.join(" AND "));
+        match native {
+            Some(id) => {
+                parts.push(format!("(({inner} OR assets.identifier=?))"));
+                params.push(Value::Text(id));
+            }
+            None => parts.push(format!("({inner})")),
+        }
+    }
+    if let Some(a) = address {
+        let column = if a.starts_with("0x") { "evm_tokens.address" } else { "solana_tokens.address" };
+        parts.push(format!("({column}=?)"));
+        params.push(Value::Text(a));
+    }
+    let filter = if parts.is_empty() { String::new() } else { format!("WHERE {}", parts.join(" AND ")) };
+    let limit = limit.as_deref().map_or(i128::MAX, super::small);
+    Ok(Query { text, filter, params, limit, search_nfts })
+}
+
+/// An entry with its distance.
+type Scored = (usize, IndexMap<&'static str, Cell>);
+
+/// The user's NFTs matching the text: `None` when the read fails, or when rotki itself
+/// would fail (an address-only search meeting a named NFT: its TypeError).
+async fn nfts(open: &Arc<crate::session::Open>, text: Option<String>) -> Option<Vec<Scored>> {
+    let read = open.db.read(move |conn| {
+        let (sql, params) = match &text {
+            Some(t) => (
+                "SELECT identifier, name, collection_name FROM nfts WHERE ((name LIKE ? OR collection_name LIKE ?))",
+                vec![format!("%{t}%"), format!("%{t}%")],
+            ),
+            None => ("SELECT identifier, name, collection_name FROM nfts ", vec![]),
+        };
+        let mut stmt = conn.prepare(sql).map_err(super::sql_error)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(super::sql_error)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(super::sql_error)? {
+            let cell = |i: usize| row.get_ref(i).map_err(super::sql_error).and_then(Cell::of);
+            let (identifier, name, collection) = (cell(0)?, cell(1)?, cell(2)?);
+            let mut distance = 100;
+            for candidate in [&name, &collection] {
+                match (candidate, &text) {
+                    (Cell::Null, _) => {}
+                    (Cell::Text(c), Some(t)) => distance = distance.min(lev(t, c)),
+                    _ => return Ok(None),
+                }
+            }
+            let entry = IndexMap::from([
+                ("identifier", identifier),
+                ("name", name),
+                ("collection_name", collection),
+                ("asset_type", Cell::Text("nft".into())),
+            ]);
+            out.push((distance, entry));
+        }
+        Ok(Some(out))
+    });
+    read.await.ok().flatten()
+}
+
+fn run(conn: &Connection, q: &Query, user: &UserView, nfts: Vec<Scored>) -> Result<Option<Vec<u8>>, String> {
+    let sql = format!("{ASSETS_SELECT}{}", q.filter);
+    let mut stmt = conn.prepare(&sql).map_err(super::sql_error)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(&q.params)).map_err(super::sql_error)?;
+    let mut found: Vec<Scored> = Vec::new();
+    let mut found_eth = false;
+    while let Some(row) = rows.next().map_err(super::sql_error)? {
+        let cell = |i: usize| row.get_ref(i).map_err(super::sql_error).and_then(Cell::of);
+        let Some(identifier) = cell(0)?.text() else { return Ok(None) };
+        if user.ignored.contains(&identifier) {
+            continue;
+        }
+        let (name, symbol) = (cell(1)?, cell(2)?);
+        let mut distance = 100;
+        if let Some(t) = &q.text {
+            for candidate in [&name, &symbol] {
+                match candidate {
+                    Cell::Null => {}
+                    Cell::Text(c) => distance = distance.min(lev(t, c)),
+                    _ => return Ok(None),
+                }
+            }
+            if user.eth2_as_eth && (identifier == "ETH" || identifier == "ETH2") {
+                if !found_eth {
+                    let eth = IndexMap::from([
+                        ("identifier", Cell::Text("ETH".into())),
+                        ("name", Cell::Text("Ethereum".into())),
+                        ("symbol", Cell::Text("ETH".into())),
+                        ("asset_type", Cell::Text("own chain".into())),
+                    ]);
+                    found.push((distance, eth));
+                    found_eth = true;
+                }
+                continue;
+            }
+        }
+        let Some(asset_type) = cell(4)?.text().and_then(|t| AssetType::from_db(&t)) else { return Ok(None) };
+        let mut entry = IndexMap::from([
+            ("identifier", Cell::Text(identifier)),
+            ("name", name),
+            ("symbol", symbol),
+            ("asset_type", Cell::Text(asset_type.api_string())),
+        ]);
+        if !super::chain_and_custom_type(&mut entry, cell(3)?, cell(5)?) {
+            return Ok(None);
+        }
+        found.push((distance, entry));
+    }
+    found.extend(nfts);
+    if found.iter().flat_map(|(_, e)| e.values()).any(|c| matches!(c, Cell::Unsupported)) {
+        return Ok(None);
+    }
+    let natives = native_token_ids();
+    // `sorted` is stable: ties keep the SQL order, NFTs after the assets.
+    found.sort_by_key(|(distance, entry)| {
+        let text = |k| match entry.get(k) {
+            Some(Cell::Text(t)) => t.as_str(),
+            _ => "",
+        };
+        (text("asset_type") != "fiat", !natives.contains(text("identifier")), *distance)
+    });
+    let entries: Vec<&IndexMap<&'static str, Cell>> = found.iter().map(|(_, e)| e).collect();
+    Ok(Some(json::dumps(&python_slice(&entries, q.limit))))
+}
+
+/// polyleven's `levenshtein(text, other.casefold())`.
+fn lev(text: &str, other: &str) -> usize {
+    strsim::levenshtein(text, &caseless::default_case_fold_str(other))
+}
+
+/// `items[:limit]`.
+fn python_slice<T>(items: &[T], limit: i128) -> &[T] {
+    let len = items.len() as i128;
+    let end = if limit < 0 { (len + limit).max(0) } else { limit.min(len) };
+    &items[..end as usize]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_like_python() {
+        let v = [1, 2, 3];
+        assert_eq!(python_slice(&v, 0), &[] as &[i32]);
+        assert_eq!(python_slice(&v, 2), &[1, 2]);
+        assert_eq!(python_slice(&v, 10), &[1, 2, 3]);
+        assert_eq!(python_slice(&v, -1), &[1, 2]);
+        assert_eq!(python_slice(&v, -5), &[] as &[i32]);
+    }
+
+    #[test]
+    fn distances_over_folded_code_points() {
+        assert_eq!(lev("swiss", "Swiß"), 0);
+        assert_eq!(lev("dai", "XDAI"), 1);
+        assert_eq!(lev("\u{3bc}azuki", "\u{39c}AZUKI"), 0);
+    }
+}
