@@ -13,6 +13,9 @@
 //! - userdb: `GET /api/1/settings` and `/api/1/tags` from the logged-in user's SQLCipher
 //!   database native against legacy, and legacy's ping latency while 8 clients read
 //!   settings on either side;
+//! - assets: rotki's asset module (`/api/1/assets/all`, `/search`, `/search/levenshtein`,
+//!   `/mappings`) native against legacy on a global.db of a real one's size, and native
+//!   ping's latency while 8 clients page through assets on either side;
 //! - websocket: banyan's RSS per relayed websocket (`--ws-connections`, default 9,900) and
 //!   the time from a native publish to the last of `--ws-clients` (1,000) sockets;
 //! - shadow: the client's latency with `shadow = true` against without, both ways round:
@@ -23,7 +26,7 @@
 //! Run it with `scripts/bench-load.sh` (installs wrk, nginx and HAProxy, builds, runs).
 //! Options: `--duration SECS` (per run, default 5), `--rounds N` (default 3),
 //! `--connections 32,256`, `--threads N` (wrk threads, default 2), `--only
-//! passthrough,legacy,reload,globaldb,userdb,websocket,shadow,soak` (the parts to run; default all
+//! passthrough,legacy,reload,globaldb,userdb,assets,websocket,shadow,soak` (the parts to run; default all
 //! but soak),
 //! `--soak-secs SECS`, `--ws-connections N`, `--ws-clients N`.
 
@@ -70,6 +73,7 @@ fn options() -> Options {
             "reload".into(),
             "globaldb".into(),
             "userdb".into(),
+            "assets".into(),
             "websocket".into(),
             "shadow".into(),
         ],
@@ -104,6 +108,8 @@ fn options() -> Options {
     o
 }
 
+mod assets;
+mod compare;
 mod globaldb;
 mod legacy_app;
 mod passthrough;
@@ -133,6 +139,9 @@ fn main() {
     }
     if wants("userdb") {
         userdb::run(&o, dir.path());
+    }
+    if wants("assets") {
+        assets::run(&o, dir.path());
     }
     if wants("websocket") {
         websockets::run(&o, dir.path());

@@ -12,12 +12,10 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use crate::procs::{banyan_configured, cpu_ns, legacy_app_on};
-use crate::wrk::{median, ping_while, wrk, wrk_post, Run};
+use crate::compare::{native_vs_legacy, Side};
+use crate::procs::{banyan_configured, legacy_app_on};
+use crate::wrk::ping_while;
 use crate::Options;
-
-/// A wrk run and the CPU microseconds each of its requests cost banyan and legacy.
-type Costed = (Run, f64);
 
 /// (route, method, route path, request path, JSON body).
 const READS: [(&str, &str, &str, &str, Option<&str>); 4] = [
@@ -87,38 +85,8 @@ pub fn run(o: &Options, dir: &Path) {
         let r = request.send().unwrap();
         assert_eq!(r.headers()["x-banyan-backend"], "native", "the session did not open: {path}");
         println!("### `{method} {path}`\n");
-        println!("| served by | connections | req/s | p50 ms | p99 ms | CPU µs/req |");
-        println!("|---|---:|---:|---:|---:|---:|");
-        for conns in [1, 32] {
-            let (mut n, mut l): (Vec<Costed>, Vec<Costed>) = (Vec::new(), Vec::new());
-            for _ in 0..o.rounds {
-                // The run, and the CPU it cost the processes behind `at` per request.
-                let run = |at, pids: &[u32]| {
-                    let before = cpu_ns(pids);
-                    let r = match body {
-                        Some(b) => wrk_post(at, path, b, conns, o),
-                        None => wrk(at, path, conns, o),
-                    };
-                    let requests = r.rps * o.duration as f64;
-                    (r, (cpu_ns(pids) - before) as f64 / 1000.0 / requests.max(1.0))
-                };
-                n.push(run(native, &native_pids));
-                l.push(run(legacy, &legacy_pids));
-            }
-            let row = |name: &str, runs: &[Costed]| {
-                let m = |f: &dyn Fn(&Costed) -> f64| median(runs.iter().map(f).collect());
-                let (rps, cpu) = (m(&|r| r.0.rps), m(&|r| r.1));
-                println!(
-                    "| {name} | {conns} | {rps:.0} | {:.2} | {:.2} | {cpu:.0} |",
-                    m(&|r| r.0.p50_ms),
-                    m(&|r| r.0.p99_ms)
-                );
-                (rps, cpu)
-            };
-            let ((nr, nc), (lr, lc)) = (row("native", &n), row("legacy (through banyan)", &l));
-            println!("| *native / legacy* | {conns} | {:.1}x | | | {:.2}x |", nr / lr, nc / lc);
-        }
-        println!();
+        let native = Side { addr: native, pids: &native_pids };
+        native_vs_legacy(o, path, body, native, Side { addr: legacy, pids: &legacy_pids });
     }
 
     println!("### Legacy's `/api/1/ping` through banyan while 8 clients read `/api/1/settings`\n");

@@ -10,12 +10,15 @@ use indexmap::IndexMap;
 use rusqlite::types::Value;
 use rusqlite::Connection;
 
-use super::{answer, order_rules, parse_address, user_view, Cell, Ignored};
+use http::StatusCode;
+
+use super::{answer, order_rules, parse_address, user_view, Cell, CellMap, Ignored};
+use crate::db::DbError;
 use crate::native::{Context, HandlerResult, NativeRequest, Outcome};
 use crate::rotki::assets::{AssetType, ChainId, TokenKind};
 use crate::rotki::filter::FilterQuery;
-use crate::rotki::json;
 use crate::rotki::schema::{Fields, Refusal};
+use crate::rotki::{json, response};
 
 /// Every asset with its details, one row per asset (rotki's `parent_query`).
 const PARENT: &str = "
@@ -54,7 +57,16 @@ pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
             None => return Ok(Outcome::HandBack(req)),
         },
     };
-    answer(req, &global, move |conn| run(conn, &query, &ignored)).await
+    let (tail, params) = (query.filter.prepare(false), query.filter.params().to_vec());
+    let key = format!("assets/all {tail} {params:?}");
+    let rows = match global.read_cached(key, Vec::len, move |conn| scan(conn, &tail, &params)).await {
+        Ok(rows) => rows,
+        Err(DbError::Open(..)) => return Ok(Outcome::HandBack(req)),
+        Err(DbError::Query(message)) => {
+            return Ok(Outcome::Respond(response::fail(StatusCode::INTERNAL_SERVER_ERROR, &message)))
+        }
+    };
+    answer(req, &global, move |conn| assemble(conn, &query, &rows, &ignored)).await
 }
 
 /// `AssetsPostSchema`: its fields in declaration order (the order-by and pagination
@@ -127,121 +139,124 @@ fn parse(json: Option<&serde_json::Value>) -> Result<Query, Refusal> {
     Ok(Query { filter, ignored: ignored.unwrap_or(Ignored::None) })
 }
 
-/// The rows, their underlying tokens, and the counts. `None` when a row holds what only
-/// rotki's own code can render (a type or chain it does not know: its 500).
-fn run(conn: &Connection, q: &Query, ignored: &HashSet<String>) -> Result<Option<Vec<u8>>, String> {
+/// A row of the asset query: its identifier, and its entry (`None` for a row only rotki's
+/// own code can render: a type, chain or token kind it does not know, its 500).
+struct Row {
+    identifier: String,
+    entry: Option<CellMap>,
+}
+
+/// Every row the filters select, in rotki's order: the same for every page and every
+/// ignored-assets handling of the same filters, so kept until global.db changes.
+fn scan(conn: &Connection, tail: &str, params: &[Value]) -> Result<Vec<Row>, String> {
     let sql_error = super::sql_error;
-    let tail = q.filter.prepare(false);
-    let params = rusqlite::params_from_iter(q.filter.params());
+    let mut stmt = conn.prepare(&format!("SELECT * FROM ({PARENT}) {tail}")).map_err(sql_error)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(sql_error)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(sql_error)? {
+        let cells = (0..16).map(|i| Cell::of(row.get_ref(i).map_err(sql_error)?)).collect::<Result<Vec<_>, _>>()?;
+        let Cell::Text(identifier) = &cells[0] else { return Err("an asset without an identifier".into()) };
+        out.push(Row { identifier: identifier.clone(), entry: entry(cells) });
+    }
+    Ok(out)
+}
+
+/// rotki's entry for a row, keys in its order for the asset's type.
+fn entry(mut cells: Vec<Cell>) -> Option<CellMap> {
+    let mut take = |i: usize| std::mem::replace(&mut cells[i], Cell::Null);
+    let identifier = take(0);
+    let asset_type = take(1).text().and_then(|t| AssetType::from_db(&t))?;
+    let mut data: CellMap = IndexMap::new();
+    let collectible = match (&identifier, take(13).text().and_then(|k| TokenKind::from_db(&k))) {
+        (Cell::Text(id), kind) => (collectible_id(id), kind),
+        _ => return None,
+    };
+    data.insert("identifier", identifier);
+    data.insert("asset_type", Cell::Text(asset_type.api_string()));
+    data.insert("name", take(4));
+    let (symbol, started, forked, swapped_for, coingecko, cryptocompare) =
+        (take(5), take(6), take(7), take(8), take(9), take(10));
+    let common = |data: &mut CellMap| {
+        data.insert("symbol", symbol.clone());
+        data.insert("started", started.clone());
+        data.insert("swapped_for", swapped_for.clone());
+        data.insert("forked", forked.clone());
+        data.insert("cryptocompare", cryptocompare.clone());
+        data.insert("coingecko", coingecko.clone());
+    };
+    if asset_type == AssetType::FIAT {
+        data.insert("symbol", symbol.clone());
+        data.insert("started", started.clone());
+    } else if asset_type == AssetType::EVM_TOKEN {
+        let chain = match take(12) {
+            Cell::Int(id) => ChainId::from_db(id)?,
+            _ => return None,
+        };
+        let kind = collectible.1.filter(|k| k.is_evm())?;
+        data.insert("address", take(2));
+        data.insert("evm_chain", Cell::Text(chain.name()));
+        data.insert("token_kind", Cell::Text(kind.api_string().to_string()));
+        data.insert("decimals", take(3));
+        data.insert("underlying_tokens", Cell::Null);
+        data.insert("protocol", take(11));
+        common(&mut data);
+        if kind == TokenKind::ERC721 {
+            data.insert("collectible_id", collectible.0);
+        }
+    } else if asset_type == AssetType::SOLANA_TOKEN {
+        let kind = collectible.1.filter(|k| k.is_solana())?;
+        data.insert("protocol", take(11));
+        data.insert("token_kind", Cell::Text(kind.api_string().to_string()));
+        data.insert("address", take(2));
+        data.insert("decimals", take(3));
+        common(&mut data);
+    } else if asset_type.is_crypto() {
+        common(&mut data);
+    } else if asset_type == AssetType::CUSTOM_ASSET {
+        data.insert("notes", take(14));
+        data.insert("custom_asset_type", take(15));
+    }
+    (!data.values().any(|c| matches!(c, Cell::Unsupported))).then_some(data)
+}
+
+/// The page of `rows` rotki's loop keeps (skipping ignored assets, then the offset, then
+/// stopping at the limit), with their underlying tokens and the counts. `None` when a row
+/// of the page is one only rotki renders.
+fn assemble(conn: &Connection, q: &Query, rows: &[Row], ignored: &HashSet<String>) -> Result<Option<Vec<u8>>, String> {
     let (mut offset, limit) = match q.filter.page() {
         Some(page) => (super::small(&page.offset), Some(super::small(&page.limit))),
         None => (0, None),
     };
-    let mut entries: IndexMap<String, IndexMap<&'static str, Cell>> = IndexMap::new();
-    let mut stmt = conn.prepare(&format!("SELECT * FROM ({PARENT}) {tail}")).map_err(sql_error)?;
-    let mut rows = stmt.query(params).map_err(sql_error)?;
-    while let Some(row) = rows.next().map_err(sql_error)? {
-        let cell = |i: usize| Cell::of(row.get_ref(i).map_err(sql_error)?);
-        let Some(identifier) = cell(0)?.text() else { return Ok(None) };
-        if q.ignored.skips(&identifier, ignored) {
+    let mut entries: IndexMap<String, CellMap> = IndexMap::new();
+    for row in rows {
+        if q.ignored.skips(&row.identifier, ignored) {
             continue;
         }
         if offset > 0 {
             offset -= 1;
             continue;
         }
-        let Some(asset_type) = cell(1)?.text().and_then(|t| AssetType::from_db(&t)) else { return Ok(None) };
-        let mut data: IndexMap<&'static str, Cell> = IndexMap::new();
-        data.insert("identifier", Cell::Text(identifier.clone()));
-        data.insert("asset_type", Cell::Text(asset_type.api_string()));
-        data.insert("name", cell(4)?);
-        let common = |data: &mut IndexMap<&'static str, Cell>| -> Result<(), String> {
-            for (key, i) in [
-                ("symbol", 5),
-                ("started", 6),
-                ("swapped_for", 8),
-                ("forked", 7),
-                ("cryptocompare", 10),
-                ("coingecko", 9),
-            ] {
-                data.insert(key, cell(i)?);
-            }
-            Ok(())
-        };
-        if asset_type == AssetType::FIAT {
-            data.insert("symbol", cell(5)?);
-            data.insert("started", cell(6)?);
-        } else if asset_type == AssetType::EVM_TOKEN {
-            let chain = match cell(12)? {
-                Cell::Int(id) => ChainId::from_db(id),
-                _ => None,
-            };
-            let kind = cell(13)?.text().and_then(|k| TokenKind::from_db(&k)).filter(|k| k.is_evm());
-            let (Some(chain), Some(kind)) = (chain, kind) else { return Ok(None) };
-            data.insert("address", cell(2)?);
-            data.insert("evm_chain", Cell::Text(chain.name()));
-            data.insert("token_kind", Cell::Text(kind.api_string().to_string()));
-            data.insert("decimals", cell(3)?);
-            data.insert("underlying_tokens", Cell::Null);
-            data.insert("protocol", cell(11)?);
-            common(&mut data)?;
-            if kind == TokenKind::ERC721 {
-                data.insert("collectible_id", collectible_id(&identifier));
-            }
-        } else if asset_type == AssetType::SOLANA_TOKEN {
-            let kind = cell(13)?.text().and_then(|k| TokenKind::from_db(&k)).filter(|k| k.is_solana());
-            let Some(kind) = kind else { return Ok(None) };
-            data.insert("protocol", cell(11)?);
-            data.insert("token_kind", Cell::Text(kind.api_string().to_string()));
-            data.insert("address", cell(2)?);
-            data.insert("decimals", cell(3)?);
-            common(&mut data)?;
-        } else if asset_type.is_crypto() {
-            common(&mut data)?;
-        } else if asset_type == AssetType::CUSTOM_ASSET {
-            data.insert("notes", cell(14)?);
-            data.insert("custom_asset_type", cell(15)?);
-        }
-        if data.values().any(|c| matches!(c, Cell::Unsupported)) {
-            return Ok(None);
-        }
-        entries.insert(identifier, data);
+        let Some(entry) = &row.entry else { return Ok(None) };
+        entries.insert(row.identifier.clone(), entry.clone());
         if limit.is_some_and(|l| entries.len() as i128 >= l) {
             break;
         }
     }
-    drop(rows);
-    drop(stmt);
     if !underlying_tokens(conn, &mut entries)? {
         return Ok(None);
     }
+    // rotki counts the same query's rows (`COUNT(*)`, or the identifiers as a set less or
+    // among the ignored ones: identifiers are unique).
     let found = match q.ignored {
-        Ignored::None => conn
-            .query_row(
-                &format!("SELECT COUNT(*) FROM ({PARENT}) {tail}"),
-                rusqlite::params_from_iter(q.filter.params()),
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(sql_error)?,
-        handling => {
-            let mut stmt = conn.prepare(&format!("SELECT identifier FROM ({PARENT}) {tail}")).map_err(sql_error)?;
-            let ids = stmt
-                .query_map(rusqlite::params_from_iter(q.filter.params()), |r| r.get::<_, String>(0))
-                .map_err(sql_error)?
-                .collect::<Result<HashSet<String>, _>>()
-                .map_err(sql_error)?;
-            let ignored_found = ids.iter().filter(|id| ignored.contains(*id)).count();
-            match handling {
-                Ignored::Exclude => (ids.len() - ignored_found) as i64,
-                _ => ignored_found as i64,
-            }
-        }
+        Ignored::None => rows.len(),
+        Ignored::Exclude => rows.iter().filter(|r| !ignored.contains(&r.identifier)).count(),
+        Ignored::ShowOnly => rows.iter().filter(|r| ignored.contains(&r.identifier)).count(),
     };
-    let total: i64 = conn.query_row("SELECT COUNT(*) FROM assets", [], |r| r.get(0)).map_err(sql_error)?;
+    let total: i64 = conn.query_row("SELECT COUNT(*) from assets;", [], |r| r.get(0)).map_err(super::sql_error)?;
     #[derive(serde::Serialize)]
     struct Page<'a> {
-        entries: Vec<&'a IndexMap<&'static str, Cell>>,
-        entries_found: i64,
+        entries: Vec<&'a CellMap>,
+        entries_found: usize,
         entries_total: i64,
         entries_limit: i64,
     }
@@ -253,10 +268,7 @@ fn run(conn: &Connection, q: &Query, ignored: &HashSet<String>) -> Result<Option
 /// Fills `underlying_tokens` of the tokens that have some, with rotki's weights: each one
 /// as a percentage, the last one what makes them add up to 100. False when a row is not
 /// one rotki reads.
-fn underlying_tokens(
-    conn: &Connection,
-    entries: &mut IndexMap<String, IndexMap<&'static str, Cell>>,
-) -> Result<bool, String> {
+fn underlying_tokens(conn: &Connection, entries: &mut IndexMap<String, CellMap>) -> Result<bool, String> {
     let sql = format!(
         "SELECT parent_token_entry, address, token_kind, weight FROM underlying_tokens_list LEFT JOIN evm_tokens ON \
          underlying_tokens_list.identifier=evm_tokens.identifier WHERE parent_token_entry IN ({})",
@@ -277,7 +289,7 @@ fn underlying_tokens(
     }
     for (parent, tokens) in found {
         let Some(percentages) = weights(tokens.iter().map(|t| t.2.as_str())) else { return Ok(false) };
-        let list: Vec<IndexMap<&'static str, Cell>> = tokens
+        let list: Vec<CellMap> = tokens
             .into_iter()
             .zip(percentages)
             .map(|((address, kind, _), weight)| {

@@ -9,9 +9,10 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use rusqlite::types::Value;
-use rusqlite::Connection;
 
-use super::{answer, parse_address, python_strip, user_view, Cell, UserView, ASSETS_SELECT};
+use super::{
+    off_runtime, parse_address, python_strip, respond, scan_assets, user_view, AssetRow, Cell, CellMap, UserView,
+};
 use crate::native::{Context, HandlerResult, NativeRequest, Outcome};
 use crate::rotki::args::FieldErrors;
 use crate::rotki::assets::{native_token_ids, native_token_of, AssetType, ChainId};
@@ -44,7 +45,11 @@ pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
             None => return Ok(Outcome::HandBack(req)),
         },
     };
-    answer(req, &global, move |conn| run(conn, &query, &user, nfts)).await
+    let rows = match scan_assets(&global, query.filter.clone(), query.params.clone()).await {
+        Ok(rows) => rows,
+        Err(e) => return Ok(respond(req, Err(e))),
+    };
+    Ok(respond(req, off_runtime(move || assemble(&rows, &query, &user, nfts)).await))
 }
 
 /// The schema's fields, its one validator, then its post-load steps in rotki's order (the
@@ -112,7 +117,7 @@ fn parse(json: Option<&serde_json::Value>) -> Result<Query, Refusal> {
 }
 
 /// An entry with its distance.
-type Scored = (usize, IndexMap<&'static str, Cell>);
+type Scored = (usize, CellMap);
 
 /// The user's NFTs matching the text: `None` when the read fails, or when rotki itself
 /// would fail (an address-only search meeting a named NFT: its TypeError).
@@ -152,29 +157,25 @@ async fn nfts(open: &Arc<crate::session::Open>, text: Option<String>) -> Option<
     read.await.ok().flatten()
 }
 
-fn run(conn: &Connection, q: &Query, user: &UserView, nfts: Vec<Scored>) -> Result<Option<Vec<u8>>, String> {
-    let sql = format!("{ASSETS_SELECT}{}", q.filter);
-    let mut stmt = conn.prepare(&sql).map_err(super::sql_error)?;
-    let mut rows = stmt.query(rusqlite::params_from_iter(&q.params)).map_err(super::sql_error)?;
+/// rotki's loop over the rows (ignored assets left out, each scored, ETH and ETH2 as one
+/// when there is a text), the NFTs after them, the ranking and the limit.
+fn assemble(rows: &[AssetRow], q: &Query, user: &UserView, nfts: Vec<Scored>) -> Option<Vec<u8>> {
     let mut found: Vec<Scored> = Vec::new();
     let mut found_eth = false;
-    while let Some(row) = rows.next().map_err(super::sql_error)? {
-        let cell = |i: usize| row.get_ref(i).map_err(super::sql_error).and_then(Cell::of);
-        let Some(identifier) = cell(0)?.text() else { return Ok(None) };
-        if user.ignored.contains(&identifier) {
+    for row in rows {
+        if user.ignored.contains(&row.identifier) {
             continue;
         }
-        let (name, symbol) = (cell(1)?, cell(2)?);
         let mut distance = 100;
         if let Some(t) = &q.text {
-            for candidate in [&name, &symbol] {
+            for candidate in [&row.name, &row.symbol] {
                 match candidate {
                     Cell::Null => {}
                     Cell::Text(c) => distance = distance.min(lev(t, c)),
-                    _ => return Ok(None),
+                    _ => return None,
                 }
             }
-            if user.eth2_as_eth && (identifier == "ETH" || identifier == "ETH2") {
+            if user.eth2_as_eth && (row.identifier == "ETH" || row.identifier == "ETH2") {
                 if !found_eth {
                     let eth = IndexMap::from([
                         ("identifier", Cell::Text("ETH".into())),
@@ -188,21 +189,20 @@ fn run(conn: &Connection, q: &Query, user: &UserView, nfts: Vec<Scored>) -> Resu
                 continue;
             }
         }
-        let Some(asset_type) = cell(4)?.text().and_then(|t| AssetType::from_db(&t)) else { return Ok(None) };
         let mut entry = IndexMap::from([
-            ("identifier", Cell::Text(identifier)),
-            ("name", name),
-            ("symbol", symbol),
-            ("asset_type", Cell::Text(asset_type.api_string())),
+            ("identifier", Cell::Text(row.identifier.clone())),
+            ("name", row.name.clone()),
+            ("symbol", row.symbol.clone()),
+            ("asset_type", Cell::Text(row.asset_type?.api_string())),
         ]);
-        if !super::chain_and_custom_type(&mut entry, cell(3)?, cell(5)?) {
-            return Ok(None);
+        if !super::chain_and_custom_type(&mut entry, row.chain.clone(), row.custom_type.clone()) {
+            return None;
         }
         found.push((distance, entry));
     }
     found.extend(nfts);
     if found.iter().flat_map(|(_, e)| e.values()).any(|c| matches!(c, Cell::Unsupported)) {
-        return Ok(None);
+        return None;
     }
     let natives = native_token_ids();
     // `sorted` is stable: ties keep the SQL order, NFTs after the assets.
@@ -213,8 +213,8 @@ fn run(conn: &Connection, q: &Query, user: &UserView, nfts: Vec<Scored>) -> Resu
         };
         (text("asset_type") != "fiat", !natives.contains(text("identifier")), *distance)
     });
-    let entries: Vec<&IndexMap<&'static str, Cell>> = found.iter().map(|(_, e)| e).collect();
-    Ok(Some(json::dumps(&python_slice(&entries, q.limit))))
+    let entries: Vec<&CellMap> = found.iter().map(|(_, e)| e).collect();
+    Some(json::dumps(&python_slice(&entries, q.limit)))
 }
 
 /// polyleven's `levenshtein(text, other.casefold())`.

@@ -19,13 +19,14 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::StatusCode;
 use indexmap::IndexMap;
-use rusqlite::types::ValueRef;
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::Connection;
 use serde::ser::{Serialize, Serializer};
 
 use super::{HandlerResult, NativeRequest, Outcome};
 use crate::db::{DbError, ReadDb};
 use crate::rotki::args::FieldErrors;
+use crate::rotki::assets::AssetType;
 use crate::rotki::filter::is_column_name;
 use crate::rotki::response;
 use crate::rotki::schema::Refusal;
@@ -122,26 +123,71 @@ pub async fn whitelist(req: NativeRequest, ctx: Arc<crate::native::Context>) -> 
     .await
 }
 
-/// Runs a read of global.db: its JSON `result` in rotki's envelope; `None` (a row only
-/// rotki renders) or no global.db goes to legacy; a failing statement is rotki's 500 with
-/// SQLite's message.
+/// Runs a read of global.db and answers with what it found ([`respond`]).
 async fn answer<F>(req: NativeRequest, db: &Arc<ReadDb>, query: F) -> HandlerResult
 where
     F: FnOnce(&Connection) -> Result<Option<Vec<u8>>, String> + Send + 'static,
 {
-    match db.read(query).await {
+    Ok(respond(req, db.read(query).await))
+}
+
+/// A read's JSON `result` in rotki's envelope; `None` (a row only rotki renders) or no
+/// global.db goes to legacy; a failing statement is rotki's 500 with SQLite's message.
+fn respond(req: NativeRequest, read: Result<Option<Vec<u8>>, DbError>) -> Outcome {
+    match read {
         Ok(Some(result)) => {
             let mut body = Vec::with_capacity(result.len() + 32);
             body.extend_from_slice(br#"{"result": "#);
             body.extend_from_slice(&result);
             body.extend_from_slice(br#", "message": ""}"#);
-            Ok(Outcome::Respond(response::api_response(StatusCode::OK, Bytes::from(body))))
+            Outcome::Respond(response::api_response(StatusCode::OK, Bytes::from(body)))
         }
-        Ok(None) | Err(DbError::Open(..)) => Ok(Outcome::HandBack(req)),
-        Err(DbError::Query(message)) => {
-            Ok(Outcome::Respond(response::fail(StatusCode::INTERNAL_SERVER_ERROR, &message)))
-        }
+        Ok(None) | Err(DbError::Open(..)) => Outcome::HandBack(req),
+        Err(DbError::Query(message)) => Outcome::Respond(response::fail(StatusCode::INTERNAL_SERVER_ERROR, &message)),
     }
+}
+
+/// Work on rows already read (ranking, serializing), off the runtime's threads.
+async fn off_runtime<F>(work: F) -> Result<Option<Vec<u8>>, DbError>
+where
+    F: FnOnce() -> Option<Vec<u8>> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work).await.map_err(|e| DbError::Query(format!("query failed: {e}")))
+}
+
+/// A row of [`ASSETS_SELECT`].
+struct AssetRow {
+    identifier: String,
+    name: Cell,
+    symbol: Cell,
+    chain: Cell,
+    /// `None`: a type rotki does not know (its 500 when the row is rendered).
+    asset_type: Option<AssetType>,
+    custom_type: Cell,
+}
+
+/// The rows of `ASSETS_SELECT` with `tail`, kept until global.db changes.
+async fn scan_assets(db: &Arc<ReadDb>, tail: String, params: Vec<Value>) -> Result<Arc<Vec<AssetRow>>, DbError> {
+    let key = format!("assets {tail} {params:?}");
+    db.read_cached(key, Vec::len, move |conn| {
+        let mut stmt = conn.prepare(&format!("{ASSETS_SELECT}{tail}")).map_err(sql_error)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(&params)).map_err(sql_error)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(sql_error)? {
+            let cell = |i: usize| row.get_ref(i).map_err(sql_error).and_then(Cell::of);
+            let Cell::Text(identifier) = cell(0)? else { return Err("an asset without an identifier".into()) };
+            out.push(AssetRow {
+                identifier,
+                name: cell(1)?,
+                symbol: cell(2)?,
+                chain: cell(3)?,
+                asset_type: cell(4)?.text().and_then(|t| AssetType::from_db(&t)),
+                custom_type: cell(5)?,
+            });
+        }
+        Ok(out)
+    })
+    .await
 }
 
 /// A body rotki refuses: its 400, or legacy's answer for a shape only it words exactly.

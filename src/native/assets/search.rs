@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use rusqlite::types::Value;
-use rusqlite::Connection;
 
-use super::{answer, order_rules, python_strip, user_view, Cell, UserView, ASSETS_SELECT};
+use super::{
+    off_runtime, order_rules, python_strip, respond, scan_assets, user_view, AssetRow, Cell, CellMap, UserView,
+};
 use crate::native::{Context, HandlerResult, NativeRequest, Outcome};
 use crate::rotki::args::FieldErrors;
 use crate::rotki::assets::{AssetType, ChainId};
@@ -26,7 +27,11 @@ pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
         Err(refusal) => return Ok(super::refuse(req, refusal)),
     };
     let Some(user) = user_view(&open).await else { return Ok(Outcome::HandBack(req)) };
-    answer(req, &global, move |conn| run(conn, &filter, &user)).await
+    let rows = match scan_assets(&global, filter.prepare(true), filter.params().to_vec()).await {
+        Ok(rows) => rows,
+        Err(e) => return Ok(respond(req, Err(e))),
+    };
+    Ok(respond(req, off_runtime(move || assemble(&rows, &user)).await))
 }
 
 /// The schema's fields in declaration order (pagination, then ordering, then its own),
@@ -70,19 +75,15 @@ fn parse(json: Option<&serde_json::Value>) -> Result<FilterQuery, Refusal> {
     Ok(filter)
 }
 
-fn run(conn: &Connection, filter: &FilterQuery, user: &UserView) -> Result<Option<Vec<u8>>, String> {
-    let sql = format!("{ASSETS_SELECT}{}", filter.prepare(true));
-    let mut stmt = conn.prepare(&sql).map_err(super::sql_error)?;
-    let mut rows = stmt.query(rusqlite::params_from_iter(filter.params())).map_err(super::sql_error)?;
-    let mut found: Vec<IndexMap<&'static str, Cell>> = Vec::new();
+/// rotki's loop over the rows: the user's ignored assets left out, ETH and ETH2 as one.
+fn assemble(rows: &[AssetRow], user: &UserView) -> Option<Vec<u8>> {
+    let mut found: Vec<CellMap> = Vec::new();
     let mut found_eth = false;
-    while let Some(row) = rows.next().map_err(super::sql_error)? {
-        let cell = |i: usize| row.get_ref(i).map_err(super::sql_error).and_then(Cell::of);
-        let Some(identifier) = cell(0)?.text() else { return Ok(None) };
-        if user.ignored.contains(&identifier) {
+    for row in rows {
+        if user.ignored.contains(&row.identifier) {
             continue;
         }
-        if user.eth2_as_eth && (identifier == "ETH" || identifier == "ETH2") {
+        if user.eth2_as_eth && (row.identifier == "ETH" || row.identifier == "ETH2") {
             if !found_eth {
                 found.push(IndexMap::from([
                     ("identifier", Cell::Text("ETH".into())),
@@ -94,20 +95,19 @@ fn run(conn: &Connection, filter: &FilterQuery, user: &UserView) -> Result<Optio
             }
             continue;
         }
-        let Some(asset_type) = cell(4)?.text().and_then(|t| AssetType::from_db(&t)) else { return Ok(None) };
         let mut entry = IndexMap::from([
-            ("identifier", Cell::Text(identifier)),
-            ("name", cell(1)?),
-            ("symbol", cell(2)?),
-            ("is_custom_asset", Cell::Bool(asset_type == AssetType::CUSTOM_ASSET)),
+            ("identifier", Cell::Text(row.identifier.clone())),
+            ("name", row.name.clone()),
+            ("symbol", row.symbol.clone()),
+            ("is_custom_asset", Cell::Bool(row.asset_type? == AssetType::CUSTOM_ASSET)),
         ]);
-        if !super::chain_and_custom_type(&mut entry, cell(3)?, cell(5)?) {
-            return Ok(None);
+        if !super::chain_and_custom_type(&mut entry, row.chain.clone(), row.custom_type.clone()) {
+            return None;
         }
         found.push(entry);
     }
     if found.iter().flat_map(|e| e.values()).any(|c| matches!(c, Cell::Unsupported)) {
-        return Ok(None);
+        return None;
     }
-    Ok(Some(json::dumps(&found)))
+    Some(json::dumps(&found))
 }

@@ -7,6 +7,11 @@
 //! before it started. A query whose caller goes away (the client disconnected, the handler
 //! timed out, a task was deleted) is interrupted: its progress handler checks the query's
 //! own cancel flag.
+//!
+//! A result worth keeping (a sorted scan of every asset) can be kept until the database
+//! changes (`read_cached`, `cache.rs`).
+
+mod cache;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -27,7 +32,9 @@ pub struct ReadDb {
     /// from memory when the last handle goes.
     key: Option<Zeroizing<String>>,
     permits: Arc<Semaphore>,
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<Pooled>>,
+    /// Results kept until the database changes.
+    cache: cache::Cache,
     /// Queries on a blocking thread now (for the admin API).
     running: AtomicUsize,
 }
@@ -71,7 +78,7 @@ impl ReadDb {
         key.push_str("';");
         let db = ReadDb::new(path, Some(key));
         let conn = db.open()?;
-        db.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+        db.idle.lock().unwrap_or_else(|e| e.into_inner()).push(Pooled { conn, version: None });
         Ok(db)
     }
 
@@ -81,6 +88,7 @@ impl ReadDb {
             key,
             permits: Arc::new(Semaphore::new(CONNECTIONS)),
             idle: Mutex::new(Vec::new()),
+            cache: cache::Cache::default(),
             running: AtomicUsize::new(0),
         })
     }
@@ -104,25 +112,67 @@ impl ReadDb {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, String> + Send + 'static,
     {
+        self.on_connection(|pooled, _| query(&pooled.conn)).await
+    }
+
+    /// Like [`read`](Self::read), but a result computed under the same `key` since the
+    /// database last changed is reused (no query at all). Whether it changed is asked of
+    /// SQLite on the connection itself (`PRAGMA data_version`, which moves with every
+    /// commit of another connection or process), before the cache is looked at, so a write
+    /// legacy committed before this call is always seen. `weight` (about a row each) bounds
+    /// what the cache holds.
+    pub async fn read_cached<T, F>(
+        self: &Arc<Self>,
+        key: String,
+        weight: fn(&T) -> usize,
+        query: F,
+    ) -> Result<Arc<T>, DbError>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce(&Connection) -> Result<T, String> + Send + 'static,
+    {
+        self.on_connection(move |pooled, db| {
+            let version: i64 =
+                pooled.conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(|e| e.to_string())?;
+            if pooled.version.replace(version).is_some_and(|seen| seen != version) {
+                db.cache.invalidate();
+            }
+            let generation = db.cache.generation();
+            if let Some(hit) = db.cache.get::<T>(&key, generation) {
+                return Ok(hit);
+            }
+            let value = Arc::new(query(&pooled.conn)?);
+            db.cache.put(key, generation, value.clone(), weight(&value));
+            Ok(value)
+        })
+        .await
+    }
+
+    /// Runs `work` with a pooled connection on a blocking thread (see [`read`](Self::read)).
+    async fn on_connection<T, F>(self: &Arc<Self>, work: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Pooled, &ReadDb) -> Result<T, String> + Send + 'static,
+    {
         let permit = self.permits.clone().acquire_owned().await.expect("never closed");
-        let conn = match self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+        let mut pooled = match self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
             Some(c) => c,
-            None => self.open()?,
+            None => Pooled { conn: self.open()?, version: None },
         };
         let cancel = Arc::new(AtomicBool::new(false));
         let guard = Cancel(cancel.clone(), true);
         let this = self.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let flag = cancel.clone();
-            conn.progress_handler(CHECK_EVERY, Some(move || flag.load(Ordering::Relaxed)));
+            pooled.conn.progress_handler(CHECK_EVERY, Some(move || flag.load(Ordering::Relaxed)));
             this.running.fetch_add(1, Ordering::Relaxed);
-            let result = query(&conn);
+            let result = work(&mut pooled, &this);
             this.running.fetch_sub(1, Ordering::Relaxed);
-            conn.progress_handler(0, None::<fn() -> bool>);
+            pooled.conn.progress_handler(0, None::<fn() -> bool>);
             if cancel.load(Ordering::Relaxed) {
                 tracing::info!(db = %this.path.display(), "query interrupted: its caller went away");
             }
-            this.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+            this.idle.lock().unwrap_or_else(|e| e.into_inner()).push(pooled);
             drop(permit);
             result
         })
@@ -145,6 +195,12 @@ impl ReadDb {
         }
         Ok(conn)
     }
+}
+
+/// An idle connection, and the `data_version` it last saw (for the cache).
+struct Pooled {
+    conn: Connection,
+    version: Option<i64>,
 }
 
 /// Cancels the query when dropped while armed (the caller went away mid-query).
