@@ -692,6 +692,7 @@ fn generated_asset_queries_answer_as_legacy_does() {
     // The searches: any text (Unicode that case-folds in several ways, wildcards, blanks).
     let words = prop_oneof![
         Just("usd".to_string()),
+        Just("eth".to_string()),
         Just("  Bitcoin ".to_string()),
         Just("Swi\u{df}".to_string()),
         Just("\u{39c}AZUKI".to_string()),

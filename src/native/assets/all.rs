@@ -2,23 +2,22 @@
 //! as rotki's `AssetsPostSchema` and `GlobalDBHandler.retrieve_assets` do. rotki skips the
 //! user's ignored assets while it reads the rows (they live in the user's database), so the
 //! page is counted in code, not by SQL: a limit of 0 still returns one row, as rotki's does.
+//! What global.db gives for a set of filters (every row, every token's underlying tokens,
+//! the asset count) is kept until global.db changes, so paging costs no query.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
 use rusqlite::types::Value;
 use rusqlite::Connection;
 
-use http::StatusCode;
-
-use super::{answer, order_rules, parse_address, user_view, Cell, CellMap, Ignored};
-use crate::db::DbError;
+use super::{off_runtime, order_rules, parse_address, respond, user_view, Cell, CellMap, Ignored};
 use crate::native::{Context, HandlerResult, NativeRequest, Outcome};
 use crate::rotki::assets::{AssetType, ChainId, TokenKind};
 use crate::rotki::filter::FilterQuery;
+use crate::rotki::json;
 use crate::rotki::schema::{Fields, Refusal};
-use crate::rotki::{json, response};
 
 /// Every asset with its details, one row per asset (rotki's `parent_query`).
 const PARENT: &str = "
@@ -59,14 +58,12 @@ pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
     };
     let (tail, params) = (query.filter.prepare(false), query.filter.params().to_vec());
     let key = format!("assets/all {tail} {params:?}");
-    let rows = match global.read_cached(key, Vec::len, move |conn| scan(conn, &tail, &params)).await {
-        Ok(rows) => rows,
-        Err(DbError::Open(..)) => return Ok(Outcome::HandBack(req)),
-        Err(DbError::Query(message)) => {
-            return Ok(Outcome::Respond(response::fail(StatusCode::INTERNAL_SERVER_ERROR, &message)))
-        }
+    let weight = |s: &Scan| s.rows.len() + s.underlying.len();
+    let scan = match global.read_cached(key, weight, move |conn| scan(conn, &tail, &params)).await {
+        Ok(scan) => scan,
+        Err(e) => return Ok(respond(req, Err(e))),
     };
-    answer(req, &global, move |conn| assemble(conn, &query, &rows, &ignored)).await
+    Ok(respond(req, off_runtime(move || assemble(&query, &scan, &ignored)).await))
 }
 
 /// `AssetsPostSchema`: its fields in declaration order (the order-by and pagination
@@ -146,9 +143,22 @@ struct Row {
     entry: Option<CellMap>,
 }
 
-/// Every row the filters select, in rotki's order: the same for every page and every
-/// ignored-assets handling of the same filters, so kept until global.db changes.
-fn scan(conn: &Connection, tail: &str, params: &[Value]) -> Result<Vec<Row>, String> {
+/// What global.db says for a set of filters: the same for every page and every
+/// ignored-assets handling of them, so kept until global.db changes.
+struct Scan {
+    /// Every row the filters select, in rotki's order.
+    rows: Vec<Row>,
+    underlying: HashMap<String, Option<Vec<CellMap>>>,
+    /// Every asset in global.db.
+    total: i64,
+}
+
+fn scan(conn: &Connection, tail: &str, params: &[Value]) -> Result<Scan, String> {
+    let total = conn.query_row("SELECT COUNT(*) from assets;", [], |r| r.get(0)).map_err(super::sql_error)?;
+    Ok(Scan { rows: rows(conn, tail, params)?, underlying: underlying_tokens(conn)?, total })
+}
+
+fn rows(conn: &Connection, tail: &str, params: &[Value]) -> Result<Vec<Row>, String> {
     let sql_error = super::sql_error;
     let mut stmt = conn.prepare(&format!("SELECT * FROM ({PARENT}) {tail}")).map_err(sql_error)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(sql_error)?;
@@ -219,16 +229,16 @@ fn entry(mut cells: Vec<Cell>) -> Option<CellMap> {
     (!data.values().any(|c| matches!(c, Cell::Unsupported))).then_some(data)
 }
 
-/// The page of `rows` rotki's loop keeps (skipping ignored assets, then the offset, then
-/// stopping at the limit), with their underlying tokens and the counts. `None` when a row
-/// of the page is one only rotki renders.
-fn assemble(conn: &Connection, q: &Query, rows: &[Row], ignored: &HashSet<String>) -> Result<Option<Vec<u8>>, String> {
+/// The page rotki's loop keeps (skipping ignored assets, then the offset, then stopping at
+/// the limit), with their underlying tokens and the counts. `None` when a row of the page
+/// is one only rotki renders.
+fn assemble(q: &Query, scan: &Scan, ignored: &HashSet<String>) -> Option<Vec<u8>> {
     let (mut offset, limit) = match q.filter.page() {
         Some(page) => (super::small(&page.offset), Some(super::small(&page.limit))),
         None => (0, None),
     };
-    let mut entries: IndexMap<String, CellMap> = IndexMap::new();
-    for row in rows {
+    let mut entries: Vec<CellMap> = Vec::new();
+    for row in &scan.rows {
         if q.ignored.skips(&row.identifier, ignored) {
             continue;
         }
@@ -236,74 +246,67 @@ fn assemble(conn: &Connection, q: &Query, rows: &[Row], ignored: &HashSet<String
             offset -= 1;
             continue;
         }
-        let Some(entry) = &row.entry else { return Ok(None) };
-        entries.insert(row.identifier.clone(), entry.clone());
+        let mut entry = row.entry.clone()?;
+        if let Some(tokens) = scan.underlying.get(&row.identifier) {
+            entry.insert("underlying_tokens", Cell::List(tokens.clone()?));
+        }
+        entries.push(entry);
         if limit.is_some_and(|l| entries.len() as i128 >= l) {
             break;
         }
     }
-    if !underlying_tokens(conn, &mut entries)? {
-        return Ok(None);
-    }
     // rotki counts the same query's rows (`COUNT(*)`, or the identifiers as a set less or
     // among the ignored ones: identifiers are unique).
+    let rows = &scan.rows;
     let found = match q.ignored {
         Ignored::None => rows.len(),
         Ignored::Exclude => rows.iter().filter(|r| !ignored.contains(&r.identifier)).count(),
         Ignored::ShowOnly => rows.iter().filter(|r| ignored.contains(&r.identifier)).count(),
     };
-    let total: i64 = conn.query_row("SELECT COUNT(*) from assets;", [], |r| r.get(0)).map_err(super::sql_error)?;
     #[derive(serde::Serialize)]
-    struct Page<'a> {
-        entries: Vec<&'a CellMap>,
+    struct Page {
+        entries: Vec<CellMap>,
         entries_found: usize,
         entries_total: i64,
         entries_limit: i64,
     }
-    let page =
-        Page { entries: entries.values().collect(), entries_found: found, entries_total: total, entries_limit: -1 };
-    Ok(Some(json::dumps(&page)))
+    Some(json::dumps(&Page { entries, entries_found: found, entries_total: scan.total, entries_limit: -1 }))
 }
 
-/// Fills `underlying_tokens` of the tokens that have some, with rotki's weights: each one
-/// as a percentage, the last one what makes them add up to 100. False when a row is not
-/// one rotki reads.
-fn underlying_tokens(conn: &Connection, entries: &mut IndexMap<String, CellMap>) -> Result<bool, String> {
-    let sql = format!(
-        "SELECT parent_token_entry, address, token_kind, weight FROM underlying_tokens_list LEFT JOIN evm_tokens ON \
-         underlying_tokens_list.identifier=evm_tokens.identifier WHERE parent_token_entry IN ({})",
-        vec!["?"; entries.len()].join(",")
-    );
-    let mut stmt = conn.prepare(&sql).map_err(super::sql_error)?;
-    let mut rows = stmt.query(rusqlite::params_from_iter(entries.keys())).map_err(super::sql_error)?;
-    let mut found: IndexMap<String, Vec<(Cell, TokenKind, String)>> = IndexMap::new();
+/// Every token's underlying tokens as rotki lists them (its query without the page's
+/// `IN`, which only narrows it: within a token they keep the table's order), each one's weight
+/// a percentage, the last one what makes them add up to 100. `None` for a token whose list
+/// only rotki renders (a token kind or weight it does not read: its 500 when on the page).
+fn underlying_tokens(conn: &Connection) -> Result<HashMap<String, Option<Vec<CellMap>>>, String> {
+    let sql =
+        "SELECT parent_token_entry, address, token_kind, weight FROM underlying_tokens_list LEFT JOIN evm_tokens \
+               ON underlying_tokens_list.identifier=evm_tokens.identifier";
+    let mut stmt = conn.prepare(sql).map_err(super::sql_error)?;
+    let mut rows = stmt.query([]).map_err(super::sql_error)?;
+    let mut found: IndexMap<String, Option<Vec<(Cell, TokenKind, String)>>> = IndexMap::new();
     while let Some(row) = rows.next().map_err(super::sql_error)? {
         let cell = |i: usize| row.get_ref(i).map_err(super::sql_error).and_then(Cell::of);
-        let (Some(parent), address, Some(kind), Some(weight)) =
-            (cell(0)?.text(), cell(1)?, cell(2)?.text(), cell(3)?.text())
-        else {
-            return Ok(false);
-        };
-        let Some(kind) = TokenKind::from_db(&kind).filter(|k| k.is_evm()) else { return Ok(false) };
-        found.entry(parent).or_default().push((address, kind, weight));
+        let Some(parent) = cell(0)?.text() else { continue };
+        let (address, kind, weight) = (cell(1)?, cell(2)?.text(), cell(3)?.text());
+        let token = kind.and_then(|k| TokenKind::from_db(&k)).filter(|k| k.is_evm()).zip(weight);
+        let list = found.entry(parent).or_insert_with(|| Some(Vec::new()));
+        match (list.as_mut(), token) {
+            (Some(list), Some((kind, weight))) => list.push((address, kind, weight)),
+            _ => *list = None,
+        }
     }
-    for (parent, tokens) in found {
-        let Some(percentages) = weights(tokens.iter().map(|t| t.2.as_str())) else { return Ok(false) };
-        let list: Vec<CellMap> = tokens
-            .into_iter()
-            .zip(percentages)
-            .map(|((address, kind, _), weight)| {
-                IndexMap::from([
-                    ("address", address),
-                    ("token_kind", Cell::Text(kind.api_string().to_string())),
-                    ("weight", Cell::Text(weight)),
-                ])
-            })
-            .collect();
-        let Some(entry) = entries.get_mut(&parent) else { return Ok(false) };
-        entry.insert("underlying_tokens", Cell::List(list));
-    }
-    Ok(true)
+    let render = |tokens: Vec<(Cell, TokenKind, String)>| -> Option<Vec<CellMap>> {
+        let percentages = weights(tokens.iter().map(|t| t.2.as_str()))?;
+        let list = tokens.into_iter().zip(percentages).map(|((address, kind, _), weight)| {
+            IndexMap::from([
+                ("address", address),
+                ("token_kind", Cell::Text(kind.api_string().to_string())),
+                ("weight", Cell::Text(weight)),
+            ])
+        });
+        Some(list.collect())
+    };
+    Ok(found.into_iter().map(|(parent, tokens)| (parent, tokens.and_then(render))).collect())
 }
 
 /// `tokenid_to_collectible_id`: the last part of an erc721 identifier with three parts.

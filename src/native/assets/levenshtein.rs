@@ -3,7 +3,8 @@
 //! order; each gets the smallest Levenshtein distance (polyleven's: code points, cost 1 each)
 //! from the case-folded text to its case-folded name or symbol; the user's NFTs follow when
 //! asked for. A stable sort then puts fiat first, then native tokens, then the nearest, and
-//! the limit is a Python slice (0 is nothing, -1 all but the last).
+//! the limit is a Python slice (0 is nothing, -1 all but the last). The ranked rows of a
+//! query are kept until global.db changes.
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use indexmap::IndexMap;
 use rusqlite::types::Value;
 
 use super::{
-    off_runtime, parse_address, python_strip, respond, scan_assets, user_view, AssetRow, Cell, CellMap, UserView,
+    asset_rows, off_runtime, parse_address, python_strip, respond, user_view, AssetRow, Cell, CellMap, UserView,
 };
 use crate::native::{Context, HandlerResult, NativeRequest, Outcome};
 use crate::rotki::args::FieldErrors;
@@ -45,11 +46,18 @@ pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
             None => return Ok(Outcome::HandBack(req)),
         },
     };
-    let rows = match scan_assets(&global, query.filter.clone(), query.params.clone()).await {
-        Ok(rows) => rows,
+    let (filter, params, text) = (query.filter.clone(), query.params.clone(), query.text.clone());
+    let key = format!("levenshtein {filter} {params:?}");
+    let ranked = global.read_cached(
+        key,
+        |r: &Ranked| r.rows.len(),
+        move |conn| asset_rows(conn, &filter, &params).map(|rows| rank(rows, text.as_deref())),
+    );
+    let ranked = match ranked.await {
+        Ok(ranked) => ranked,
         Err(e) => return Ok(respond(req, Err(e))),
     };
-    Ok(respond(req, off_runtime(move || assemble(&rows, &query, &user, nfts)).await))
+    Ok(respond(req, off_runtime(move || assemble(&ranked, &query, &user, nfts)).await))
 }
 
 /// The schema's fields, its one validator, then its post-load steps in rotki's order (the
@@ -157,64 +165,119 @@ async fn nfts(open: &Arc<crate::session::Open>, text: Option<String>) -> Option<
     read.await.ok().flatten()
 }
 
-/// rotki's loop over the rows (ignored assets left out, each scored, ETH and ETH2 as one
-/// when there is a text), the NFTs after them, the ranking and the limit.
-fn assemble(rows: &[AssetRow], q: &Query, user: &UserView, nfts: Vec<Scored>) -> Option<Vec<u8>> {
-    let mut found: Vec<Scored> = Vec::new();
-    let mut found_eth = false;
-    for row in rows {
-        if user.ignored.contains(&row.identifier) {
-            continue;
-        }
-        let mut distance = 100;
-        if let Some(t) = &q.text {
-            for candidate in [&row.name, &row.symbol] {
-                match candidate {
-                    Cell::Null => {}
-                    Cell::Text(c) => distance = distance.min(lev(t, c)),
-                    _ => return None,
+/// The ranking key rotki sorts by: fiat first, then native tokens, then the nearest.
+type Rank = (bool, bool, usize);
+
+/// An asset row, scored and rendered.
+struct RankedRow {
+    rank: Rank,
+    /// Its place in SQL order (for the ETH/ETH2 merge, which keeps the first).
+    position: usize,
+    identifier: String,
+    /// ETH or ETH2, which `treat_eth2_as_eth` shows as one ETH when there is a text.
+    is_eth: bool,
+    /// `None`: a row only rotki renders (an asset type or chain it does not know).
+    entry: Option<CellMap>,
+}
+
+/// The rows of one query in rotki's final order, which neither the user's ignored assets
+/// nor the ETH merge change (the merged ETH takes the rank of the row it replaces): kept
+/// until global.db changes, so a search is a walk to its limit.
+struct Ranked {
+    rows: Vec<RankedRow>,
+}
+
+fn rank(rows: Vec<AssetRow>, text: Option<&str>) -> Ranked {
+    let natives = native_token_ids();
+    let mut ranked: Vec<RankedRow> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(position, row)| {
+            let mut distance = 100;
+            let mut unreadable = false;
+            if let Some(t) = text {
+                for candidate in [&row.name, &row.symbol] {
+                    match candidate {
+                        Cell::Null => {}
+                        Cell::Text(c) => distance = distance.min(lev(t, c)),
+                        _ => unreadable = true,
+                    }
                 }
             }
-            if user.eth2_as_eth && (row.identifier == "ETH" || row.identifier == "ETH2") {
-                if !found_eth {
-                    let eth = IndexMap::from([
-                        ("identifier", Cell::Text("ETH".into())),
-                        ("name", Cell::Text("Ethereum".into())),
-                        ("symbol", Cell::Text("ETH".into())),
-                        ("asset_type", Cell::Text("own chain".into())),
-                    ]);
-                    found.push((distance, eth));
-                    found_eth = true;
-                }
-                continue;
+            let entry = row.asset_type.filter(|_| !unreadable).and_then(|asset_type| {
+                let mut entry = IndexMap::from([
+                    ("identifier", Cell::Text(row.identifier.clone())),
+                    ("name", row.name.clone()),
+                    ("symbol", row.symbol.clone()),
+                    ("asset_type", Cell::Text(asset_type.api_string())),
+                ]);
+                let readable = super::chain_and_custom_type(&mut entry, row.chain.clone(), row.custom_type.clone());
+                (readable && !entry.values().any(|c| matches!(c, Cell::Unsupported))).then_some(entry)
+            });
+            let fiat = row.asset_type == Some(AssetType::FIAT);
+            RankedRow {
+                rank: (!fiat, !natives.contains(row.identifier.as_str()), distance),
+                position,
+                is_eth: row.identifier == "ETH" || row.identifier == "ETH2",
+                identifier: row.identifier,
+                entry,
             }
-        }
-        let mut entry = IndexMap::from([
-            ("identifier", Cell::Text(row.identifier.clone())),
-            ("name", row.name.clone()),
-            ("symbol", row.symbol.clone()),
-            ("asset_type", Cell::Text(row.asset_type?.api_string())),
-        ]);
-        if !super::chain_and_custom_type(&mut entry, row.chain.clone(), row.custom_type.clone()) {
-            return None;
-        }
-        found.push((distance, entry));
-    }
-    found.extend(nfts);
-    if found.iter().flat_map(|(_, e)| e.values()).any(|c| matches!(c, Cell::Unsupported)) {
+        })
+        .collect();
+    // `sorted` is stable: ties keep the SQL order.
+    ranked.sort_by_key(|r| r.rank);
+    Ranked { rows: ranked }
+}
+
+/// rotki's answer from the ranked rows: ignored assets left out, ETH and ETH2 as one (the
+/// first in SQL order) when there is a text, the NFTs after the assets of the same rank,
+/// then the limit. `None` when a row rotki would render is one only rotki renders.
+fn assemble(ranked: &Ranked, q: &Query, user: &UserView, nfts: Vec<Scored>) -> Option<Vec<u8>> {
+    let merge_eth = q.text.is_some() && user.eth2_as_eth;
+    let visible = |r: &&RankedRow| !user.ignored.contains(&r.identifier);
+    let first_eth = ranked.rows.iter().filter(visible).filter(|r| merge_eth && r.is_eth).map(|r| r.position).min();
+    // rotki renders every row before it slices: one it cannot render fails the whole answer.
+    if ranked.rows.iter().filter(visible).any(|r| r.entry.is_none() && !(merge_eth && r.is_eth)) {
         return None;
     }
-    let natives = native_token_ids();
-    // `sorted` is stable: ties keep the SQL order, NFTs after the assets.
-    found.sort_by_key(|(distance, entry)| {
-        let text = |k| match entry.get(k) {
-            Some(Cell::Text(t)) => t.as_str(),
-            _ => "",
-        };
-        (text("asset_type") != "fiat", !natives.contains(text("identifier")), *distance)
+    let eth = || {
+        IndexMap::from([
+            ("identifier", Cell::Text("ETH".into())),
+            ("name", Cell::Text("Ethereum".into())),
+            ("symbol", Cell::Text("ETH".into())),
+            ("asset_type", Cell::Text("own chain".into())),
+        ])
+    };
+    let mut assets = ranked.rows.iter().filter(visible).filter_map(|r| match (merge_eth && r.is_eth, &r.entry) {
+        (true, _) if Some(r.position) == first_eth => Some((r.rank, eth())),
+        (true, _) => None,
+        (false, entry) => Some((r.rank, entry.clone()?)),
     });
-    let entries: Vec<&CellMap> = found.iter().map(|(_, e)| e).collect();
-    Some(json::dumps(&python_slice(&entries, q.limit)))
+    // NFTs rank as neither fiat nor native; among equals they come after the assets.
+    let mut nfts: Vec<(Rank, CellMap)> = nfts.into_iter().map(|(d, e)| ((true, true, d), e)).collect();
+    nfts.sort_by_key(|(rank, _)| *rank);
+    let mut nfts = nfts.into_iter().peekable();
+    let mut next_asset = assets.next();
+    let wanted = if q.limit < 0 { usize::MAX } else { q.limit.min(usize::MAX as i128) as usize };
+    let mut found: Vec<CellMap> = Vec::new();
+    while found.len() < wanted {
+        let take_nft = match (&next_asset, nfts.peek()) {
+            (Some((asset, _)), Some((nft, _))) => nft < asset,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        match take_nft {
+            true => found.push(nfts.next().expect("peeked").1),
+            false => match next_asset.take() {
+                Some((_, entry)) => {
+                    found.push(entry);
+                    next_asset = assets.next();
+                }
+                None => break,
+            },
+        }
+    }
+    Some(json::dumps(&python_slice(&found, q.limit)))
 }
 
 /// polyleven's `levenshtein(text, other.casefold())`.

@@ -169,25 +169,27 @@ struct AssetRow {
 /// The rows of `ASSETS_SELECT` with `tail`, kept until global.db changes.
 async fn scan_assets(db: &Arc<ReadDb>, tail: String, params: Vec<Value>) -> Result<Arc<Vec<AssetRow>>, DbError> {
     let key = format!("assets {tail} {params:?}");
-    db.read_cached(key, Vec::len, move |conn| {
-        let mut stmt = conn.prepare(&format!("{ASSETS_SELECT}{tail}")).map_err(sql_error)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(&params)).map_err(sql_error)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(sql_error)? {
-            let cell = |i: usize| row.get_ref(i).map_err(sql_error).and_then(Cell::of);
-            let Cell::Text(identifier) = cell(0)? else { return Err("an asset without an identifier".into()) };
-            out.push(AssetRow {
-                identifier,
-                name: cell(1)?,
-                symbol: cell(2)?,
-                chain: cell(3)?,
-                asset_type: cell(4)?.text().and_then(|t| AssetType::from_db(&t)),
-                custom_type: cell(5)?,
-            });
-        }
-        Ok(out)
-    })
-    .await
+    db.read_cached(key, Vec::len, move |conn| asset_rows(conn, &tail, &params)).await
+}
+
+/// The rows of `ASSETS_SELECT` with `tail`.
+fn asset_rows(conn: &Connection, tail: &str, params: &[Value]) -> Result<Vec<AssetRow>, String> {
+    let mut stmt = conn.prepare(&format!("{ASSETS_SELECT}{tail}")).map_err(sql_error)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(sql_error)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(sql_error)? {
+        let cell = |i: usize| row.get_ref(i).map_err(sql_error).and_then(Cell::of);
+        let Cell::Text(identifier) = cell(0)? else { return Err("an asset without an identifier".into()) };
+        out.push(AssetRow {
+            identifier,
+            name: cell(1)?,
+            symbol: cell(2)?,
+            chain: cell(3)?,
+            asset_type: cell(4)?.text().and_then(|t| AssetType::from_db(&t)),
+            custom_type: cell(5)?,
+        });
+    }
+    Ok(out)
 }
 
 /// A body rotki refuses: its 400, or legacy's answer for a shape only it words exactly.
