@@ -273,6 +273,9 @@ fn assemble(q: &Query, scan: &Scan, ignored: &HashSet<String>) -> Option<Vec<u8>
     Some(json::dumps(&Page { entries, entries_found: found, entries_total: scan.total, entries_limit: -1 }))
 }
 
+/// An underlying token as the table gives it: address, kind, weight.
+type Underlying = (Cell, TokenKind, String);
+
 /// Every token's underlying tokens as rotki lists them (its query without the page's
 /// `IN`, which only narrows it: within a token they keep the table's order), each one's weight
 /// a percentage, the last one what makes them add up to 100. `None` for a token whose list
@@ -283,7 +286,7 @@ fn underlying_tokens(conn: &Connection) -> Result<HashMap<String, Option<Vec<Cel
                ON underlying_tokens_list.identifier=evm_tokens.identifier";
     let mut stmt = conn.prepare(sql).map_err(super::sql_error)?;
     let mut rows = stmt.query([]).map_err(super::sql_error)?;
-    let mut found: IndexMap<String, Option<Vec<(Cell, TokenKind, String)>>> = IndexMap::new();
+    let mut found: IndexMap<String, Option<Vec<Underlying>>> = IndexMap::new();
     while let Some(row) = rows.next().map_err(super::sql_error)? {
         let cell = |i: usize| row.get_ref(i).map_err(super::sql_error).and_then(Cell::of);
         let Some(parent) = cell(0)?.text() else { continue };
@@ -295,7 +298,7 @@ fn underlying_tokens(conn: &Connection) -> Result<HashMap<String, Option<Vec<Cel
             _ => *list = None,
         }
     }
-    let render = |tokens: Vec<(Cell, TokenKind, String)>| -> Option<Vec<CellMap>> {
+    let render = |tokens: Vec<Underlying>| -> Option<Vec<CellMap>> {
         let percentages = weights(tokens.iter().map(|t| t.2.as_str()))?;
         let list = tokens.into_iter().zip(percentages).map(|((address, kind, _), weight)| {
             IndexMap::from([
