@@ -33,7 +33,7 @@ pub fn native_vs_legacy(o: &Options, path: &str, body: Option<&str>, native: Sid
                     None => wrk(side.addr, path, conns, o),
                 };
                 let requests = r.rps * o.duration as f64;
-                (r, (cpu_ns(side.pids) - before) as f64 / 1000.0 / requests.max(1.0))
+                (r, cpu_ns(side.pids).saturating_sub(before) as f64 / 1000.0 / requests.max(1.0))
             };
             n.push(run(&native));
             l.push(run(&legacy));

@@ -184,16 +184,19 @@ pub fn ping_flags(native: u32) -> String {
 /// The admin token of every banyan the benchmark starts.
 pub const ADMIN_TOKEN: &str = "bench-admin-token-0123456789";
 
-/// CPU time the processes' threads have run so far, in nanoseconds (`/proc/PID/task/*/schedstat`,
-/// as `scripts/bench-compare.sh` reads it).
+/// CPU time the processes have used so far, in nanoseconds: user and system time of
+/// `/proc/PID/stat`, which keeps the time of threads that have exited (a blocking pool's
+/// threads come and go), in clock ticks of 10 ms.
 pub fn cpu_ns(pids: &[u32]) -> u64 {
+    const NS_PER_TICK: u64 = 10_000_000;
     let mut total = 0;
     for pid in pids {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { continue };
-        for task in tasks.flatten() {
-            let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
-            total += stat.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
-        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The fields after the command name, which is in parentheses and may hold spaces.
+        let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        total += (ticks(11) + ticks(12)) * NS_PER_TICK;
     }
     total
 }

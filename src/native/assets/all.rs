@@ -58,7 +58,7 @@ pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
     };
     let (tail, params) = (query.filter.prepare(false), query.filter.params().to_vec());
     let key = format!("assets/all {tail} {params:?}");
-    let weight = |s: &Scan| s.rows.len() + s.underlying.len();
+    let weight = |s: &Scan| 2 * s.rows.len() + s.underlying.len();
     let scan = match global.read_cached(key, weight, move |conn| scan(conn, &tail, &params)).await {
         Ok(scan) => scan,
         Err(e) => return Ok(respond(req, Err(e))),
@@ -148,6 +148,8 @@ struct Row {
 struct Scan {
     /// Every row the filters select, in rotki's order.
     rows: Vec<Row>,
+    /// Their identifiers, for counting the ignored ones among them.
+    ids: HashSet<String>,
     underlying: HashMap<String, Option<Vec<CellMap>>>,
     /// Every asset in global.db.
     total: i64,
@@ -155,7 +157,9 @@ struct Scan {
 
 fn scan(conn: &Connection, tail: &str, params: &[Value]) -> Result<Scan, String> {
     let total = conn.query_row("SELECT COUNT(*) from assets;", [], |r| r.get(0)).map_err(super::sql_error)?;
-    Ok(Scan { rows: rows(conn, tail, params)?, underlying: underlying_tokens(conn)?, total })
+    let rows = rows(conn, tail, params)?;
+    let ids = rows.iter().map(|r| r.identifier.clone()).collect();
+    Ok(Scan { rows, ids, underlying: underlying_tokens(conn)?, total })
 }
 
 fn rows(conn: &Connection, tail: &str, params: &[Value]) -> Result<Vec<Row>, String> {
@@ -255,13 +259,13 @@ fn assemble(q: &Query, scan: &Scan, ignored: &HashSet<String>) -> Option<Vec<u8>
             break;
         }
     }
-    // rotki counts the same query's rows (`COUNT(*)`, or the identifiers as a set less or
-    // among the ignored ones: identifiers are unique).
-    let rows = &scan.rows;
+    // rotki counts the same query's rows (`COUNT(*)`), or their identifiers as a set less
+    // or among the ignored ones.
+    let ignored_found = || ignored.iter().filter(|id| scan.ids.contains(*id)).count();
     let found = match q.ignored {
-        Ignored::None => rows.len(),
-        Ignored::Exclude => rows.iter().filter(|r| !ignored.contains(&r.identifier)).count(),
-        Ignored::ShowOnly => rows.iter().filter(|r| ignored.contains(&r.identifier)).count(),
+        Ignored::None => scan.ids.len(),
+        Ignored::Exclude => scan.ids.len() - ignored_found(),
+        Ignored::ShowOnly => ignored_found(),
     };
     #[derive(serde::Serialize)]
     struct Page {
