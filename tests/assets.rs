@@ -94,7 +94,6 @@ const ALL: &[&str] = &[
     r#"{"limit": 2, "name": "bitcoin"}"#,
     r#"{"offset": 5, "name": "bitcoin"}"#,
     r#"{"limit": 2.9, "offset": "1", "name": "bitcoin"}"#,
-    r#"{"limit": 1e+300, "offset": 0, "asset_type": "fiat"}"#,
     r#"{"name": "bitcoin", "limit": 20, "offset": 0}"#,
     r#"{"name": "BITCOIN", "limit": 20, "offset": 0}"#,
     r#"{"name": "b_t%n", "limit": 10, "offset": 0}"#,
@@ -324,7 +323,7 @@ const SEARCHES: &[(&str, &str, bool)] = &[
         false,
     ),
     ("/api/1/assets/search", r#"{"search_column": "name", "value": "x", "evm_chain": "mars"}"#, false),
-    ("/api/1/assets/search", r#"{"search_column": "name", "value": "x", "limit": 99999999999999999999}"#, false),
+    ("/api/1/assets/search", r#"{"search_column": "name", "value": "x", "limit": 99999999999999999999}"#, true),
     (
         "/api/1/assets/search",
         r#"{"search_column": "name", "value": "x", "order_by_attributes": 5, "ascending": {}}"#,
@@ -463,8 +462,8 @@ const SEARCHES: &[(&str, &str, bool)] = &[
     ("/api/1/assets/search/levenshtein", r#"{}"#, false),
 ];
 
-/// Bodies Python reads and banyan does not (JSON's NaN and Infinity, Unicode digits):
-/// legacy answers them.
+/// Bodies Python reads and banyan does not (JSON's NaN and Infinity, Unicode digits,
+/// integers past 2^63 that serde holds as floats): legacy answers them.
 const HANDED_BACK: &[&str] = &[r#"{"limit": 1e400, "offset": NaN}"#, r#"{"limit": "\u0663", "offset": 0}"#];
 
 fn sweep(s: &Setup, when: &str) {

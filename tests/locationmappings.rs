@@ -111,6 +111,8 @@ const MORE: &[&str] = &[
     r#"{"location": true}"#,
     r#"{"location": ["kraken"]}"#,
     r#"{"location": "kraken", "limit": "x", "offset": [1], "location_symbol": 5}"#,
+    r#"{"location_symbol": 5, "offset": "x", "location": 7}"#,
+    r#"{"async_query": null}"#,
     r#""x""#,
 ];
 
@@ -129,7 +131,9 @@ fn the_native_handler_answers_as_legacy_does() {
     };
     for body in CASES.iter().map(|(b, _, _)| *b).chain(MORE.iter().copied()) {
         let (native, legacy) = (post(&banyan, body), direct(body));
-        assert_eq!(native.header("x-banyan-backend"), Some("native"), "{body}");
+        // An integer past 2^63 that serde holds as a float: Python holds it exactly.
+        let backend = if body.contains("99999999999999999999") { "legacy" } else { "native" };
+        assert_eq!(native.header("x-banyan-backend"), Some(backend), "{body}");
         assert_eq!(native.comparable_head(), legacy.comparable_head(), "{body}");
         assert_eq!(String::from_utf8_lossy(&native.body), String::from_utf8_lossy(&legacy.body), "{body}");
     }

@@ -123,8 +123,7 @@ impl<'a> Fields<'a> {
     /// `fields.Integer(load_default=None)`, as a decimal.
     pub fn integer(&mut self, name: &'static str) -> Option<String> {
         let value = self.take(name)?;
-        if value.as_str().is_some_and(|s| !s.is_ascii()) {
-            // Python's int() reads any Unicode decimal digit.
+        if !exact_integer(value) {
             self.legacy = true;
             return None;
         }
@@ -142,6 +141,7 @@ impl<'a> Fields<'a> {
         match self.take(name) {
             None => self.fail(name, MISSING),
             Some(Value::Null) => self.fail(name, NULL),
+            Some(v) if !exact_integer(v) => self.legacy = true,
             Some(v) => match integer(v) {
                 Ok(n) => return n,
                 Err(()) => self.fail(name, "Not a valid integer."),
@@ -280,9 +280,21 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// Whether banyan reads this value as Python's `int()` would. It does not for a string with
+/// Unicode digits (Python reads any decimal digit), nor for a number past 2^63 that serde
+/// holds as a float: Python holds an integer literal exactly, and SQLite then refuses
+/// it where banyan's rounding would have fitted.
+fn exact_integer(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.is_ascii(),
+        Value::Number(n) => n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.abs() < 9.2e18),
+        _ => true,
+    }
+}
+
 /// marshmallow's non-strict Integer: Python's `int()` of a number or a numeric string, as
 /// a decimal; null is no value; booleans and anything else fail.
-pub(crate) fn integer(v: &Value) -> Result<Option<String>, ()> {
+fn integer(v: &Value) -> Result<Option<String>, ()> {
     // Python has no negative zero among ints: `int(-0.5)` is `0`.
     let zero = |n: String| if n == "-0" { "0".to_string() } else { n };
     integer_text(v).map(|n| n.map(zero))

@@ -197,10 +197,11 @@ class LocationField(fields.Field):
 
 
 class LocationMappingsSchema(Schema):
+    # rotki's order: `location` from its base schema, the inherited page, then its own field.
     location = LocationField(allow_none=True)
-    location_symbol = fields.String(load_default=None, allow_none=True)
     limit = fields.Integer(load_default=None, allow_none=True)
     offset = fields.Integer(load_default=None, allow_none=True)
+    location_symbol = fields.String(load_default=None, allow_none=True)
 
 
 @app.route('/api/1/assets/locationmappings', methods=['POST'])

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use http::StatusCode;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use rusqlite::types::Value as SqlValue;
 
@@ -15,10 +15,9 @@ use super::symbol_mappings;
 use crate::db::DbError;
 use crate::native::tasks::TaskOutcome;
 use crate::native::{Context, HandlerResult, NativeRequest, Outcome};
-use crate::rotki::args::{self, FieldErrors};
 use crate::rotki::filter::FilterQuery;
 use crate::rotki::location::{Location, EXCHANGES_TEXT};
-use crate::rotki::schema::integer;
+use crate::rotki::schema::{Fields, Refusal};
 use crate::rotki::{json, pyrepr, response};
 
 /// The filters and page, as rotki's schema loads them.
@@ -50,7 +49,7 @@ pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
     let Some(db) = ctx.global_db.clone() else { return Ok(Outcome::HandBack(req)) };
     let (query, as_task) = match parse(req.json.as_ref(), req.async_allowed) {
         Ok(q) => q,
-        Err(errors) => return Ok(Outcome::Respond(response::validation_error(&errors))),
+        Err(refusal) => return Ok(super::refuse(req, refusal)),
     };
     if as_task {
         // rotki's task outcome: the synchronous envelope, or "died unexpectedly" for what
@@ -87,65 +86,35 @@ struct Envelope<'a, T: Serialize> {
     message: &'a str,
 }
 
-/// The JSON body only (the query string is never read); a non-JSON body is `{}`. With
-/// `async_allowed`, an `async_query` boolean says whether to run as a task.
-fn parse(json: Option<&Value>, async_allowed: bool) -> Result<(Query, bool), FieldErrors> {
-    let empty = Map::new();
-    let args = match json {
-        None => &empty,
-        Some(Value::Object(map)) => map,
-        Some(_) => return Err(FieldErrors::single("_schema", "Invalid input type.")),
-    };
-    let mut errors = FieldErrors::default();
+/// `LocationAssetMappingsPostSchema` on the JSON body only (the query string is never
+/// read; a non-JSON body is `{}`): `location` from its base schema, the inherited page,
+/// then `location_symbol`. With `async_allowed`, an `async_query` boolean says whether to
+/// run as a task.
+fn parse(json: Option<&Value>, async_allowed: bool) -> Result<(Query, bool), Refusal> {
+    let mut f = Fields::json(json)?;
     let mut q = Query::default();
-    // marshmallow reports fields in the schema's order, then unknown ones.
-    match args.get("location") {
+    match f.any("location") {
         None => {}
         Some(Value::Null) => q.location = Some(None),
         Some(Value::String(s)) => match Location::from_api(s) {
             Some(l) if l.is_exchange() => q.location = Some(Some(l)),
-            Some(_) => errors.add(
+            Some(_) => f.errors.add(
                 "location",
                 format!("Given location {s} is not one of {EXCHANGES_TEXT} as needed by the endpoint"),
             ),
-            None => errors.add("location", format!("Failed to deserialize Location value {s}")),
+            None => f.errors.add("location", format!("Failed to deserialize Location value {s}")),
         },
-        Some(other) => errors.add(
+        Some(other) => f.errors.add(
             "location",
             format!("Failed to deserialize Location value from non string value: {}", pyrepr::str_of(other)),
         ),
     }
-    match args.get("location_symbol") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(s)) => q.symbol = (!s.is_empty()).then(|| s.clone()),
-        Some(_) => errors.add("location_symbol", "Not a valid string."),
-    }
-    for (field, slot) in [("limit", &mut q.limit), ("offset", &mut q.offset)] {
-        match args.get(field).map(integer) {
-            None | Some(Ok(None)) => {}
-            Some(Ok(Some(n))) => *slot = Some(n),
-            Some(Err(())) => errors.add(field, "Not a valid integer."),
-        }
-    }
-    let mut as_task = false;
-    if async_allowed {
-        match args.get("async_query").map(args::bool_from_json) {
-            None => {}
-            Some(Some(b)) => as_task = b,
-            Some(None) => errors.add("async_query", "Not a valid boolean."),
-        }
-    }
-    let known = |k: &str| {
-        ["location", "location_symbol", "limit", "offset"].contains(&k) || (async_allowed && k == "async_query")
-    };
-    for key in args.keys().filter(|k| !known(k)) {
-        errors.add(key.clone(), "Unknown field.");
-    }
-    if errors.is_empty() {
-        Ok((q, as_task))
-    } else {
-        Err(errors)
-    }
+    q.limit = f.integer("limit");
+    q.offset = f.integer("offset");
+    q.symbol = f.empty_as_none("location_symbol");
+    let as_task = async_allowed && f.boolean("async_query", false);
+    f.finish()?;
+    Ok((q, as_task))
 }
 
 /// rotki's three autocommit statements (endpoints.md §d, "SQL that rotki runs").
