@@ -49,10 +49,10 @@ pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
         Ok(q) => q,
         Err(refusal) => return Ok(super::refuse(req, refusal)),
     };
-    let ignored = match query.ignored {
-        Ignored::None => HashSet::new(),
+    let user = match query.ignored {
+        Ignored::None => None,
         _ => match user_view(&open).await {
-            Some(user) => user.ignored,
+            Some(user) => Some(user),
             None => return Ok(Outcome::HandBack(req)),
         },
     };
@@ -63,7 +63,8 @@ pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
         Ok(scan) => scan,
         Err(e) => return Ok(respond(req, Err(e))),
     };
-    Ok(respond(req, off_runtime(move || assemble(&query, &scan, &ignored)).await))
+    let work = move || assemble(&query, &scan, user.as_ref().map_or(&HashSet::new(), |u| &u.ignored));
+    Ok(respond(req, off_runtime(work).await))
 }
 
 /// `AssetsPostSchema`: its fields in declaration order (the order-by and pagination

@@ -185,6 +185,10 @@ struct RankedRow {
 /// until global.db changes, so a search is a walk to its limit.
 struct Ranked {
     rows: Vec<RankedRow>,
+    /// Where the ETH and ETH2 rows are, and the rows only rotki renders (usually none):
+    /// what an answer must look at beyond its limit.
+    eth: Vec<usize>,
+    unrenderable: Vec<usize>,
 }
 
 fn rank(rows: Vec<AssetRow>, text: Option<&str>) -> Ranked {
@@ -226,7 +230,9 @@ fn rank(rows: Vec<AssetRow>, text: Option<&str>) -> Ranked {
         .collect();
     // `sorted` is stable: ties keep the SQL order.
     ranked.sort_by_key(|r| r.rank);
-    Ranked { rows: ranked }
+    let at = |f: fn(&RankedRow) -> bool| ranked.iter().enumerate().filter(|(_, r)| f(r)).map(|(i, _)| i).collect();
+    let (eth, unrenderable) = (at(|r| r.is_eth), at(|r| r.entry.is_none()));
+    Ranked { rows: ranked, eth, unrenderable }
 }
 
 /// rotki's answer from the ranked rows: ignored assets left out, ETH and ETH2 as one (the
@@ -235,9 +241,10 @@ fn rank(rows: Vec<AssetRow>, text: Option<&str>) -> Ranked {
 fn assemble(ranked: &Ranked, q: &Query, user: &UserView, nfts: Vec<Scored>) -> Option<Vec<u8>> {
     let merge_eth = q.text.is_some() && user.eth2_as_eth;
     let visible = |r: &&RankedRow| !user.ignored.contains(&r.identifier);
-    let first_eth = ranked.rows.iter().filter(visible).filter(|r| merge_eth && r.is_eth).map(|r| r.position).min();
+    let row = |i: &usize| &ranked.rows[*i];
+    let first_eth = ranked.eth.iter().map(row).filter(visible).filter(|_| merge_eth).map(|r| r.position).min();
     // rotki renders every row before it slices: one it cannot render fails the whole answer.
-    if ranked.rows.iter().filter(visible).any(|r| r.entry.is_none() && !(merge_eth && r.is_eth)) {
+    if ranked.unrenderable.iter().map(row).filter(visible).any(|r| !(merge_eth && r.is_eth)) {
         return None;
     }
     let eth = || {

@@ -61,22 +61,28 @@ struct UserView {
 }
 
 /// The user's ignored assets and `treat_eth2_as_eth` (absent: true; otherwise only the
-/// text `True` is true, as rotki reads its booleans); `None` if the read failed.
-async fn user_view(open: &Arc<Open>) -> Option<UserView> {
-    let read = open.db.read(|conn| {
-        let mut stmt =
-            conn.prepare_cached("SELECT value FROM multisettings WHERE name='ignored_asset' ").map_err(sql_error)?;
-        let ids = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(sql_error)?;
-        let ignored = ids.collect::<Result<HashSet<_>, _>>().map_err(sql_error)?;
-        let mut stmt =
-            conn.prepare_cached("SELECT value FROM settings WHERE name='treat_eth2_as_eth'").map_err(sql_error)?;
-        let setting: Option<Option<String>> = stmt.query_row([], |r| r.get(0)).map(Some).or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(sql_error(e)),
-        })?;
-        let eth2_as_eth = setting.map_or(true, |v| v.as_deref() == Some("True"));
-        Ok(UserView { ignored, eth2_as_eth })
-    });
+/// text `True` is true, as rotki reads its booleans), kept until the user's database
+/// changes; `None` if the read failed.
+async fn user_view(open: &Arc<Open>) -> Option<Arc<UserView>> {
+    let read = open.db.read_cached(
+        "assets: user view".into(),
+        |v: &UserView| v.ignored.len() + 1,
+        |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT value FROM multisettings WHERE name='ignored_asset' ")
+                .map_err(sql_error)?;
+            let ids = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(sql_error)?;
+            let ignored = ids.collect::<Result<HashSet<_>, _>>().map_err(sql_error)?;
+            let mut stmt =
+                conn.prepare_cached("SELECT value FROM settings WHERE name='treat_eth2_as_eth'").map_err(sql_error)?;
+            let setting: Option<Option<String>> = stmt.query_row([], |r| r.get(0)).map(Some).or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(sql_error(e)),
+            })?;
+            let eth2_as_eth = setting.map_or(true, |v| v.as_deref() == Some("True"));
+            Ok(UserView { ignored, eth2_as_eth })
+        },
+    );
     read.await.ok()
 }
 
