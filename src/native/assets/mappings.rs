@@ -35,7 +35,10 @@ pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
     };
     let marks = vec!["?"; ids.len()].join(",");
     let nft_ids = ids.clone();
-    let nfts = open.db.read(move |conn| {
+    // Both reads are kept until their database changes: a table asks for the same assets again.
+    let key = format!("assets/mappings {ids:?}");
+    let weight = |n: &Option<IndexMap<String, CellMap>>| n.as_ref().map_or(1, |n| n.len() + 1);
+    let nfts = open.db.read_cached(key.clone(), weight, move |conn| {
         let sql =
             format!("SELECT identifier, name, collection_name, image_url FROM nfts WHERE identifier IN ({marks})");
         let mut stmt = conn.prepare(&sql).map_err(super::sql_error)?;
@@ -52,10 +55,44 @@ pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
             ]);
             nfts.insert(id, entry);
         }
-        Ok(Some(nfts))
+        let readable = !nfts.values().flat_map(|e| e.values()).any(|c| matches!(c, Cell::Unsupported));
+        Ok(readable.then_some(nfts))
     });
-    let Ok(Some(nfts)) = nfts.await else { return Ok(Outcome::HandBack(req)) };
-    super::answer(req, &global, move |conn| run(conn, &ids, nfts)).await
+    let Some(nfts) = nfts.await.ok().and_then(|n| (*n).clone()) else { return Ok(Outcome::HandBack(req)) };
+    let found = global.read_cached(
+        key,
+        |f: &Option<Found>| f.as_ref().map_or(1, |f| f.assets.len() + 1),
+        move |conn| run(conn, &ids),
+    );
+    let found = match found.await {
+        Ok(found) => found,
+        Err(e) => return Ok(super::respond(req, Err(e))),
+    };
+    let Some(found) = (*found).clone() else { return Ok(Outcome::HandBack(req)) };
+    Ok(super::respond(req, Ok(Some(found.with(nfts)))))
+}
+
+/// What global.db says of the identifiers asked for.
+#[derive(Clone)]
+struct Found {
+    assets: IndexMap<String, CellMap>,
+    collections: IndexMap<String, CellMap>,
+}
+
+impl Found {
+    /// rotki's answer: the assets, then the user's NFTs among the identifiers (an NFT with
+    /// an asset's identifier replaces it in place), and the collections.
+    fn with(mut self, nfts: IndexMap<String, CellMap>) -> Vec<u8> {
+        for (id, nft) in nfts {
+            self.assets.insert(id, nft);
+        }
+        #[derive(serde::Serialize)]
+        struct Mappings {
+            assets: IndexMap<String, CellMap>,
+            asset_collections: IndexMap<String, CellMap>,
+        }
+        json::dumps(&Mappings { assets: self.assets, asset_collections: self.collections })
+    }
 }
 
 fn parse(json: Option<&serde_json::Value>) -> Result<Vec<String>, Refusal> {
@@ -65,7 +102,8 @@ fn parse(json: Option<&serde_json::Value>) -> Result<Vec<String>, Refusal> {
     Ok(ids.unwrap_or_default().into_iter().flatten().collect())
 }
 
-fn run(conn: &Connection, ids: &[String], nfts: IndexMap<String, CellMap>) -> Result<Option<Vec<u8>>, String> {
+/// `None` when a row is one only rotki renders.
+fn run(conn: &Connection, ids: &[String]) -> Result<Option<Found>, String> {
     let sql = format!("{SELECT}({})", vec!["?"; ids.len()].join(","));
     let mut stmt = conn.prepare(&sql).map_err(super::sql_error)?;
     let mut rows = stmt.query(rusqlite::params_from_iter(ids)).map_err(super::sql_error)?;
@@ -108,17 +146,9 @@ fn run(conn: &Connection, ids: &[String], nfts: IndexMap<String, CellMap>) -> Re
         // A later row of the same asset (a second collection) replaces it in place.
         assets.insert(id, entry);
     }
-    for (id, nft) in nfts {
-        assets.insert(id, nft);
-    }
     let all = || assets.values().chain(collections.values()).flat_map(|e| e.values());
     if all().any(|c| matches!(c, Cell::Unsupported)) {
         return Ok(None);
     }
-    #[derive(serde::Serialize)]
-    struct Mappings {
-        assets: IndexMap<String, CellMap>,
-        asset_collections: IndexMap<String, CellMap>,
-    }
-    Ok(Some(json::dumps(&Mappings { assets, asset_collections: collections })))
+    Ok(Some(Found { assets, collections }))
 }
