@@ -131,6 +131,24 @@ impl ReadDb {
         T: Send + Sync + 'static,
         F: FnOnce(&Connection) -> Result<T, String> + Send + 'static,
     {
+        self.with_cached(key, weight, query, |value| value.clone()).await
+    }
+
+    /// [`read_cached`](Self::read_cached), then `then` on the result, on the same blocking
+    /// thread (work on the rows, such as serializing them, costs no second hop).
+    pub async fn with_cached<T, R, F, G>(
+        self: &Arc<Self>,
+        key: String,
+        weight: fn(&T) -> usize,
+        query: F,
+        then: G,
+    ) -> Result<R, DbError>
+    where
+        T: Send + Sync + 'static,
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, String> + Send + 'static,
+        G: FnOnce(&Arc<T>) -> R + Send + 'static,
+    {
         self.on_connection(move |pooled, db| {
             let version: i64 =
                 pooled.conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(|e| e.to_string())?;
@@ -138,12 +156,15 @@ impl ReadDb {
                 db.cache.invalidate();
             }
             let generation = db.cache.generation();
-            if let Some(hit) = db.cache.get::<T>(&key, generation) {
-                return Ok(hit);
-            }
-            let value = Arc::new(query(&pooled.conn)?);
-            db.cache.put(key, generation, value.clone(), weight(&value));
-            Ok(value)
+            let value = match db.cache.get::<T>(&key, generation) {
+                Some(hit) => hit,
+                None => {
+                    let value = Arc::new(query(&pooled.conn)?);
+                    db.cache.put(key, generation, value.clone(), weight(&value));
+                    value
+                }
+            };
+            Ok(then(&value))
         })
         .await
     }

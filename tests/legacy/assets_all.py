@@ -6,37 +6,20 @@ SQL text, key order) come from captures of the real backend; see
 `register(app, api_response, fail, gdb, users)`: `gdb.query(sql, params)` runs on global.db,
 `users.name is None` when nobody is logged in, `users.ignored_assets()` lists the ignored ids.
 """
-import re
 from decimal import Context, Decimal
 
-from flask import request
-from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
-from webargs import fields as webargs_fields
-from webargs.flaskparser import parser
+from marshmallow import ValidationError, fields, post_load, validates_schema
 
-# AssetType members (name, value); the DB keeps chr(value + 64), the API the lower-case name
-# with '_' as ' '.
-ASSET_TYPES = [
-    ('FIAT', 1), ('OWN_CHAIN', 2), ('EVM_TOKEN', 3), ('OMNI_TOKEN', 4), ('NEO_TOKEN', 5),
-    ('COUNTERPARTY_TOKEN', 6), ('BITSHARES_TOKEN', 7), ('ARDOR_TOKEN', 8), ('NXT_TOKEN', 9),
-    ('UBIQ_TOKEN', 10), ('NUBITS_TOKEN', 11), ('BURST_TOKEN', 12), ('WAVES_TOKEN', 13),
-    ('QTUM_TOKEN', 14), ('STELLAR_TOKEN', 15), ('TRON_TOKEN', 16), ('ONTOLOGY_TOKEN', 17),
-    ('VECHAIN_TOKEN', 18), ('EOS_TOKEN', 20), ('FUSION_TOKEN', 21), ('LUNIVERSE_TOKEN', 22),
-    ('OTHER', 23), ('SOLANA_TOKEN', 25), ('NFT', 26), ('CUSTOM_ASSET', 27),
-]
-TYPE_BY_NAME = dict(ASSET_TYPES)
-TYPE_BY_VALUE = {v: n for n, v in ASSET_TYPES}
-LAST_TYPE_VALUE = ASSET_TYPES[-1][1]
-# ChainID members: the API name is the lower-case member name, the DB keeps the number.
-CHAINS = {
-    'ETHEREUM': 1, 'OPTIMISM': 10, 'BINANCE_SC': 56, 'GNOSIS': 100, 'POLYGON_POS': 137,
-    'FANTOM': 250, 'HYPERLIQUID': 999, 'BASE': 8453, 'ARBITRUM_ONE': 42161, 'AVALANCHE': 43114,
-    'CELO': 42220, 'ARBITRUM_NOVA': 42170, 'CRONOS': 25, 'BOBA': 288, 'EVMOS': 9001,
-    'POLYGON_ZKEVM': 1101, 'ZKSYNC_ERA': 324, 'PULSECHAIN': 369, 'SCROLL': 534352, 'SONIC': 146,
-    'LINEA': 59144, 'MONAD': 143, 'INK': 57073, 'MEGAETH': 4326,
-}
+import login_history
+from rotki_enums import ASSET_TYPES, CHAINS, IGNORED_ASSETS_HANDLINGS
+from rotki_fields import (
+    DBOrderBySchema, DBPaginationSchema, DelimitedOrNormalList, EmptyAsNoneStringField, EnumNameField,
+    NonEmptyStringField, evm_or_solana_address, load_json_body,
+)
+
+TYPE_BY_VALUE = {v: n for n, v in ASSET_TYPES.items()}
+LAST_TYPE_VALUE = max(ASSET_TYPES.values())
 CHAIN_BY_ID = {v: n for n, v in CHAINS.items()}
-HANDLINGS = {'NONE': 1, 'EXCLUDE': 2, 'SHOW_ONLY': 3}
 # TokenKind: DB char -> API string
 TOKEN_KINDS = {'A': 'erc20', 'B': 'erc721', 'C': 'unknown', 'D': 'spl token', 'E': 'spl nft'}
 EVM_KINDS = ('A', 'B')
@@ -62,7 +45,6 @@ UNDERLYING_QUERY = (
     'LEFT JOIN evm_tokens ON underlying_tokens_list.identifier=evm_tokens.identifier '
     'WHERE parent_token_entry IN ({})'
 )
-ORDER_COLUMN = re.compile(r'[A-Za-z_][A-Za-z0-9_.]*')
 CAST_COLUMNS = {'amount', 'fee', 'rate', 'last_price', 'last_price_asset', 'manual_price', 'pnl_taxable', 'pnl_free'}
 DECIMALS = Context(prec=78)  # rotki's FVal context: enough digits for a uint256
 
@@ -73,89 +55,23 @@ class Failure(Exception):
 
 # ---- parsing --------------------------------------------------------------------------------
 
-class OptionalText(fields.String):
-    """A string where '' means "not given"."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        return None if text == '' else text
-
-
-class RequiredText(fields.String):
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if text == '':
-            raise ValidationError('Field cannot be an empty string')
-        return text
-
-
-class NamedMember(fields.Field):
-    """A member picked by name: case-insensitive, ' ' or '_' between words."""
-
-    def __init__(self, members, what, **kwargs):
-        self.members = members
-        self.what = what
-        super().__init__(**kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, str):
-            raise ValidationError(f'Failed to deserialize {self.what} value from non string value: {value}')
-        key = value.replace(' ', '_').upper()
-        if key not in self.members:
-            raise ValidationError(f'Failed to deserialize {self.what} value {value}')
-        return key
-
-
-class ListOrCommaText(webargs_fields.DelimitedList):
-    """A JSON list, or a string split at commas; never empty."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str):
-            items = value.split(',')
-        elif hasattr(value, '__iter__'):
-            items = value
-        else:
-            raise self.make_error('invalid')
-        if len(value) == 0:
-            raise ValidationError('List cant be empty')
-        return fields.List._deserialize(self, items, attr, data, **kwargs)
-
-
-class AssetsQuery(Schema):
-    # declaration order is the order of errors in a 400
-    order_by_attributes = ListOrCommaText(OptionalText(), load_default=None)
-    ascending = ListOrCommaText(fields.Boolean(), load_default=None)
-    limit = fields.Integer(load_default=None)
-    offset = fields.Integer(load_default=None)
-    name = OptionalText(load_default=None)
-    symbol = OptionalText(load_default=None)
-    asset_type = NamedMember(TYPE_BY_NAME, 'AssetType', load_default=None)
-    address = OptionalText(load_default=None)
-    evm_chain = NamedMember(CHAINS, 'evm chain', load_default=None)
-    ignored_assets_handling = NamedMember(HANDLINGS, 'IgnoredAssetsHandling', load_default='NONE')
+class AssetsQuery(DBPaginationSchema, DBOrderBySchema):
+    # rotki's AssetsPostSchema: the ordering fields, then limit and offset, then these, in this
+    # order (the order of errors in a 400)
+    name = EmptyAsNoneStringField(load_default=None)
+    symbol = EmptyAsNoneStringField(load_default=None)
+    asset_type = EnumNameField(ASSET_TYPES, 'AssetType', load_default=None)
+    address = EmptyAsNoneStringField(load_default=None)
+    evm_chain = EnumNameField(CHAINS, 'evm chain', load_default=None)
+    ignored_assets_handling = EnumNameField(IGNORED_ASSETS_HANDLINGS, 'IgnoredAssetsHandling',
+                                            load_default='NONE')
     show_user_owned_assets_only = fields.Boolean(load_default=False)
     show_whitelisted_assets_only = fields.Boolean(load_default=False)
-    identifiers = ListOrCommaText(RequiredText(required=True), load_default=None)
+    identifiers = DelimitedOrNormalList(NonEmptyStringField(required=True), load_default=None)
 
-    # marshmallow runs schema validators in name order; each stops at its first failure
+    # runs after the inherited validate_order_by_schema (name order); each stops at its first failure
     @validates_schema
-    def check_a_ordering(self, data, **_kwargs):
-        attributes, ascending = data['order_by_attributes'], data['ascending']
-        if (attributes is None) != (ascending is None):
-            raise ValidationError('order_by_attributes and ascending have to be both null or have a value',
-                                  field_name='order_by_attributes')
-        if attributes is None:
-            return
-        if len(attributes) != len(ascending):
-            raise ValidationError("order_by_attributes and ascending don't have the same length",
-                                  field_name='order_by_attributes')
-        for attribute in attributes:
-            if not (isinstance(attribute, str) and ORDER_COLUMN.fullmatch(attribute)):
-                raise ValidationError(f'Unsupported value {attribute} for order_by_attributes',
-                                      field_name='order_by_attributes')
-
-    @validates_schema
-    def check_b_filters(self, data, **_kwargs):
+    def validate_schema(self, data, **_kwargs):
         if data['order_by_attributes'] is not None and len(data['order_by_attributes']) > 1:
             raise ValidationError('Multiple fields ordering is not allowed.', field_name='order_by_attributes')
         if data['evm_chain'] is not None and data['asset_type'] not in (None, 'EVM_TOKEN'):
@@ -163,92 +79,8 @@ class AssetsQuery(Schema):
 
     @post_load
     def normalize(self, data, **_kwargs):
-        address = data['address']
-        if address is not None and not is_solana_address(address):
-            checksummed = evm_checksum(address)
-            if checksummed is None:
-                raise ValidationError(f'Given value {address} is not a valid EVM or Solana address',
-                                      field_name='address')
-            data['address'] = checksummed
+        data['address'] = evm_or_solana_address(data['address'])
         return data
-
-
-# ---- addresses ------------------------------------------------------------------------------
-
-B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
-
-
-def is_solana_address(text):
-    """Base58 (trailing whitespace dropped) that decodes to exactly 32 bytes."""
-    text = text.rstrip()
-    if not text.isascii():
-        return False
-    number = 0
-    for char in text:
-        digit = B58.find(char)
-        if digit < 0:
-            return False
-        number = number * 58 + digit
-    zeros = len(text) - len(text.lstrip('1'))
-    return zeros + (number.bit_length() + 7) // 8 == 32
-
-
-HEX40 = re.compile(r'[0-9a-fA-F]{40}')
-
-
-def evm_checksum(text):
-    """EIP-55 form of an optionally 0x/0X-prefixed 40-hex-digit address, else None."""
-    digits = text[2:] if text[:2] in ('0x', '0X') else text
-    if not HEX40.fullmatch(digits):
-        return None
-    lower = digits.lower()
-    digest = keccak256(lower.encode()).hex()
-    return '0x' + ''.join(c.upper() if int(h, 16) > 7 else c for c, h in zip(lower, digest))
-
-
-_RC = [
-    0x0000000000000001, 0x0000000000008082, 0x800000000000808A, 0x8000000080008000,
-    0x000000000000808B, 0x0000000080000001, 0x8000000080008081, 0x8000000000008009,
-    0x000000000000008A, 0x0000000000000088, 0x0000000080008009, 0x000000008000000A,
-    0x000000008000808B, 0x800000000000008B, 0x8000000000008089, 0x8000000000008003,
-    0x8000000000008002, 0x8000000000000080, 0x000000000000800A, 0x800000008000000A,
-    0x8000000080008081, 0x8000000000008080, 0x0000000080000001, 0x8000000080008008,
-]
-_ROT = [[0, 36, 3, 41, 18], [1, 44, 10, 45, 2], [62, 6, 43, 15, 61], [28, 55, 25, 21, 56], [27, 20, 39, 8, 14]]
-_M = (1 << 64) - 1
-
-
-def _rol(v, n):
-    return ((v << n) | (v >> (64 - n))) & _M if n else v
-
-
-def _keccak_f(a):
-    for rc in _RC:
-        c = [a[x][0] ^ a[x][1] ^ a[x][2] ^ a[x][3] ^ a[x][4] for x in range(5)]
-        d = [c[(x - 1) % 5] ^ _rol(c[(x + 1) % 5], 1) for x in range(5)]
-        a = [[a[x][y] ^ d[x] for y in range(5)] for x in range(5)]
-        b = [[0] * 5 for _ in range(5)]
-        for x in range(5):
-            for y in range(5):
-                b[y][(2 * x + 3 * y) % 5] = _rol(a[x][y], _ROT[x][y])
-        a = [[b[x][y] ^ (~b[(x + 1) % 5][y] & b[(x + 2) % 5][y]) for y in range(5)] for x in range(5)]
-        a[0][0] ^= rc
-    return a
-
-
-def keccak256(data):
-    """Keccak-256 as Ethereum uses it (the original padding, not NIST SHA3's)."""
-    rate = 136
-    room = rate - len(data) % rate  # 1..rate bytes of padding
-    padded = bytearray(data) + (b'\x81' if room == 1 else b'\x01' + b'\x00' * (room - 2) + b'\x80')
-    state = [[0] * 5 for _ in range(5)]
-    for start in range(0, len(padded), rate):
-        block = padded[start:start + rate]
-        for i in range(rate // 8):
-            x, y = i % 5, i // 5
-            state[x][y] ^= int.from_bytes(block[8 * i:8 * i + 8], 'little')
-        state = _keccak_f(state)
-    return b''.join(state[i % 5][i // 5].to_bytes(8, 'little') for i in range(4))
 
 
 # ---- the query ------------------------------------------------------------------------------
@@ -264,7 +96,7 @@ def build_filter(q):
         bindings.append(f"%{q['symbol']}%")
     if q['asset_type'] is not None:
         conditions.append('(type=?)')
-        bindings.append(chr(TYPE_BY_NAME[q['asset_type']] + 64))
+        bindings.append(chr(ASSET_TYPES[q['asset_type']] + 64))
     if q['identifiers'] is not None:
         conditions.append(f"(identifier IN ({', '.join('?' * len(q['identifiers']))}))")
         bindings.extend(q['identifiers'])
@@ -409,27 +241,14 @@ def list_assets(gdb, ignored, q):
 
 
 def register(app, api_response, fail, gdb, users):
-    # rotki's DataHandler gets its `db` at the first login and keeps it, closed, after a logout:
-    # before any login the route fails before parsing, after a logout only after parsing.
-    state = {'had_user': False}
-
-    @app.after_request
-    def note_login(response):
-        if users.name is not None:
-            state['had_user'] = True
-        return response
+    history = login_history.for_app(app, users)
 
     @app.route('/api/1/assets/all', methods=['POST'])
     def all_assets():
-        if users.name is None and not state['had_user']:
-            return fail("'DataHandler' object has no attribute 'db'", 500)
-        schema = AssetsQuery()
-        try:
-            # rotki's parser hands a non-JSON body to the schema as "missing": not a dict
-            q = schema.load(parser.load_json(request, schema))
-        except ValidationError as err:
-            parser._on_validation_error(err, request, schema, 'json', error_status_code=None, error_headers=None)
+        if history.never_logged_in():
+            return fail(login_history.NO_DB, 500)
+        q = load_json_body(AssetsQuery())
         if users.name is None:
-            return fail("'NoneType' object has no attribute 'read_ctx'", 500)
+            return fail(login_history.CLOSED_DB, 500)
         ignored = set(users.ignored_assets())
         return api_response({'result': list_assets(gdb, ignored, q), 'message': ''})

@@ -20,19 +20,18 @@ import urllib.parse
 
 from flask import request
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
-from webargs import fields as webargs_fields
+from polyleven import levenshtein
 from webargs.flaskparser import parser
+
+import login_history
+from rotki_enums import ASSET_TYPES, CHAINS
+from rotki_fields import (
+    DBOrderBySchema, DBPaginationSchema, DelimitedOrNormalList, EmptyAsNoneStringField, EnumNameField,
+    NonEmptyStringField, evm_or_solana_address, load_json_body,
+)
 
 # ---- enums, as rotki names and numbers them -------------------------------------------
 
-# ChainID members in declaration order: name -> chain id.
-CHAINS = {
-    'ETHEREUM': 1, 'OPTIMISM': 10, 'BINANCE_SC': 56, 'GNOSIS': 100, 'POLYGON_POS': 137, 'FANTOM': 250,
-    'HYPERLIQUID': 999, 'BASE': 8453, 'ARBITRUM_ONE': 42161, 'AVALANCHE': 43114, 'CELO': 42220,
-    'ARBITRUM_NOVA': 42170, 'CRONOS': 25, 'BOBA': 288, 'EVMOS': 9001, 'POLYGON_ZKEVM': 1101,
-    'ZKSYNC_ERA': 324, 'PULSECHAIN': 369, 'SCROLL': 534352, 'SONIC': 146, 'LINEA': 59144, 'MONAD': 143,
-    'INK': 57073, 'MEGAETH': 4326,
-}
 CHAIN_NAMES = {v: k.lower() for k, v in CHAINS.items()}
 # The chains rotki maps to a SupportedBlockchain, with that blockchain's native token. Any
 # other chain makes the levenshtein filter fail with rotki's KeyError text.
@@ -46,14 +45,6 @@ NATIVE_TOKEN_IDS = frozenset({
     'ETH', 'ETH2', 'BTC', 'BCH', 'KSM', 'AVAX', 'DOT', 'eip155:137/erc20:0x0000000000000000000000000000000000001010',
     'HYPE', 'XDAI', 'BNB', 'MON', 'SOL',
 })
-# AssetType members: name -> value; stored in the DB as chr(value + 64).
-ASSET_TYPES = {
-    'FIAT': 1, 'OWN_CHAIN': 2, 'EVM_TOKEN': 3, 'OMNI_TOKEN': 4, 'NEO_TOKEN': 5, 'COUNTERPARTY_TOKEN': 6,
-    'BITSHARES_TOKEN': 7, 'ARDOR_TOKEN': 8, 'NXT_TOKEN': 9, 'UBIQ_TOKEN': 10, 'NUBITS_TOKEN': 11,
-    'BURST_TOKEN': 12, 'WAVES_TOKEN': 13, 'QTUM_TOKEN': 14, 'STELLAR_TOKEN': 15, 'TRON_TOKEN': 16,
-    'ONTOLOGY_TOKEN': 17, 'VECHAIN_TOKEN': 18, 'EOS_TOKEN': 20, 'FUSION_TOKEN': 21, 'LUNIVERSE_TOKEN': 22,
-    'OTHER': 23, 'SOLANA_TOKEN': 25, 'NFT': 26, 'CUSTOM_ASSET': 27,
-}
 TYPE_BY_CHAR = {chr(v + 64): k.lower().replace('_', ' ') for k, v in ASSET_TYPES.items()}
 FIAT, CUSTOM_ASSET_CHAR, EVM_TOKEN_CHAR, SOLANA_TOKEN_CHAR = 'fiat', '[', 'C', 'Y'
 
@@ -79,8 +70,6 @@ COUNTERPARTIES = frozenset([
 
 SPAM_PROTOCOL = 'spam'
 WHITELIST_KEY = 'SPAM_ASSET_FALSE_POSITIVE'
-ORDER_BY_CHARS_FIRST = frozenset('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_')
-ORDER_BY_CHARS = ORDER_BY_CHARS_FIRST | frozenset('0123456789.')
 
 # rotki's joins of the assets tables, byte for byte (whitespace included).
 _JOINS = (
@@ -108,54 +97,6 @@ class ServerError(Exception):
 
 # ---- fields --------------------------------------------------------------------------
 
-class NonEmptyString(fields.String):
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if text == '':
-            raise ValidationError('Field cannot be an empty string')
-        return text
-
-
-class EmptyAsNoneString(fields.String):
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        return None if text == '' else text
-
-
-class ListOrDelimited(webargs_fields.DelimitedList):
-    """A JSON list, or a string split on ','; never empty (checked on the raw value)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str):
-            items = value.split(self.delimiter)
-        elif hasattr(value, '__iter__'):  # list, or a dict (then refused as not a list below)
-            items = value
-        else:
-            raise self.make_error('invalid')
-        if len(value) == 0:
-            raise ValidationError('List cant be empty')
-        return fields.List._deserialize(self, items, attr, data, **kwargs)
-
-
-def _enum_member(value, members, kind):
-    if not isinstance(value, str):
-        raise ValidationError(f'Failed to deserialize {kind} value from non string value: {value}')
-    name = value.replace(' ', '_').upper()
-    if name not in members:
-        raise ValidationError(f'Failed to deserialize {kind} value {value}')
-    return name
-
-
-class ChainName(fields.Field):
-    def _deserialize(self, value, attr, data, **kwargs):
-        return _enum_member(value, CHAINS, 'evm chain')
-
-
-class AssetTypeName(fields.Field):
-    def _deserialize(self, value, attr, data, **kwargs):
-        return _enum_member(value, ASSET_TYPES, 'AssetType')
-
-
 class Counterparty(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         if value is not None and value not in COUNTERPARTIES:  # an unhashable value: TypeError, a 500
@@ -165,36 +106,11 @@ class Counterparty(fields.Field):
 
 # ---- schemas (fields in rotki's effective order: inherited ones first) -------------------
 
-def _valid_order_attribute(attribute):
-    return (isinstance(attribute, str) and attribute != '' and attribute[0] in ORDER_BY_CHARS_FIRST
-            and all(c in ORDER_BY_CHARS for c in attribute))
-
-
-class SearchSchema(Schema):
-    limit = fields.Integer(load_default=None)
-    offset = fields.Integer(load_default=None)
-    order_by_attributes = ListOrDelimited(EmptyAsNoneString(), load_default=None)
-    ascending = ListOrDelimited(fields.Boolean(), load_default=None)
+class SearchSchema(DBOrderBySchema, DBPaginationSchema):  # rotki's AssetsSearchByColumnSchema
     search_column = fields.String(required=True, validate=validate.OneOf(choices=('name', 'symbol')))
-    value = NonEmptyString(required=True)
-    evm_chain = ChainName(load_default=None)
+    value = NonEmptyStringField(required=True)
+    evm_chain = EnumNameField(CHAINS, 'evm chain', load_default=None)
     return_exact_matches = fields.Boolean(load_default=False)
-
-    @validates_schema
-    def check_order(self, data, **_kwargs):
-        attributes, ascending = data['order_by_attributes'], data['ascending']
-        if (attributes is None) != (ascending is None):
-            raise ValidationError('order_by_attributes and ascending have to be both null or have a value',
-                                  field_name='order_by_attributes')
-        if attributes is None:
-            return
-        if len(attributes) != len(ascending):
-            raise ValidationError("order_by_attributes and ascending don't have the same length",
-                                  field_name='order_by_attributes')
-        for attribute in attributes:
-            if not _valid_order_attribute(attribute):
-                raise ValidationError(f'Unsupported value {attribute} for order_by_attributes',
-                                      field_name='order_by_attributes')
 
     @post_load
     def to_query(self, data, **_kwargs):
@@ -207,12 +123,12 @@ class SearchSchema(Schema):
 
 
 class LevenshteinSchema(Schema):
-    value = EmptyAsNoneString(load_default=None)
-    evm_chain = ChainName(load_default=None)
-    address = EmptyAsNoneString(load_default=None)
+    value = EmptyAsNoneStringField(load_default=None)
+    evm_chain = EnumNameField(CHAINS, 'evm chain', load_default=None)
+    address = EmptyAsNoneStringField(load_default=None)
     limit = fields.Integer(required=True)
     search_nfts = fields.Boolean(load_default=False)
-    asset_type = AssetTypeName(load_default=None)
+    asset_type = EnumNameField(ASSET_TYPES, 'AssetType', load_default=None)
 
     @validates_schema
     def need_value_or_address(self, data, **_kwargs):
@@ -221,13 +137,7 @@ class LevenshteinSchema(Schema):
 
     @post_load
     def to_query(self, data, **_kwargs):
-        address = data['address']
-        if address is not None and not _is_solana_address(address):
-            checksummed = _checksum_address(address)
-            if checksummed is None:
-                raise ValidationError(f'Given value {address} is not a valid EVM or Solana address',
-                                      field_name='address')
-            address = checksummed
+        address = evm_or_solana_address(data['address'])
         chain, asset_type = data['evm_chain'], data['asset_type']
         native = None
         if chain is not None:
@@ -242,105 +152,17 @@ class LevenshteinSchema(Schema):
 
 
 class MappingsSchema(Schema):
-    identifiers = ListOrDelimited(NonEmptyString(required=True), required=True)
+    identifiers = DelimitedOrNormalList(NonEmptyStringField(required=True), required=True)
 
 
 class CounterpartyMappingsSchema(Schema):
     counterparty = Counterparty(load_default=None)
     limit = fields.Integer(load_default=None)
     offset = fields.Integer(load_default=None)
-    counterparty_symbol = EmptyAsNoneString(load_default=None)
-
-
-# ---- addresses ---------------------------------------------------------------------------
-
-BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
-
-
-def _is_solana_address(text):
-    """A base58 string (trailing whitespace dropped, leading '1's are zero bytes) of 32 bytes."""
-    text = text.rstrip()
-    if not text.isascii():
-        return False
-    body = text.lstrip('1')
-    number = 0
-    for char in body:
-        digit = BASE58.find(char)
-        if digit < 0:
-            return False
-        number = number * 58 + digit
-    return (len(text) - len(body)) + (number.bit_length() + 7) // 8 == 32
-
-
-def _checksum_address(text):
-    """EIP-55 form of an optional 0x/0X prefix plus 40 hex digits; None for anything else."""
-    digits = text[2:] if text[:2] in ('0x', '0X') else text
-    if len(digits) != 40 or not all(c in '0123456789abcdefABCDEF' for c in digits):
-        return None
-    lower = digits.lower()
-    digest = _keccak256(lower.encode()).hex()
-    return '0x' + ''.join(c.upper() if int(d, 16) > 7 else c for c, d in zip(lower, digest))
-
-
-_ROUND_CONSTANTS = [
-    0x0000000000000001, 0x0000000000008082, 0x800000000000808A, 0x8000000080008000, 0x000000000000808B,
-    0x0000000080000001, 0x8000000080008081, 0x8000000000008009, 0x000000000000008A, 0x0000000000000088,
-    0x0000000080008009, 0x000000008000000A, 0x000000008000808B, 0x800000000000008B, 0x8000000000008089,
-    0x8000000000008003, 0x8000000000008002, 0x8000000000000080, 0x000000000000800A, 0x800000008000000A,
-    0x8000000080008081, 0x8000000000008080, 0x0000000080000001, 0x8000000080008008,
-]
-_ROTATIONS = [[0, 36, 3, 41, 18], [1, 44, 10, 45, 2], [62, 6, 43, 15, 61], [28, 55, 25, 21, 56],
-              [27, 20, 39, 8, 14]]
-_MASK = (1 << 64) - 1
-
-
-def _keccak_f(lanes):
-    for rc in _ROUND_CONSTANTS:
-        c = [lanes[x][0] ^ lanes[x][1] ^ lanes[x][2] ^ lanes[x][3] ^ lanes[x][4] for x in range(5)]
-        d = [c[(x - 1) % 5] ^ (((c[(x + 1) % 5] << 1) | (c[(x + 1) % 5] >> 63)) & _MASK) for x in range(5)]
-        lanes = [[lanes[x][y] ^ d[x] for y in range(5)] for x in range(5)]
-        b = [[0] * 5 for _ in range(5)]
-        for x in range(5):
-            for y in range(5):
-                r = _ROTATIONS[x][y]
-                b[y][(2 * x + 3 * y) % 5] = ((lanes[x][y] << r) | (lanes[x][y] >> (64 - r))) & _MASK if r else lanes[x][y]
-        lanes = [[b[x][y] ^ ((~b[(x + 1) % 5][y]) & b[(x + 2) % 5][y]) for y in range(5)] for x in range(5)]
-        lanes[0][0] ^= rc
-    return lanes
-
-
-def _keccak256(data):
-    """Keccak-256 (Ethereum's, with the original 0x01 padding, not SHA3's 0x06)."""
-    rate = 136
-    pad = bytearray(rate - len(data) % rate)
-    pad[0] |= 0x01
-    pad[-1] |= 0x80
-    padded = bytes(data) + bytes(pad)
-    lanes = [[0] * 5 for _ in range(5)]
-    for start in range(0, len(padded), rate):
-        block = padded[start:start + rate]
-        for i in range(rate // 8):
-            lanes[i % 5][i // 5] ^= int.from_bytes(block[8 * i:8 * i + 8], 'little')
-        lanes = _keccak_f(lanes)
-    return b''.join(lanes[i % 5][i // 5].to_bytes(8, 'little') for i in range(4))
+    counterparty_symbol = EmptyAsNoneStringField(load_default=None)
 
 
 # ---- helpers -----------------------------------------------------------------------------
-
-def levenshtein(a, b):
-    """Plain edit distance over code points (insert, delete, substitute all cost 1)."""
-    if a == b:
-        return 0
-    if len(a) < len(b):
-        a, b = b, a
-    previous = list(range(len(b) + 1))
-    for i, char_a in enumerate(a, 1):
-        current = [i]
-        for j, char_b in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
-        previous = current
-    return previous[-1]
-
 
 def where_clause(filters):
     """rotki's DBFilterQuery.prepare: each filter in parentheses, joined with AND."""
@@ -406,44 +228,25 @@ def _global_write(gdb, statements):
 # ---- the routes --------------------------------------------------------------------------
 
 def register(app, api_response, fail, gdb, users):
-    state = {'unlocked_once': False}  # rotki's DataHandler has no `db` until the first unlock
-
-    def note_login(response=None):
-        if users.name is not None:
-            state['unlocked_once'] = True
-        return response
-
-    app.before_request(note_login)
-    app.after_request(note_login)
+    history = login_history.for_app(app, users)
 
     def ok(result):
         return api_response({'result': result, 'message': ''})
-
-    def parse_resource_json(schema):
-        """rotki's ResourceReadingParser: the JSON body as is (a non-JSON request gives
-        `missing`, which marshmallow refuses as '_schema: Invalid input type.')."""
-        data = parser.load_json(request, schema)
-        try:
-            return schema.load(data)
-        except ValidationError as error:
-            parser._on_validation_error(error, request, schema, 'json', error_status_code=None,
-                                        error_headers=None)
 
     def server_error(message):
         return fail(message, 500)
 
     def not_unlocked():
-        return server_error("'DataHandler' object has no attribute 'db'")
+        return server_error(login_history.NO_DB)
 
     def logged_out():
-        return server_error("'NoneType' object has no attribute 'read_ctx'")
+        return server_error(login_history.CLOSED_DB)
 
     @app.route('/api/1/assets/search', methods=['POST'])
     def assets_search():
-        note_login()
-        if not state['unlocked_once']:
+        if history.never_logged_in():
             return not_unlocked()
-        q = parse_resource_json(SearchSchema())
+        q = load_json_body(SearchSchema())
         if users.name is None:
             return logged_out()
         treat_eth2_as_eth = _treat_eth2_as_eth(users)
@@ -483,10 +286,9 @@ def register(app, api_response, fail, gdb, users):
 
     @app.route('/api/1/assets/search/levenshtein', methods=['POST'])
     def assets_search_levenshtein():
-        note_login()
-        if not state['unlocked_once']:
+        if history.never_logged_in():
             return not_unlocked()
-        q = parse_resource_json(LevenshteinSchema())
+        q = load_json_body(LevenshteinSchema())
         if users.name is None:
             return logged_out()
         text = q['text']
@@ -550,8 +352,7 @@ def register(app, api_response, fail, gdb, users):
                 distance = 100
                 for candidate in (name, collection):
                     if candidate is not None:
-                        if text is None:  # rotki hands None to polyleven here
-                            raise ServerError('argument 1 must be str, not None')
+                        # with no text (an address-only search) polyleven's TypeError is rotki's 500
                         distance = min(distance, levenshtein(text, candidate.casefold()))
                 scored.append((distance, {'identifier': identifier, 'name': name, 'collection_name': collection,
                                           'asset_type': 'nft'}))
@@ -598,7 +399,7 @@ def register(app, api_response, fail, gdb, users):
     def counterparty_mappings():
         if users.name is None:
             return server_error("'Rotkehlchen' object has no attribute 'chains_aggregator'")
-        q = parse_resource_json(CounterpartyMappingsSchema())
+        q = load_json_body(CounterpartyMappingsSchema())
         filters, params = [], []
         if q['counterparty_symbol'] is not None:
             filters.append('symbol LIKE ?')

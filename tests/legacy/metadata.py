@@ -17,6 +17,7 @@ Python set of NamedTuples; on Python 3.11, hash(None) is address based, so rotki
 with every process even with a fixed PYTHONHASHSEED. The order here is that of the reference
 capture (rotki run with PYTHONHASHSEED=0 under `setarch -R`, which makes it repeatable).
 """
+from rotki_enums import CHAINS
 
 
 def _word(member):
@@ -477,14 +478,6 @@ def supported_chains():
 
 # ---- /api/1/blockchains/evm/all (ChainID) --------------------------------------------------
 
-EVM_CHAINS = [
-    ('ETHEREUM', 1), ('OPTIMISM', 10), ('BINANCE_SC', 56), ('GNOSIS', 100),
-    ('POLYGON_POS', 137), ('FANTOM', 250), ('HYPERLIQUID', 999), ('BASE', 8453),
-    ('ARBITRUM_ONE', 42161), ('AVALANCHE', 43114), ('CELO', 42220), ('ARBITRUM_NOVA', 42170),
-    ('CRONOS', 25), ('BOBA', 288), ('EVMOS', 9001), ('POLYGON_ZKEVM', 1101),
-    ('ZKSYNC_ERA', 324), ('PULSECHAIN', 369), ('SCROLL', 534352), ('SONIC', 146),
-    ('LINEA', 59144), ('MONAD', 143), ('INK', 57073), ('MEGAETH', 4326),
-]
 # ChainID.name_and_label(): labels other than the capitalized name
 EVM_CHAIN_LABELS = {
     'POLYGON_POS': 'Polygon POS', 'ZKSYNC_ERA': 'zkSync Era', 'POLYGON_ZKEVM': 'Polygon zkEVM',
@@ -497,7 +490,7 @@ def evm_chains():
     return [
         {'id': chain_id, 'name': member.lower(),
          'label': EVM_CHAIN_LABELS.get(member, member.lower().capitalize())}
-        for member, chain_id in EVM_CHAINS
+        for member, chain_id in CHAINS.items()
     ]
 
 

@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 use rusqlite::types::Value;
 use rusqlite::Connection;
 
-use super::{off_runtime, order_rules, parse_address, respond, user_view, Cell, CellMap, Ignored};
+use super::{order_rules, parse_address, respond, user_view, Cell, CellMap, Ignored};
 use crate::native::{Context, HandlerResult, NativeRequest, Outcome};
 use crate::rotki::assets::{AssetType, ChainId, TokenKind};
 use crate::rotki::filter::FilterQuery;
@@ -42,12 +42,9 @@ struct Query {
 }
 
 pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
-    let (Some(open), Some(global)) = (ctx.sessions.open(), ctx.global_db.clone()) else {
-        return Ok(Outcome::HandBack(req));
-    };
-    let query = match parse(req.json.as_ref()) {
-        Ok(q) => q,
-        Err(refusal) => return Ok(super::refuse(req, refusal)),
+    let super::Admitted { req, open, global, query } = match super::admit(req, &ctx, parse) {
+        Ok(admitted) => admitted,
+        Err(outcome) => return Ok(*outcome),
     };
     let user = match query.ignored {
         Ignored::None => None,
@@ -59,12 +56,9 @@ pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
     let (tail, params) = (query.filter.prepare(false), query.filter.params().to_vec());
     let key = format!("assets/all {tail} {params:?}");
     let weight = |s: &Scan| 2 * s.rows.len() + s.underlying.len();
-    let scan = match global.read_cached(key, weight, move |conn| scan(conn, &tail, &params)).await {
-        Ok(scan) => scan,
-        Err(e) => return Ok(respond(req, Err(e))),
-    };
-    let work = move || assemble(&query, &scan, user.as_ref().map_or(&HashSet::new(), |u| &u.ignored));
-    Ok(respond(req, off_runtime(work).await))
+    let ignored = move |scan: &Arc<Scan>| assemble(&query, scan, user.as_ref().map_or(&HashSet::new(), |u| &u.ignored));
+    let found = global.with_cached(key, weight, move |conn| scan(conn, &tail, &params), ignored).await;
+    Ok(respond(req, found))
 }
 
 /// `AssetsPostSchema`: its fields in declaration order (the order-by and pagination

@@ -11,9 +11,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use rusqlite::types::Value;
 
-use super::{
-    asset_rows, off_runtime, parse_address, python_strip, respond, user_view, AssetRow, Cell, CellMap, UserView,
-};
+use super::{asset_rows, parse_address, python_strip, respond, user_view, AssetRow, Cell, CellMap, UserView};
 use crate::native::{Context, HandlerResult, NativeRequest, Outcome};
 use crate::rotki::args::FieldErrors;
 use crate::rotki::assets::{native_token_ids, native_token_of, AssetType, ChainId};
@@ -31,12 +29,9 @@ struct Query {
 }
 
 pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
-    let (Some(open), Some(global)) = (ctx.sessions.open(), ctx.global_db.clone()) else {
-        return Ok(Outcome::HandBack(req));
-    };
-    let query = match parse(req.json.as_ref()) {
-        Ok(q) => q,
-        Err(refusal) => return Ok(super::refuse(req, refusal)),
+    let super::Admitted { req, open, global, query } = match super::admit(req, &ctx, parse) {
+        Ok(admitted) => admitted,
+        Err(outcome) => return Ok(*outcome),
     };
     let Some(user) = user_view(&open).await else { return Ok(Outcome::HandBack(req)) };
     let nfts = match query.search_nfts {
@@ -48,16 +43,10 @@ pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
     };
     let (filter, params, text) = (query.filter.clone(), query.params.clone(), query.text.clone());
     let key = format!("levenshtein {filter} {params:?}");
-    let ranked = global.read_cached(
-        key,
-        |r: &Ranked| r.rows.len(),
-        move |conn| asset_rows(conn, &filter, &params).map(|rows| rank(rows, text.as_deref())),
-    );
-    let ranked = match ranked.await {
-        Ok(ranked) => ranked,
-        Err(e) => return Ok(respond(req, Err(e))),
-    };
-    Ok(respond(req, off_runtime(move || assemble(&ranked, &query, &user, nfts)).await))
+    let scan =
+        move |conn: &rusqlite::Connection| asset_rows(conn, &filter, &params).map(|rows| rank(rows, text.as_deref()));
+    let answer = move |ranked: &Arc<Ranked>| assemble(ranked, &query, &user, nfts);
+    Ok(respond(req, global.with_cached(key, |r: &Ranked| r.rows.len(), scan, answer).await))
 }
 
 /// The schema's fields, its one validator, then its post-load steps in rotki's order (the

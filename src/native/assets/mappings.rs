@@ -25,13 +25,9 @@ LEFT JOIN asset_collections ON multiasset_mappings.collection_id=asset_collectio
 
 pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
     // rotki's login gate comes first: legacy's 401.
-    let (Some(open), Some(global)) = (ctx.sessions.open(), ctx.global_db.clone()) else {
-        return Ok(Outcome::HandBack(req));
-    };
-    // The plain webargs parser: a body that is not JSON reads as `{}`.
-    let ids = match parse(req.json.as_ref()) {
-        Ok(ids) => ids,
-        Err(refusal) => return Ok(super::refuse(req, refusal)),
+    let super::Admitted { req, open, global, query: ids } = match super::admit(req, &ctx, parse) {
+        Ok(admitted) => admitted,
+        Err(outcome) => return Ok(*outcome),
     };
     let marks = vec!["?"; ids.len()].join(",");
     let nft_ids = ids.clone();

@@ -153,14 +153,6 @@ fn respond(req: NativeRequest, read: Result<Option<Vec<u8>>, DbError>) -> Outcom
     }
 }
 
-/// Work on rows already read (ranking, serializing), off the runtime's threads.
-async fn off_runtime<F>(work: F) -> Result<Option<Vec<u8>>, DbError>
-where
-    F: FnOnce() -> Option<Vec<u8>> + Send + 'static,
-{
-    tokio::task::spawn_blocking(work).await.map_err(|e| DbError::Query(format!("query failed: {e}")))
-}
-
 /// A row of [`ASSETS_SELECT`].
 struct AssetRow {
     identifier: String,
@@ -172,10 +164,14 @@ struct AssetRow {
     custom_type: Cell,
 }
 
-/// The rows of `ASSETS_SELECT` with `tail`, kept until global.db changes.
-async fn scan_assets(db: &Arc<ReadDb>, tail: String, params: Vec<Value>) -> Result<Arc<Vec<AssetRow>>, DbError> {
+/// `then` on the rows of `ASSETS_SELECT` with `tail`, which are kept until global.db changes.
+async fn scan_assets<R, G>(db: &Arc<ReadDb>, tail: String, params: Vec<Value>, then: G) -> Result<R, DbError>
+where
+    R: Send + 'static,
+    G: FnOnce(&Vec<AssetRow>) -> R + Send + 'static,
+{
     let key = format!("assets {tail} {params:?}");
-    db.read_cached(key, Vec::len, move |conn| asset_rows(conn, &tail, &params)).await
+    db.with_cached(key, Vec::len, move |conn| asset_rows(conn, &tail, &params), move |rows| then(rows)).await
 }
 
 /// The rows of `ASSETS_SELECT` with `tail`.
@@ -196,6 +192,31 @@ fn asset_rows(conn: &Connection, tail: &str, params: &[Value]) -> Result<Vec<Ass
         });
     }
     Ok(out)
+}
+
+/// A request to a route behind rotki's login, with what its handler needs: the open
+/// session, global.db and the parsed body. Without a session or a global.db, or with a body
+/// only rotki words an answer for, the request goes to legacy; a body rotki refuses gets its
+/// 400.
+struct Admitted<Q> {
+    req: NativeRequest,
+    open: Arc<Open>,
+    global: Arc<ReadDb>,
+    query: Q,
+}
+
+fn admit<Q>(
+    req: NativeRequest,
+    ctx: &crate::native::Context,
+    parse: fn(Option<&serde_json::Value>) -> Result<Q, Refusal>,
+) -> Result<Admitted<Q>, Box<Outcome>> {
+    let (Some(open), Some(global)) = (ctx.sessions.open(), ctx.global_db.clone()) else {
+        return Err(Box::new(Outcome::HandBack(req)));
+    };
+    match parse(req.json.as_ref()) {
+        Ok(query) => Ok(Admitted { req, open, global, query }),
+        Err(refusal) => Err(Box::new(refuse(req, refusal))),
+    }
 }
 
 /// A body rotki refuses: its 400, or legacy's answer for a shape only it words exactly.

@@ -8,9 +8,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use rusqlite::types::Value;
 
-use super::{
-    off_runtime, order_rules, python_strip, respond, scan_assets, user_view, AssetRow, Cell, CellMap, UserView,
-};
+use super::{order_rules, python_strip, respond, scan_assets, user_view, AssetRow, Cell, CellMap, UserView};
 use crate::native::{Context, HandlerResult, NativeRequest, Outcome};
 use crate::rotki::args::FieldErrors;
 use crate::rotki::assets::{AssetType, ChainId};
@@ -19,19 +17,13 @@ use crate::rotki::json;
 use crate::rotki::schema::{Fields, Refusal};
 
 pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
-    let (Some(open), Some(global)) = (ctx.sessions.open(), ctx.global_db.clone()) else {
-        return Ok(Outcome::HandBack(req));
-    };
-    let filter = match parse(req.json.as_ref()) {
-        Ok(f) => f,
-        Err(refusal) => return Ok(super::refuse(req, refusal)),
+    let super::Admitted { req, open, global, query: filter } = match super::admit(req, &ctx, parse) {
+        Ok(admitted) => admitted,
+        Err(outcome) => return Ok(*outcome),
     };
     let Some(user) = user_view(&open).await else { return Ok(Outcome::HandBack(req)) };
-    let rows = match scan_assets(&global, filter.prepare(true), filter.params().to_vec()).await {
-        Ok(rows) => rows,
-        Err(e) => return Ok(respond(req, Err(e))),
-    };
-    Ok(respond(req, off_runtime(move || assemble(&rows, &user)).await))
+    let (tail, params) = (filter.prepare(true), filter.params().to_vec());
+    Ok(respond(req, scan_assets(&global, tail, params, move |rows| assemble(rows, &user)).await))
 }
 
 /// The schema's fields in declaration order (pagination, then ordering, then its own),

@@ -9,7 +9,7 @@ use rusqlite::types::Value;
 use rusqlite::Connection;
 use serde::Serialize;
 
-use crate::native::{Context, HandlerResult, NativeRequest, Outcome};
+use crate::native::{Context, HandlerResult, NativeRequest};
 use crate::rotki::assets::is_counterparty;
 use crate::rotki::filter::FilterQuery;
 use crate::rotki::schema::{Fields, Refusal};
@@ -44,12 +44,9 @@ pub fn query(conn: &Connection, table: &str, columns: &str, filter: &FilterQuery
 /// `POST /api/1/assets/counterpartymappings`. The counterparties rotki knows come from the
 /// decoders a login loads: before one rotki answers 500, so legacy does.
 pub async fn counterparties(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
-    let (Some(_), Some(db)) = (ctx.sessions.open(), ctx.global_db.clone()) else {
-        return Ok(Outcome::HandBack(req));
-    };
-    let filter = match parse(req.json.as_ref()) {
-        Ok(f) => f,
-        Err(refusal) => return Ok(super::refuse(req, refusal)),
+    let super::Admitted { req, open: _, global: db, query: filter } = match super::admit(req, &ctx, parse) {
+        Ok(admitted) => admitted,
+        Err(outcome) => return Ok(*outcome),
     };
     super::answer(req, &db, move |conn| {
         #[derive(Serialize)]
