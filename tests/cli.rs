@@ -18,10 +18,15 @@ const BROKEN: &str = "[routes.ping]\npath = \"/api/1/ping\"\nmethods = [\"GET\"]
 fn check_accepts_the_shipped_config_and_flags_and_prints_the_table() {
     let (code, out, err) = banyan(&["check"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("valid, 3 routes"), "{out}");
+    assert!(out.contains("valid, 15 routes"), "{out}");
     let ping = out.lines().find(|l| l.starts_with("ping ")).expect("a row for ping");
     for cell in ["/api/1/ping", "GET,HEAD", "100%", "native /api/1/ping"] {
         assert!(ping.contains(cell), "{ping}");
+    }
+    // The asset module ships at 0 %, in one bucketing group.
+    let all = out.lines().find(|l| l.starts_with("assets_all ")).expect("a row for assets_all");
+    for cell in ["/api/1/assets/all", "POST", "0%", "assets", "native /api/1/assets/all"] {
+        assert!(all.contains(cell), "{all}");
     }
     assert!(out.contains("override header: x-banyan-force"), "{out}");
 }
