@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 use rusqlite::types::Value;
 use rusqlite::Connection;
 
-use super::{order_rules, parse_address, respond, user_view, Cell, CellMap, Ignored};
+use super::{order_rules, parse_address, respond, user_view, Cell, CellMap, Decimal, Ignored};
 use crate::native::{Context, HandlerResult, NativeRequest, Outcome};
 use crate::rotki::assets::{AssetType, ChainId, TokenKind};
 use crate::rotki::filter::FilterQuery;
@@ -56,8 +56,8 @@ pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
     let (tail, params) = (query.filter.prepare(false), query.filter.params().to_vec());
     let key = format!("assets/all {tail} {params:?}");
     let weight = |s: &Scan| 2 * s.rows.len() + s.underlying.len();
-    let ignored = move |scan: &Arc<Scan>| assemble(&query, scan, user.as_ref().map_or(&HashSet::new(), |u| &u.ignored));
-    let found = global.with_cached(key, weight, move |conn| scan(conn, &tail, &params), ignored).await;
+    let answer = move |scan: &Arc<Scan>| assemble(&query, scan, user.as_ref().map_or(&HashSet::new(), |u| &u.ignored));
+    let found = global.with_cached(key, weight, move |conn| scan(conn, &tail, &params), answer).await;
     Ok(respond(req, found))
 }
 
@@ -324,11 +324,11 @@ fn collectible_id(identifier: &str) -> Cell {
 /// the last `1 - sum(the others)`, printed without trailing zeros. Exact decimal arithmetic
 /// on plain decimals (`12.5`); anything else (exponents, signs, NaN) is left to rotki.
 fn weights<'a>(texts: impl Iterator<Item = &'a str>) -> Option<Vec<String>> {
-    let values: Vec<super::Decimal> = texts.map(super::Decimal::parse).collect::<Option<_>>()?;
-    let mut sum = super::Decimal::ZERO;
+    let values: Vec<Decimal> = texts.map(Decimal::parse).collect::<Option<_>>()?;
+    let mut sum = Decimal::ZERO;
     let mut out = Vec::with_capacity(values.len());
     for (i, w) in values.iter().enumerate() {
-        let weight = if i + 1 == values.len() { super::Decimal::ONE.sub(sum)? } else { *w };
+        let weight = if i + 1 == values.len() { Decimal::ONE.sub(sum)? } else { *w };
         out.push(weight.times_100()?.to_string());
         sum = sum.add(*w)?;
     }

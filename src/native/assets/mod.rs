@@ -5,7 +5,9 @@
 //! Each query runs on global.db's blocking pool and is read fresh (no cache), so a write
 //! legacy made shows on the next read.
 
+mod address;
 mod all;
+mod decimal;
 mod levenshtein;
 mod location_mappings;
 mod mappings;
@@ -31,6 +33,9 @@ use crate::rotki::filter::is_column_name;
 use crate::rotki::response;
 use crate::rotki::schema::Refusal;
 use crate::session::Open;
+
+use address::parse_address;
+use decimal::Decimal;
 
 pub use all::handle as all;
 pub use levenshtein::handle as levenshtein;
@@ -298,40 +303,6 @@ fn order_rules(
     Some(rules)
 }
 
-/// An address filter as rotki's schemas read it: a Solana address (32 bytes in base58)
-/// as given, else an EVM address in its checksummed form; `None` when it is neither.
-fn parse_address(address: &str) -> Option<String> {
-    if is_solana_address(address) {
-        return Some(address.to_string());
-    }
-    checksum_address(address)
-}
-
-/// `len(b58decode(address)) == 32`; b58decode first strips trailing whitespace.
-fn is_solana_address(address: &str) -> bool {
-    let trimmed = address.trim_end_matches(python_space);
-    matches!(bs58::decode(trimmed).into_vec(), Ok(bytes) if bytes.len() == 32)
-}
-
-/// eth_utils' `to_checksum_address`: `0x` (or `0X`) optional, then 40 hex digits, written
-/// back with EIP-55 capitals.
-fn checksum_address(address: &str) -> Option<String> {
-    use sha3::{Digest, Keccak256};
-    let hex = address.strip_prefix("0x").or_else(|| address.strip_prefix("0X")).unwrap_or(address);
-    if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let lower = hex.to_ascii_lowercase();
-    let hash = Keccak256::digest(lower.as_bytes());
-    let mut out = String::with_capacity(42);
-    out.push_str("0x");
-    for (i, c) in lower.chars().enumerate() {
-        let nibble = (hash[i / 2] >> if i % 2 == 0 { 4 } else { 0 }) & 0xf;
-        out.push(if nibble >= 8 { c.to_ascii_uppercase() } else { c });
-    }
-    Some(out)
-}
-
 /// A Python int as a loop bound: any size, saturated.
 fn small(n: &str) -> i128 {
     n.parse().unwrap_or(if n.starts_with('-') { i128::MIN } else { i128::MAX })
@@ -379,97 +350,9 @@ impl Serialize for Cell {
     }
 }
 
-/// An exact decimal for rotki's `FVal` arithmetic on weights: `coef / 10^scale`.
-#[derive(Debug, Clone, Copy)]
-struct Decimal {
-    coef: i128,
-    scale: u32,
-}
-
-impl Decimal {
-    const ZERO: Decimal = Decimal { coef: 0, scale: 0 };
-    const ONE: Decimal = Decimal { coef: 1, scale: 0 };
-
-    /// A plain decimal: digits, optionally a point and more digits; at most 30 digits.
-    fn parse(s: &str) -> Option<Decimal> {
-        let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
-        let digits = whole.len() + fraction.len();
-        let plain = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-        if digits == 0 || digits > 30 || !plain(whole) || !plain(fraction) {
-            return None;
-        }
-        let coef = format!("{whole}{fraction}").parse().ok()?;
-        Some(Decimal { coef, scale: fraction.len() as u32 })
-    }
-
-    fn aligned(self, other: Decimal) -> Option<(i128, i128, u32)> {
-        let scale = self.scale.max(other.scale);
-        let up = |d: Decimal| d.coef.checked_mul(10i128.checked_pow(scale - d.scale)?);
-        Some((up(self)?, up(other)?, scale))
-    }
-
-    fn add(self, other: Decimal) -> Option<Decimal> {
-        let (a, b, scale) = self.aligned(other)?;
-        Some(Decimal { coef: a.checked_add(b)?, scale })
-    }
-
-    fn sub(self, other: Decimal) -> Option<Decimal> {
-        let (a, b, scale) = self.aligned(other)?;
-        Some(Decimal { coef: a.checked_sub(b)?, scale })
-    }
-
-    fn times_100(self) -> Option<Decimal> {
-        Some(Decimal { coef: self.coef.checked_mul(100)?, scale: self.scale })
-    }
-}
-
-/// `format(d.normalize(), 'f')` with `-0` as `0`: no exponent, no trailing zeros.
-impl std::fmt::Display for Decimal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let digits = self.coef.unsigned_abs().to_string();
-        let scale = self.scale as usize;
-        let padded =
-            if digits.len() <= scale { format!("{}{digits}", "0".repeat(scale - digits.len() + 1)) } else { digits };
-        let (whole, fraction) = padded.split_at(padded.len() - scale);
-        let fraction = fraction.trim_end_matches('0');
-        let sign = if self.coef < 0 { "-" } else { "" };
-        match fraction.is_empty() {
-            true => write!(f, "{sign}{whole}"),
-            false => write!(f, "{sign}{whole}.{fraction}"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn addresses_as_rotki_reads_them() {
-        let lower = "0x6b175474e89094c44da98b954eedeac495271d0f";
-        let want = "0x6B175474E89094C44Da98b954EedeAC495271d0F";
-        assert_eq!(checksum_address(lower).as_deref(), Some(want));
-        assert_eq!(checksum_address(&lower[2..]).as_deref(), Some(want));
-        assert_eq!(checksum_address("0X6B175474E89094C44DA98B954EEDEAC495271D0F").as_deref(), Some(want));
-        assert_eq!(checksum_address("0x6b17"), None);
-        assert_eq!(checksum_address(" 0x6b175474e89094c44da98b954eedeac495271d0f"), None);
-        let usdc_sol = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v";
-        assert!(is_solana_address(usdc_sol));
-        assert!(is_solana_address(&format!("{usdc_sol} \n")));
-        assert_eq!(parse_address(usdc_sol).as_deref(), Some(usdc_sol));
-        assert!(!is_solana_address("EPjFWdd5AufqSSqeM2qN1xzybapC8G4"));
-        assert!(!is_solana_address(lower));
-    }
-
-    #[test]
-    fn decimals_print_like_fval() {
-        let d = |s| Decimal::parse(s).unwrap();
-        assert_eq!(d("0.50").times_100().unwrap().to_string(), "50");
-        assert_eq!(Decimal::ONE.sub(d("1.0")).unwrap().to_string(), "0");
-        assert_eq!(Decimal::ONE.sub(d("2")).unwrap().times_100().unwrap().to_string(), "-100");
-        assert_eq!(d("0.0001234").times_100().unwrap().to_string(), "0.01234");
-        assert!(Decimal::parse("1e5").is_none() && Decimal::parse("").is_none() && Decimal::parse("-1").is_none());
-    }
 
     #[test]
     fn order_rules_follow_dborderbyschema() {
