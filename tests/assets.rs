@@ -118,6 +118,8 @@ const ALL: &[&str] = &[
     r#"{"address": "0x6b175474e89094c44da98b954eedeac495271d0f"}"#,
     r#"{"address": "0x6B175474E89094C44Da98b954EedeAC495271d0F", "evm_chain": "ethereum"}"#,
     r#"{"address": "a0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"}"#,
+    r#"{"address": "7ZqzGzTNg5tjK1CHTBdGFHyKjBtXdfvAobuGgdt4pump"}"#,
+    r#"{"address": "7ZqzGzTNg5tjK1CHTBdGFHyKjBtXdfvAobuGgdt4pump ", "asset_type": "solana token"}"#,
     r#"{"identifiers": ["BTC", "ETH", "eip155:1/erc20:0x1111111111111111111111111111111111111111", "f061b316-2fe7-4ae7-9548-a065ccaff6f8", "eip155:8453/erc721:0x2222222222222222222222222222222222222222/42", "NOPE"]}"#,
     r#"{"identifiers": "EUR,USD,BCH"}"#,
     r#"{"identifiers": ["btc", "eth", "eur"]}"#,
