@@ -152,7 +152,9 @@ impl ReadDb {
         self.on_connection(move |pooled, db| {
             let version: i64 =
                 pooled.conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(|e| e.to_string())?;
-            if pooled.version.replace(version).is_some_and(|seen| seen != version) {
+            // A connection's first look has nothing to compare with: what the cache holds may
+            // predate a change this connection cannot see, so it starts a new generation.
+            if pooled.version.replace(version) != Some(version) {
                 db.cache.invalidate();
             }
             let generation = db.cache.generation();
@@ -238,5 +240,46 @@ impl Drop for Cancel {
         if self.1 {
             self.0.store(true, Ordering::Relaxed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(conn: &Connection) -> Result<i64, String> {
+        conn.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).map_err(|e| e.to_string())
+    }
+
+    /// A kept result is never served after another process's commit: not on the connection
+    /// that kept it, nor on a connection opened after the commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_kept_result_goes_with_the_next_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("global")).unwrap();
+        let writer = Connection::open(dir.path().join("global/global.db")).unwrap();
+        writer.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (x); INSERT INTO t VALUES (1);").unwrap();
+        let db = ReadDb::global(dir.path());
+        let kept = |db: &Arc<ReadDb>| {
+            let db = db.clone();
+            async move { *db.read_cached("n".into(), |_| 1, count).await.unwrap() }
+        };
+        assert_eq!(kept(&db).await, 1);
+        writer.execute("INSERT INTO t VALUES (2)", []).unwrap();
+        assert_eq!(kept(&db).await, 2, "the same connection sees the commit");
+
+        // Hold the only pooled connection busy, commit, and read on a new connection.
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let busy = {
+            let db = db.clone();
+            tokio::spawn(async move { db.read(move |_| wait.recv().map_err(|e| e.to_string())).await })
+        };
+        while db.running() == 0 {
+            tokio::task::yield_now().await;
+        }
+        writer.execute("INSERT INTO t VALUES (3)", []).unwrap();
+        assert_eq!(kept(&db).await, 3, "a new connection does not trust what was kept before it");
+        release.send(()).unwrap();
+        busy.await.unwrap().unwrap();
     }
 }
