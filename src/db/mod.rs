@@ -150,8 +150,11 @@ impl ReadDb {
         G: FnOnce(&Arc<T>) -> R + Send + 'static,
     {
         self.on_connection(move |pooled, db| {
-            let version: i64 =
-                pooled.conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(|e| e.to_string())?;
+            let version: i64 = pooled
+                .conn
+                .prepare_cached("PRAGMA data_version")
+                .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                .map_err(|e| e.to_string())?;
             // A connection's first look has nothing to compare with: what the cache holds may
             // predate a change this connection cannot see, so it starts a new generation.
             if pooled.version.replace(version) != Some(version) {

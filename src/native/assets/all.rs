@@ -2,8 +2,8 @@
 //! as rotki's `AssetsPostSchema` and `GlobalDBHandler.retrieve_assets` do. rotki skips the
 //! user's ignored assets while it reads the rows (they live in the user's database), so the
 //! page is counted in code, not by SQL: a limit of 0 still returns one row, as rotki's does.
-//! What global.db gives for a set of filters (every row, every token's underlying tokens,
-//! the asset count) is kept until global.db changes, so paging costs no query.
+//! What global.db gives for a set of filters (every row with its underlying tokens, the
+//! asset count) is kept until global.db changes, so paging costs no query and no copy.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -55,7 +55,7 @@ pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
     };
     let (tail, params) = (query.filter.prepare(false), query.filter.params().to_vec());
     let key = format!("assets/all {tail} {params:?}");
-    let weight = |s: &Scan| 2 * s.rows.len() + s.underlying.len();
+    let weight = |s: &Scan| 2 * s.rows.len();
     let answer = move |scan: &Arc<Scan>| assemble(&query, scan, user.as_ref().map_or(&HashSet::new(), |u| &u.ignored));
     let found = global.with_cached(key, weight, move |conn| scan(conn, &tail, &params), answer).await;
     Ok(respond(req, found))
@@ -145,16 +145,29 @@ struct Scan {
     rows: Vec<Row>,
     /// Their identifiers, for counting the ignored ones among them.
     ids: HashSet<String>,
-    underlying: HashMap<String, Option<Vec<CellMap>>>,
     /// Every asset in global.db.
     total: i64,
 }
 
 fn scan(conn: &Connection, tail: &str, params: &[Value]) -> Result<Scan, String> {
     let total = conn.query_row("SELECT COUNT(*) from assets;", [], |r| r.get(0)).map_err(super::sql_error)?;
-    let rows = rows(conn, tail, params)?;
+    let mut rows = rows(conn, tail, params)?;
+    // A token's underlying tokens are rotki's second query for the page; they are the same
+    // on every page, so each entry carries its own (a list only rotki renders makes the
+    // entry one only rotki renders).
+    let underlying = underlying_tokens(conn)?;
+    for row in &mut rows {
+        if let (Some(entry), Some(tokens)) = (row.entry.as_mut(), underlying.get(&row.identifier)) {
+            match tokens {
+                Some(list) => {
+                    entry.insert("underlying_tokens", Cell::List(list.clone()));
+                }
+                None => row.entry = None,
+            }
+        }
+    }
     let ids = rows.iter().map(|r| r.identifier.clone()).collect();
-    Ok(Scan { rows, ids, underlying: underlying_tokens(conn)?, total })
+    Ok(Scan { rows, ids, total })
 }
 
 fn rows(conn: &Connection, tail: &str, params: &[Value]) -> Result<Vec<Row>, String> {
@@ -236,7 +249,7 @@ fn assemble(q: &Query, scan: &Scan, ignored: &HashSet<String>) -> Option<Vec<u8>
         Some(page) => (super::small(&page.offset), Some(super::small(&page.limit))),
         None => (0, None),
     };
-    let mut entries: Vec<CellMap> = Vec::new();
+    let mut entries: Vec<&CellMap> = Vec::new();
     for row in &scan.rows {
         if q.ignored.skips(&row.identifier, ignored) {
             continue;
@@ -245,11 +258,7 @@ fn assemble(q: &Query, scan: &Scan, ignored: &HashSet<String>) -> Option<Vec<u8>
             offset -= 1;
             continue;
         }
-        let mut entry = row.entry.clone()?;
-        if let Some(tokens) = scan.underlying.get(&row.identifier) {
-            entry.insert("underlying_tokens", Cell::List(tokens.clone()?));
-        }
-        entries.push(entry);
+        entries.push(row.entry.as_ref()?);
         if limit.is_some_and(|l| entries.len() as i128 >= l) {
             break;
         }
@@ -263,8 +272,8 @@ fn assemble(q: &Query, scan: &Scan, ignored: &HashSet<String>) -> Option<Vec<u8>
         Ignored::ShowOnly => ignored_found(),
     };
     #[derive(serde::Serialize)]
-    struct Page {
-        entries: Vec<CellMap>,
+    struct Page<'a> {
+        entries: Vec<&'a CellMap>,
         entries_found: usize,
         entries_total: i64,
         entries_limit: i64,
