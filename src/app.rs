@@ -48,6 +48,8 @@ pub struct App {
     pub shadow: Arc<Shadow>,
     /// Guards and ramps.
     pub rollout: Rollout,
+    /// The exchanges of routes with `record = N`.
+    pub records: crate::record::Recorder,
     /// Set on SIGTERM, `shutdown_delay` before banyan stops accepting: `/readyz` says 503
     /// so load balancers stop sending new connections while it still takes them.
     draining: AtomicBool,
@@ -95,6 +97,7 @@ impl App {
             tasks: TaskBridge::new(tasks, cors),
             ws: Arc::new(Bridge::new(hub, shutdown, config.websocket.ping_interval, legacy.clone())),
             rollout: Rollout::new(flags.clone(), stats.clone(), shadow.book.clone()),
+            records: crate::record::Recorder::new(server.record_max_bytes),
             flags,
             native,
             legacy,

@@ -30,3 +30,15 @@ pub fn limited(incoming: Incoming, max: u64) -> Body {
 pub fn full_from(b: http_body_util::Full<Bytes>) -> Body {
     Either::Right(b)
 }
+
+/// The bytes of a `Full` body: ready at once, and shared with it (no copy, and none of
+/// `collect`'s buffering).
+pub fn full_bytes(body: &Full<Bytes>) -> Bytes {
+    use hyper::body::Body as _;
+    let mut body = body.clone();
+    let mut cx = std::task::Context::from_waker(futures_util::task::noop_waker_ref());
+    match std::pin::Pin::new(&mut body).poll_frame(&mut cx) {
+        std::task::Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
+        _ => Bytes::new(),
+    }
+}

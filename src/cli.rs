@@ -1,4 +1,4 @@
-//! The command line: `banyan serve` and `banyan check`. Option names are a contract with
+//! The command line: `banyan serve`, `banyan check` and `banyan replay`. Option names are a contract with
 //! ops; keep them.
 
 use std::io::IsTerminal;
@@ -25,6 +25,32 @@ enum Command {
     Serve(ServeArgs),
     /// Validate the config, flags and admin tokens files and print the effective route table.
     Check(CheckArgs),
+    /// Run a HAR file's requests through this build's native handlers (offline, legacy never
+    /// asked) and compare each answer with the recorded one. Exit 0: all compared entries
+    /// match; 1: one differs; 2: bad input.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// The HAR 1.2 file: banyan's `GET /api/records/{route}`, or a browser's export
+    #[arg(value_name = "FILE.har")]
+    file: PathBuf,
+    /// Config file [default: config/banyan.toml if present, else built-in defaults]
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Flags file whose routes match the entries [default: ./flags.toml]
+    #[arg(long, value_name = "FILE")]
+    flags: Option<PathBuf>,
+    /// rotki's data directory (global.db, users/), as rotki's own --data-dir
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log this user in for login-gated handlers; the password comes from BANYAN_REPLAY_PASSWORD
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+    /// A report to read, or one JSON document for scripts
+    #[arg(long, value_enum, default_value = "text")]
+    format: crate::replay::Format,
 }
 
 #[derive(Args)]
@@ -71,6 +97,14 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Check(args) => check(args),
+        Command::Replay(args) => crate::replay::main(crate::replay::Options {
+            file: args.file,
+            config: args.config,
+            flags: args.flags,
+            data_dir: args.data_dir,
+            user: args.user,
+            format: args.format,
+        }),
     }
 }
 

@@ -110,6 +110,8 @@ pub struct ServerConfig {
     /// Largest request body banyan passes on (declared by `Content-Length`); larger gets
     /// a 413 envelope.
     pub max_body: u64,
+    /// What the recordings of every `record = N` route hold together, at most.
+    pub record_max_bytes: usize,
 }
 
 /// The websocket bridge's native side (`src/ws/`).
@@ -210,6 +212,7 @@ struct ServerFile {
     access_log: Option<bool>,
     max_connections: Option<usize>,
     max_body_bytes: Option<u64>,
+    record_max_bytes: Option<usize>,
 }
 
 const LOG_LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
@@ -328,6 +331,7 @@ impl Config {
                 access_log: file.server.access_log.unwrap_or(true),
                 max_connections: file.server.max_connections.unwrap_or(10_000).max(1),
                 max_body: file.server.max_body_bytes.unwrap_or(1 << 30),
+                record_max_bytes: file.server.record_max_bytes.unwrap_or(64 << 20),
             },
             websocket: WebsocketConfig {
                 ping_interval: Duration::from_secs(file.websocket.ping_interval_secs.unwrap_or(30).max(1)),

@@ -21,6 +21,8 @@ pub mod location;
 pub mod native;
 pub mod passthrough;
 pub mod proxy;
+pub mod record;
+pub mod replay;
 pub mod request;
 pub mod rollout;
 pub mod rotki;

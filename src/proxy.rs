@@ -10,8 +10,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::FutureExt;
-use http::header::CONNECTION;
+use bytes::Bytes;
+use http::header::{CONNECTION, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Request, Response};
 use http_body_util::{BodyExt, Either};
 use hyper::body::Incoming;
@@ -25,6 +25,7 @@ use crate::failure::{BadAnswer, Failure};
 use crate::flags::WebsocketMode;
 use crate::legacy::{is_websocket_upgrade, Slot};
 use crate::native::Served;
+use crate::record;
 use crate::request::{Action, Admission, Entry, Head, NativeCall, ShadowPlan};
 use crate::rotki::cors::Cors;
 use crate::shadow::{self, Primary};
@@ -66,7 +67,7 @@ async fn handle(conn: &Connection, mut req: Request<Incoming>) -> Response<Body>
         body_len: hyper::body::Body::size_hint(req.body()).exact(),
         upgrade: is_websocket_upgrade(&req),
     };
-    let Admission { label, request_id, generated_id, action, shadow } =
+    let Admission { label, request_id, generated_id, action, shadow, record } =
         app.core.admit(&snapshot, &head, app.shadow.has_room());
     if generated_id {
         let id = HeaderValue::from_str(request_id.as_str()).expect("hex digits");
@@ -77,7 +78,8 @@ async fn handle(conn: &Connection, mut req: Request<Incoming>) -> Response<Body>
     let uri = app.core.logs_access().then(|| req.uri().clone());
     let refused = matches!(action, Action::Refuse(_));
 
-    let (backend, mut resp) = serve(conn, label, action, shadow, req).await;
+    let record = record.map(|target| (target, request_id.as_str()));
+    let (backend, mut resp) = serve(conn, label, action, shadow, record, req).await;
     resp.headers_mut().insert(X_BANYAN_BACKEND.clone(), HeaderValue::from_static(backend.as_str()));
     if refused {
         // The client may still be sending the body banyan will not read.
@@ -95,6 +97,7 @@ async fn serve(
     label: Label,
     action: Action,
     shadow: ShadowPlan,
+    record: Option<(record::Target, &str)>,
     req: Request<Incoming>,
 ) -> (Backend, Response<Body>) {
     let (app, peer, slot) = (&conn.app, conn.peer, &conn.legacy);
@@ -107,10 +110,16 @@ async fn serve(
         Action::Native(call) => Some(*call),
         _ => None,
     };
-    match shadow {
-        ShadowPlan::Capture(target) => return serve_shadowed(conn, native, target, req).await,
-        ShadowPlan::Dropped(route) => app.shadow.dropped(route),
-        ShadowPlan::Off => {}
+    let copy = match shadow {
+        ShadowPlan::Capture(target) => Some(target),
+        ShadowPlan::Dropped(route) => {
+            app.shadow.dropped(route);
+            None
+        }
+        ShadowPlan::Off => None,
+    };
+    if copy.is_some() || record.is_some() {
+        return serve_captured(conn, native, copy, record, req).await;
     }
     // A chunked body has no length to check up front: it is held to the limit as it streams.
     let max_body = app.core.limits().max_body;
@@ -157,16 +166,18 @@ async fn serve(
     }
 }
 
-/// Serves a request its route shadows: with its body read (admission saw it is small), so
-/// the copy can send it again, and with the primary's answer kept for the comparison. The
-/// client's answer does not wait for the copy.
-async fn serve_shadowed(
+/// Serves a request its route shadows or records: with its body read (admission saw it is
+/// small), so a copy can send it again, and with the answer kept for the comparison and
+/// the recording. The client's answer does not wait for the copy.
+async fn serve_captured(
     conn: &Connection,
     native: Option<NativeCall>,
-    target: shadow::Target,
+    copy: Option<shadow::Target>,
+    record: Option<(record::Target, &str)>,
     req: Request<Incoming>,
 ) -> (Backend, Response<Body>) {
     let (app, peer, slot) = (&conn.app, conn.peer, &conn.legacy);
+    let began = Instant::now();
     let origin = Cors::origin(req.headers());
     let failed = |failure: Failure| app.responder.answer(&failure, origin.as_ref()).map(body::full_from);
     let (parts, body) = req.into_parts();
@@ -175,50 +186,62 @@ async fn serve_shadowed(
         // The client's upload broke off.
         Err(e) => return (Backend::Legacy, failed(Failure::Malformed(e.into()))),
     };
-    let copy = app.shadow.capture(target, parts.clone(), body.clone(), peer);
-    let (backend, resp, primary) = match native {
-        Some(call) => match app.native.serve_buffered(call.handler, parts, body, call.async_query).await {
-            Served::Response(r) => {
-                // A `Full` body is ready at once.
-                let answer = r.body().clone().collect().now_or_never().and_then(Result::ok).map(|b| b.to_bytes());
-                let primary = answer.map(|body| Primary::Answered {
-                    backend: Backend::Native,
-                    status: r.status().as_u16(),
-                    body,
-                });
-                (Backend::Native, r.map(Either::Right), primary)
-            }
-            Served::HandBack(r) => {
-                let resp = app.legacy.forward(r, peer, slot, None).await.unwrap_or_else(failed);
-                (Backend::Legacy, resp, Some(Primary::Unusable("the native handler handed the request to legacy")))
+    let pending = record.map(|(target, id)| record::Pending::new(target, id, &parts, &body, Vec::new()));
+    let copy = copy.and_then(|target| app.shadow.capture(target, parts.clone(), body.clone(), peer));
+    let served = match native {
+        Some(call) => app.native.serve_buffered(call.handler, parts, body, call.async_query).await,
+        None => Served::HandBack(Request::from_parts(parts, body::full(body))),
+    };
+    // What the client gets: who answered, the answer, and its body when it was read whole.
+    let (backend, resp, got) = match served {
+        Served::Response(r) => {
+            let got = Ok(body::full_bytes(r.body()));
+            (Backend::Native, r.map(Either::Right), got)
+        }
+        Served::HandBack(r) => match app.legacy.forward(r, peer, slot, None).await {
+            Ok(resp) => match whole(resp).await {
+                Ok((resp, got)) => (Backend::Legacy, resp, got),
+                Err(f) => (Backend::Legacy, failed(f), Err("legacy's answer broke off")),
+            },
+            // banyan's own 502 or 504: no answer of legacy's to compare or keep.
+            Err(f) => {
+                if let Some(copy) = copy {
+                    copy.finish(&app.shadow, Primary::Unusable("legacy did not answer"));
+                }
+                return (Backend::Legacy, failed(f));
             }
         },
-        None => {
-            let req = Request::from_parts(parts, body::full(body));
-            let (resp, primary) = match app.legacy.forward(req, peer, slot, None).await {
-                Ok(resp) => comparable(resp)
-                    .await
-                    .unwrap_or_else(|f| (failed(f), Primary::Unusable("legacy's answer broke off"))),
-                Err(f) => (failed(f), Primary::Unusable("legacy did not answer")),
-            };
-            (Backend::Legacy, resp, Some(primary))
-        }
     };
-    if let (Some(copy), Some(primary)) = (copy, primary) {
+    let status = resp.status().as_u16();
+    if let Some(copy) = copy {
+        let primary = match (&got, native.is_some() && backend == Backend::Legacy) {
+            (_, true) => Primary::Unusable("the native handler handed the request to legacy"),
+            (Ok(body), false) => Primary::Answered {
+                backend,
+                status,
+                content_type: resp.headers().get(CONTENT_TYPE).cloned(),
+                body: body.clone(),
+            },
+            (Err(why), false) => Primary::Unusable(why),
+        };
         copy.finish(&app.shadow, primary);
+    }
+    if let Some(pending) = pending {
+        let headers = resp.headers().iter().map(|(n, v)| (n.as_str(), v.as_bytes()));
+        let body = got.as_deref().map_err(|why| *why);
+        app.records.keep(pending.answered(backend, status, began.elapsed(), headers, body));
     }
     (backend, resp)
 }
 
-/// Legacy's answer, read whole if it is small enough to compare (rotki's JSON answers
-/// are), and what the comparison gets of it.
-async fn comparable(resp: Response<Body>) -> Result<(Response<Body>, Primary), Failure> {
+/// Legacy's answer, read whole if it is small enough to compare and keep (rotki's JSON
+/// answers are), else passed on as it streams, with why it was not read.
+async fn whole(resp: Response<Body>) -> Result<(Response<Body>, Result<Bytes, &'static str>), Failure> {
     let size = hyper::body::Body::size_hint(resp.body()).exact();
     if !size.is_some_and(|n| n <= shadow::MAX_BODY as u64) {
-        return Ok((resp, Primary::Unusable("the answer is larger than the shadow limit, or of unknown length")));
+        return Ok((resp, Err("the answer is larger than the shadow limit, or of unknown length")));
     }
     let (parts, body) = resp.into_parts();
     let bytes = body.collect().await.map_err(|e| Failure::exchange(BadAnswer::CutShort(e)))?.to_bytes();
-    let primary = Primary::Answered { backend: Backend::Legacy, status: parts.status.as_u16(), body: bytes.clone() };
-    Ok((Response::from_parts(parts, body::full(bytes)), primary))
+    Ok((Response::from_parts(parts, body::full(bytes.clone())), Ok(bytes)))
 }

@@ -119,7 +119,8 @@ fn connection_limit(configured: usize) -> usize {
 }
 
 /// Every second: moves the workers' request counts into the statistics' time slots (so
-/// the history is right even while nobody reads it), then judges guards and moves ramps.
+/// the history is right even while nobody reads it), judges guards and moves ramps, and
+/// frees what routes no longer recording hold.
 /// Flags writes block briefly, so this runs beside the workers, never on them.
 async fn every_second(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
@@ -130,6 +131,7 @@ async fn every_second(app: Arc<App>, mut stop: watch::Receiver<bool>) {
                 let _ = tokio::task::spawn_blocking(move || {
                     app.stats.drain();
                     app.rollout.tick();
+                    app.records.retain(&app.flags.snapshot());
                 })
                 .await;
             }

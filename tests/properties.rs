@@ -119,7 +119,7 @@ proptest! {
         // serde_json without preserve_order writes keys sorted; reverse them for the other side.
         let b = reversed(&value).to_string().into_bytes();
         let none = Ignored::default();
-        let differences = compare(&Answer { status, body: &a }, &Answer { status, body: &b }, &none);
+        let differences = compare(&Answer { status, content_type: None, body: &a }, &Answer { status, content_type: None, body: &b }, &none);
         prop_assert!(differences.is_empty(), "{:?}", differences);
     }
 
@@ -127,7 +127,7 @@ proptest! {
     fn the_comparison_never_panics_and_is_bounded(a in "\\PC{0,80}", b in json_value(), ignore in "[/a-z*0-9~]{0,12}") {
         let b = b.to_string();
         let ignored = Ignored::new([ignore.as_str()]);
-        let (legacy, native) = (Answer { status: 200, body: a.as_bytes() }, Answer { status: 200, body: b.as_bytes() });
+        let (legacy, native) = (Answer { status: 200, content_type: None, body: a.as_bytes() }, Answer { status: 200, content_type: None, body: b.as_bytes() });
         let differences = compare(&legacy, &native, &ignored);
         prop_assert!(differences.len() <= 51, "{}", differences.len());
     }

@@ -21,12 +21,14 @@
 //! - shadow: the client's latency with `shadow = true` against without, both ways round:
 //!   native answering with copies to a slow legacy (50 ms), and legacy answering with
 //!   copies to the native handler;
+//! - record: what `record = N` costs a route's requests, and how long `banyan replay`
+//!   takes for 10,000 recorded exchanges;
 //! - soak (only when asked for, `--only soak`): RSS over `--soak-secs` (600) at full load.
 //!
 //! Run it with `scripts/bench-load.sh` (installs wrk, nginx and HAProxy, builds, runs).
 //! Options: `--duration SECS` (per run, default 5), `--rounds N` (default 3),
 //! `--connections 32,256`, `--threads N` (wrk threads, default 2), `--only
-//! passthrough,legacy,reload,globaldb,userdb,assets,websocket,shadow,soak` (the parts to run; default all
+//! passthrough,legacy,reload,globaldb,userdb,assets,websocket,shadow,record,soak` (the parts to run; default all
 //! but soak),
 //! `--soak-secs SECS`, `--ws-connections N`, `--ws-clients N`.
 
@@ -76,6 +78,7 @@ fn options() -> Options {
             "assets".into(),
             "websocket".into(),
             "shadow".into(),
+            "record".into(),
         ],
         soak_secs: 600,
         ws_connections: 9_900,
@@ -114,6 +117,7 @@ mod globaldb;
 mod legacy_app;
 mod passthrough;
 mod procs;
+mod record;
 mod reload;
 mod shadow;
 mod soak;
@@ -148,6 +152,9 @@ fn main() {
     }
     if wants("shadow") {
         shadow::run(&o, dir.path());
+    }
+    if wants("record") {
+        record::run(&o, dir.path());
     }
     if wants("soak") {
         soak::run(&o, dir.path());

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::UNIX_EPOCH;
 
-use http::{Response, StatusCode};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderValue, Response, StatusCode};
 use serde_json::{json, Map, Value};
 
 use super::{error, json_response};
@@ -193,6 +194,7 @@ pub fn stats(app: &App) -> Value {
                 "legacy": legacy,
                 "websocket_connections": websockets.get(&label).copied().unwrap_or(0),
                 "shadow": app.shadow.book.summary(label),
+                "record": app.records.summary(label),
                 "native_handler": label.kind() == labels::Kind::Inventory
                     && labels::inventory_rules().iter().any(|r| r.rule == label.name() && has_handler(app, r)),
             })
@@ -239,6 +241,36 @@ pub fn shadow(app: &App, name: &str) -> Response<Body> {
             "mismatches": app.shadow.book.mismatches(route.label),
         }),
     )
+}
+
+/// A recorded route's exchanges as a HAR 1.2 document, oldest first; with `clear` (the
+/// actor of a DELETE), forgets them instead.
+pub fn records(app: &App, name: &str, clear: Option<&str>) -> Response<Body> {
+    let snapshot = app.flags.snapshot();
+    let Some(route) = snapshot.routes.iter().find(|r| r.name == name) else {
+        return error(StatusCode::NOT_FOUND, format!("no route named {name:?} in the flags"));
+    };
+    if let Some(actor) = clear {
+        let cleared = app.records.clear(route.label);
+        tracing::info!(actor, route = name, cleared, "recording cleared");
+        return json_response(StatusCode::OK, &json!({"route": name, "cleared": cleared}));
+    }
+    let exchanges = app.records.exchanges(route.label);
+    if route.record.unwrap_or(0) == 0 && exchanges.is_empty() {
+        let message =
+            format!("route {name:?} records nothing: set `record = N` (1 to {}) on it", crate::record::MAX_KEEP);
+        return error(StatusCode::NOT_FOUND, message);
+    }
+    let har = crate::record::har::document(name, &exchanges);
+    let mut r = Response::new(crate::body::full(serde_json::to_vec_pretty(&har).unwrap_or_default()));
+    let headers = r.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let file = format!("attachment; filename=\"banyan-{name}.har\"");
+    if let Ok(v) = HeaderValue::from_str(&file) {
+        headers.insert(http::header::CONTENT_DISPOSITION, v);
+    }
+    r
 }
 
 /// `?limit=N` (default 100): the last entries, oldest first.

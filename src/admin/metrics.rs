@@ -29,6 +29,7 @@ struct Scrape {
     websockets: Vec<(Label, &'static str, usize)>,
     shadow: Vec<(Label, [u64; 4])>,
     trips: Vec<(Label, u64)>,
+    records: Vec<(Label, crate::record::Summary)>,
 }
 
 pub fn render(app: &App) -> String {
@@ -52,6 +53,7 @@ pub fn render(app: &App) -> String {
         websockets: app.ws.sessions.by_route(),
         shadow: app.shadow.book.counts(),
         trips: app.rollout.trips(&snapshot.routes),
+        records: app.records.summaries(),
     };
     let mut registry = Registry::default();
     registry.register_collector(Box::new(scrape));
@@ -175,6 +177,26 @@ impl Collector for Scrape {
         )?;
         for (label, n) in &self.trips {
             e.encode_family(&[("route", label.name())])?.encode_counter::<NoLabelSet, _, u64>(n, None)?;
+        }
+
+        let mut e = encoder.encode_descriptor(
+            "banyan_records_held",
+            "Exchanges a route with `record` holds now, and the bytes they take (the recording's memory).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (label, r) in &self.records {
+            e.encode_family(&[("route", label.name()), ("unit", "exchanges")])?.encode_gauge(&(r.held as u64))?;
+            e.encode_family(&[("route", label.name()), ("unit", "bytes")])?.encode_gauge(&(r.bytes as u64))?;
+        }
+        let mut e = encoder.encode_descriptor(
+            "banyan_records_not_kept",
+            "Exchanges of a recorded route that did not fit `[server] record_max_bytes`.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (label, r) in &self.records {
+            e.encode_family(&[("route", label.name())])?.encode_counter::<NoLabelSet, _, u64>(&r.not_kept, None)?;
         }
 
         let mut e = encoder.encode_descriptor(

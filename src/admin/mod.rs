@@ -80,6 +80,12 @@ pub async fn handle(admin: Arc<Admin>, req: Request<Incoming>) -> Response<Body>
             let name = percent_encoding::percent_decode_str(&p["/api/shadow/".len()..]).decode_utf8_lossy();
             api::shadow(app, &name)
         }
+        // Recordings hold real users' requests and answers: a token even to read them.
+        (Method::GET | Method::DELETE, p) if p.starts_with("/api/records/") => {
+            let name = percent_encoding::percent_decode_str(&p["/api/records/".len()..]).decode_utf8_lossy();
+            let (name, clear) = (name.into_owned(), req.method() == Method::DELETE);
+            with_token(&admin, req, |app, actor, _| api::records(app, &name, clear.then_some(actor))).await
+        }
         (Method::POST, "/api/notify") => with_token(&admin, req, api::notify).await,
         (Method::GET, "/api/ws") => json_response(
             StatusCode::OK,

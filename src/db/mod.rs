@@ -216,6 +216,9 @@ impl ReadDb {
         let conn = Connection::open_with_flags(&self.path, flags).map_err(failed)?;
         if let Some(key) = &self.key {
             conn.execute_batch(key).map_err(failed)?;
+            // A wrong key is our error to report, in our words: SQLCipher would also print
+            // its own lines about it to stderr. (Keying sets SQLCipher up, levels included.)
+            conn.execute_batch("PRAGMA cipher_log_level = NONE;").map_err(failed)?;
             // SQLCipher checks the key on the first read of a page: do one now.
             conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(())).map_err(failed)?;
         }

@@ -219,7 +219,22 @@ fn compile_route(
         None => false,
     };
 
-    let (shadow, guard, ramp) = super::rollout::compile(name, spec, methods, handler.is_some())?;
+    let (shadow, guard, ramp, compare_ignore) = super::rollout::compile(name, spec, methods, handler.is_some())?;
+
+    let record = match &spec.record {
+        None => None,
+        Some(n) if !(0..=i64::from(crate::record::MAX_KEEP)).contains(n.get_ref()) => {
+            return Err((
+                Some(n.span()),
+                format!(
+                    "route `{name}`: record = {} is out of range: expected 0 to {} (exchanges kept in memory)",
+                    n.get_ref(),
+                    crate::record::MAX_KEEP
+                ),
+            ));
+        }
+        Some(n) => Some(*n.get_ref() as u32),
+    };
 
     Ok(CompiledRoute {
         name: name.to_string(),
@@ -236,6 +251,8 @@ fn compile_route(
         shadow,
         guard,
         ramp,
+        compare_ignore,
+        record,
     })
 }
 
@@ -305,6 +322,14 @@ mod tests {
             ("[routes.a]\npath = \"/x/<int:id>\"\n", "flags.toml:2:8: route `a`: path \"/x/<int:id>\" must start"),
             ("[routes.a]\npath = \"/x/%74\"\n", "flags.toml:2:8: route `a`: path \"/x/%74\" must start"),
             ("[routes.a]\npath = \"/x\"\ngroup = \"a:b\"\n", "flags.toml:3:9: route `a`: group must be non-empty"),
+            (
+                "[routes.a]\npath = \"/x\"\nrecord = -1\n",
+                "flags.toml:3:10: route `a`: record = -1 is out of range: expected 0 to 10000",
+            ),
+            (
+                "[routes.a]\npath = \"/x\"\nrecord = \"5\"\n",
+                "flags.toml:3:10: invalid type: string \"5\", expected i64",
+            ),
             ("[routes.a]\npath = \"/x\"\nsticky = \"header:\"\n", "flags.toml:3:10: route `a`: bad sticky"),
             (
                 "[routes.p]\npath = \"/api/1/ping\"\nmethods = [\"GET\"]\nasync = true\n",

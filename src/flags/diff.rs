@@ -32,6 +32,7 @@ impl CompiledRoute {
                     "max_mismatch_rate": g.max_mismatch_rate,
                 }))),
             ),
+            ("record", json!(self.record)),
             ("ramp", json!(self.ramp.as_ref().map(|r| json!({"steps": r.steps, "interval_secs": r.interval_secs})))),
         ]
     }

@@ -64,6 +64,10 @@ pub struct CompiledRoute {
     pub shadow: Option<std::sync::Arc<rollout::ShadowSettings>>,
     pub guard: Option<rollout::GuardSettings>,
     pub ramp: Option<rollout::RampSettings>,
+    /// `shadow_ignore`: pointers shadow and `banyan replay` leave out of comparisons.
+    pub compare_ignore: std::sync::Arc<[String]>,
+    /// `record = N`: keep the last N exchanges (None, or 0: record nothing).
+    pub record: Option<u32>,
 }
 
 /// A websocket route's `websocket` setting (`docs/flags.md`).

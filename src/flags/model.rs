@@ -48,6 +48,8 @@ pub struct RouteSpec {
     pub shadow_noise: Option<Spanned<bool>>,
     pub guard: Option<Spanned<GuardSpec>>,
     pub ramp: Option<Spanned<RampSpec>>,
+    /// Keep the route's last N exchanges in memory (`src/record/`).
+    pub record: Option<Spanned<i64>>,
 }
 
 /// `[routes.<name>.guard]`: when native misbehaves, roll it back to 0.

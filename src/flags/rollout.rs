@@ -38,7 +38,9 @@ pub struct RampSettings {
     pub stopped: Option<String>,
 }
 
-pub type Compiled = (Option<Arc<ShadowSettings>>, Option<GuardSettings>, Option<RampSettings>);
+/// The shadow settings (when on), the guard, the ramp, and the pointers comparisons leave
+/// out (`shadow_ignore`, for shadow and replay alike).
+pub type Compiled = (Option<Arc<ShadowSettings>>, Option<GuardSettings>, Option<RampSettings>, Arc<[String]>);
 type Error = (Option<Range<usize>>, String);
 
 /// The rollout keys of route `name`, which claims `methods` and has a native handler or not.
@@ -53,6 +55,18 @@ pub fn compile(name: &str, spec: &RouteSpec, methods: MethodSet, has_handler: bo
             ))
         }
     };
+
+    // Validated and kept whether or not the route shadows: `banyan replay` compares by it too.
+    let mut ignore = Vec::new();
+    for p in spec.shadow_ignore.iter().flat_map(|l| l.get_ref()) {
+        if !(p.get_ref().is_empty() || p.get_ref().starts_with('/')) {
+            return Err((
+                Some(p.span()),
+                format!("route `{name}`: shadow_ignore: {:?} is not a JSON pointer (they start with '/')", p.get_ref()),
+            ));
+        }
+        ignore.push(p.get_ref().clone());
+    }
 
     let shadow = match &spec.shadow {
         Some(on) if *on.get_ref() => {
@@ -88,19 +102,7 @@ pub fn compile(name: &str, spec: &RouteSpec, methods: MethodSet, has_handler: bo
                     ),
                 ));
             }
-            let mut ignore = Vec::new();
-            for p in spec.shadow_ignore.iter().flat_map(|l| l.get_ref()) {
-                if !(p.get_ref().is_empty() || p.get_ref().starts_with('/')) {
-                    return Err((
-                        Some(p.span()),
-                        format!(
-                            "route `{name}`: shadow_ignore: {:?} is not a JSON pointer (they start with '/')",
-                            p.get_ref()
-                        ),
-                    ));
-                }
-                ignore.push(p.get_ref().clone());
-            }
+            let ignore = ignore.clone();
             let noise = spec.shadow_noise.as_ref().is_some_and(|n| *n.get_ref());
             Some(Arc::new(ShadowSettings { methods: shadow_methods, ignore, noise }))
         }
@@ -183,7 +185,7 @@ pub fn compile(name: &str, spec: &RouteSpec, methods: MethodSet, has_handler: bo
             })
         }
     };
-    Ok((shadow, guard, ramp))
+    Ok((shadow, guard, ramp, ignore.into()))
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ mod request;
 mod response;
 
 pub use handoff::Prefixed;
+/// The most request headers the byte-level path parses (more go to hyper).
+pub use request::MAX_HEADERS as MAX_REQUEST_HEADERS;
 
 use std::cell::Cell;
 use std::future::Future;
@@ -28,10 +30,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::FutureExt;
-use http::header::CONNECTION;
+use http::header::{CONNECTION, CONTENT_TYPE};
 use http::{HeaderValue, Method, Response};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -41,6 +42,7 @@ use crate::failure::{BadAnswer, Failure};
 use crate::legacy::{QuickAck, Slot};
 use crate::native::Served;
 use crate::proxy::X_BANYAN_BACKEND;
+use crate::record;
 use crate::request::{Entry, ShadowPlan};
 use crate::rotki::head;
 use crate::shadow::{self, Primary};
@@ -128,8 +130,12 @@ struct Conn<'a> {
     origin: Vec<u8>,
     /// The request's path, for the access log.
     path: String,
-    /// Legacy's answer body, kept while the request is shadowed.
+    /// Legacy's answer, kept while the request is shadowed or recorded.
     capture: Option<Capture>,
+    /// The last capture, its buffers kept for the next.
+    spare_capture: Capture,
+    /// A buffer for the next exchange of a recorded route (`record/`).
+    record_buf: Vec<u8>,
     legacy: Slot<QuickAck>,
     settings: Settings,
     /// The connection's timer (see `deadline.rs`).
@@ -150,6 +156,8 @@ impl<'a> Conn<'a> {
             origin: Vec::new(),
             path: String::new(),
             capture: None,
+            spare_capture: Capture::default(),
+            record_buf: Vec::new(),
             legacy: app.legacy.slot(),
             settings,
             timer: Some(Deadline::new()),
@@ -261,7 +269,7 @@ impl<'a> Conn<'a> {
                 _ => return (false, started),
             }
         }
-        let Forward { head_len, method, path, close, label, request_id, carry, shadow, parts, .. } = fwd;
+        let Forward { head_len, method, path, close, label, request_id, carry, shadow, record, parts, .. } = fwd;
         let body = &self.buf[head_len..end];
         let head_request = method == Method::HEAD;
         let copy = match shadow {
@@ -273,6 +281,15 @@ impl<'a> Conn<'a> {
                 None
             }
             ShadowPlan::Off => None,
+        };
+        let mut pending = match record {
+            // The spare buffer a recorded route's last exchange handed back.
+            Some(target) => {
+                let buf = std::mem::take(&mut self.record_buf);
+                let head = &self.buf[..head_len];
+                Some(record::Pending::from_raw(target, request_id.as_str(), method.clone(), head, body, buf))
+            }
+            None => None,
         };
         let (ours, deadline) = match (carry, parts) {
             (Carry::Native(call), Some(parts)) => {
@@ -307,31 +324,75 @@ impl<'a> Conn<'a> {
         self.buf.copy_within(end..self.filled, 0);
         self.filled -= end;
 
-        let (backend, written, primary) = match ours {
+        let captured = copy.is_some() || pending.is_some();
+        let (backend, written, primary, exchange) = match ours {
             Some(resp) => {
-                let answer = copy.as_ref().map(|_| resp.body().clone());
+                let body: Result<Bytes, &'static str> =
+                    Ok(if captured { crate::body::full_bytes(resp.body()) } else { Bytes::new() });
+                let status = resp.status().as_u16();
+                let primary = copy.as_ref().map(|_| match &body {
+                    Ok(b) => Primary::Answered {
+                        backend: Backend::Native,
+                        status,
+                        content_type: resp.headers().get(CONTENT_TYPE).cloned(),
+                        body: b.clone(),
+                    },
+                    Err(why) => Primary::Unusable(why),
+                });
+                let exchange = pending.take().map(|p| {
+                    let headers = resp.headers().iter().map(|(n, v)| (n.as_str(), v.as_bytes()));
+                    // (Its time is set once the head is written.)
+                    p.answered(Backend::Native, status, Duration::ZERO, headers, body.as_deref().map_err(|why| *why))
+                });
                 let written = self.respond(resp, Backend::Native, head_request, close).await;
-                // A `Full` body is ready at once.
-                let body = answer.and_then(|b| b.collect().now_or_never()).and_then(Result::ok).map(|b| b.to_bytes());
-                let status = written.status;
-                let primary = body.map(|body| Primary::Answered { backend: Backend::Native, status, body });
-                (Backend::Native, written, primary)
+                let exchange = exchange.map(|mut e| {
+                    e.time = written.head_at - started;
+                    e
+                });
+                (Backend::Native, written, primary, exchange)
             }
             None => {
-                self.capture = copy.as_ref().map(|_| Capture::default());
+                if captured {
+                    let mut c = std::mem::take(&mut self.spare_capture);
+                    c.reset();
+                    self.capture = Some(c);
+                }
                 let written = self.forward(deadline, head_request, close).await;
-                let status = written.status;
-                let primary = self.capture.take().map(|c| match (c.unusable, c.complete) {
-                    (Some(why), _) => Primary::Unusable(why),
-                    // Relaying stopped part way (legacy or the client went away).
-                    (None, false) => Primary::Unusable("the answer was cut short"),
-                    (None, true) => Primary::Answered { backend: Backend::Legacy, status, body: c.bytes.into() },
-                });
-                (Backend::Legacy, written, primary)
+                let (mut primary, mut exchange) = (None, None);
+                // Only an answer legacy gave (not banyan's 502 or 504) is compared or kept.
+                if let Some(c) = self.capture.take() {
+                    let body = match (c.unusable, c.complete) {
+                        _ if !c.answered => Err("legacy did not answer"),
+                        (Some(why), _) => Err(why),
+                        // Relaying stopped part way (legacy or the client went away).
+                        (None, false) => Err("the answer was cut short"),
+                        (None, true) => Ok(&c.bytes[..]),
+                    };
+                    primary = copy.as_ref().map(|_| match body {
+                        Ok(b) => Primary::Answered {
+                            backend: Backend::Legacy,
+                            status: written.status,
+                            content_type: head_map(&c.head).get(CONTENT_TYPE).cloned(),
+                            body: Bytes::copy_from_slice(b),
+                        },
+                        Err(why) => Primary::Unusable(why),
+                    });
+                    if c.answered {
+                        let time = written.head_at - started;
+                        exchange = pending
+                            .take()
+                            .map(|p| p.answered_raw(Backend::Legacy, written.status, time, &c.head, body));
+                    }
+                    self.spare_capture = c;
+                }
+                (Backend::Legacy, written, primary, exchange)
             }
         };
         if let (Some(copy), Some(primary)) = (copy, primary) {
             copy.finish(&self.app.shadow, primary);
+        }
+        if let Some(exchange) = exchange {
+            self.record_buf = self.app.records.keep(exchange);
         }
         let ended = Instant::now();
         // To the answer's head, as on hyper's path: a slow client or a long body does not
@@ -419,13 +480,16 @@ impl<'a> Conn<'a> {
         let body = &self.rbuf[head.len..filled];
         let Ok((take, mut done)) = head.framing.take(body) else { return false };
         let mut extra = take < body.len();
-        self.out.extend_from_slice(&body[..take]);
         if let Some(c) = &mut self.capture {
+            // The client's head, which is all `out` holds yet.
+            c.head.extend_from_slice(&self.out);
+            c.answered = true;
             if matches!(head.framing, Framing::Chunked(_)) {
-                c.unusable = Some("a chunked answer is not compared");
+                c.unusable = Some("a chunked answer is not compared or kept");
             }
             c.add(&body[..take]);
         }
+        self.out.extend_from_slice(&body[..take]);
         if self.client.write_all(&self.out).await.is_err() {
             return false;
         }
@@ -475,18 +539,20 @@ impl<'a> Conn<'a> {
         self.out.clear();
         head::write(&resp, self.settings.preserve_case, &mut self.out);
         if !head_request {
-            // A `Full` body is ready at once.
-            let body = resp.into_body().collect().now_or_never().and_then(Result::ok).map(|b| b.to_bytes());
-            self.out.extend_from_slice(&body.unwrap_or_default());
+            self.out.extend_from_slice(&crate::body::full_bytes(resp.body()));
         }
         let keep_open = self.client.write_all(&self.out).await.is_ok() && !close;
         Written { keep_open, status, head_at }
     }
 }
 
-/// Legacy's answer body as it is relayed, for a shadow comparison.
+/// Legacy's answer as it is relayed, for a shadow comparison or a recording.
 #[derive(Default)]
 struct Capture {
+    /// The response head as the client got it.
+    head: Vec<u8>,
+    /// Legacy answered (a head arrived).
+    answered: bool,
     bytes: Vec<u8>,
     /// Why the answer cannot be compared, once that is known.
     unusable: Option<&'static str>,
@@ -495,17 +561,40 @@ struct Capture {
 }
 
 impl Capture {
+    fn reset(&mut self) {
+        self.head.clear();
+        self.bytes.clear();
+        (self.answered, self.unusable, self.complete) = (false, None, false);
+    }
+
     fn add(&mut self, bytes: &[u8]) {
         if self.unusable.is_some() {
             return;
         }
         if self.bytes.len() + bytes.len() > shadow::MAX_BODY {
-            self.unusable = Some("the answer is larger than the shadow limit");
+            self.unusable = Some("the answer is larger than the shadow and recording limit (1 MiB)");
             self.bytes = Vec::new();
         } else {
             self.bytes.extend_from_slice(bytes);
         }
     }
+}
+
+/// The headers of a response head (the client's, which banyan wrote: it parses).
+fn head_map(head: &[u8]) -> http::HeaderMap {
+    let mut slots = [httparse::EMPTY_HEADER; 100];
+    let mut resp = httparse::Response::new(&mut slots);
+    let mut map = http::HeaderMap::new();
+    if resp.parse(head).is_ok() {
+        for h in resp.headers.iter() {
+            if let (Ok(name), Ok(value)) =
+                (http::HeaderName::from_bytes(h.name.as_bytes()), HeaderValue::from_bytes(h.value))
+            {
+                map.append(name, value);
+            }
+        }
+    }
+    map
 }
 
 /// Resolves when the client closes its connection. With bytes of a next request already

@@ -18,12 +18,13 @@ use crate::access::RequestId;
 use crate::failure::{Failure, TwoFramings};
 use crate::flags::Snapshot;
 use crate::legacy::{forwarded, hop};
+use crate::record;
 use crate::request::{Action, Admission, Core, Head, NativeCall, ShadowPlan};
 use crate::stats::Label;
 use crate::tasks_bridge::{NativeTask, Target};
 
 /// More headers than this: hyper reads the request (it allows 100).
-const MAX_HEADERS: usize = 64;
+pub const MAX_HEADERS: usize = 64;
 
 // One lives for a moment per request, on the stack: its size costs nothing, a box would.
 #[allow(clippy::large_enum_variant)]
@@ -59,6 +60,8 @@ pub struct Forward {
     pub request_id: RequestId,
     pub carry: Carry,
     pub shadow: ShadowPlan,
+    /// Keep the exchange (`record = N`).
+    pub record: Option<record::Target>,
     /// The head as a native handler sees it: for the handler, or for a shadow copy.
     pub parts: Option<Parts>,
 }
@@ -154,7 +157,8 @@ pub fn plan(
         body_len: Some(declared),
         upgrade: false,
     };
-    let Admission { label, request_id, generated_id, action, shadow } = core.admit(snapshot, &head, shadow_room);
+    let Admission { label, request_id, generated_id, action, shadow, record } =
+        core.admit(snapshot, &head, shadow_room);
     let path_start = path.as_ptr() as usize - buf.as_ptr() as usize;
     let path = path_start..path_start + path.len();
     let carry = match action {
@@ -201,7 +205,7 @@ pub fn plan(
         write_header(out, "x-request-id", request_id.as_str().as_bytes(), true);
     }
     out.extend_from_slice(b"\r\n");
-    Plan::Forward(Forward { head_len, body_len, method, path, close, label, request_id, carry, shadow, parts })
+    Plan::Forward(Forward { head_len, body_len, method, path, close, label, request_id, carry, shadow, record, parts })
 }
 
 /// The head as hyper would give it to a native handler; None where hyper would refuse it.

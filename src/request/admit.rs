@@ -17,7 +17,10 @@
 //!    declared body is small enough to duplicate, else counts it dropped;
 //! 8. a native decision with a handler is native, unless the declared body is over what
 //!    native handlers read (`[native] body_limit_bytes`): that is legacy's, untouched;
-//! 9. everything else is legacy's.
+//! 9. everything else is legacy's;
+//! 10. on a route with `record = N`, a request served by 8 or 9 whose declared body is at
+//!     most `record::MAX_BODY` is recorded with its answer (the lifecycle, the task space
+//!     and handshakes, which return above, never are).
 //!
 //! Pure like `decide`, which it calls, and allocation-free but for a lifecycle step's user
 //! name.
@@ -27,11 +30,12 @@ use std::net::IpAddr;
 use http::Method;
 
 use crate::access::{RequestId, X_REQUEST_ID};
-use crate::decide::{Backend, Headers};
+use crate::decide::{Backend, Headers, Sticky};
 use crate::failure::Failure;
 use crate::flags::{Snapshot, WebsocketMode};
 use crate::native::tasks::Tasks;
 use crate::native::HandlerId;
+use crate::record;
 use crate::session;
 use crate::shadow::{self, Shadow};
 use crate::stats::{labels, Label};
@@ -67,6 +71,8 @@ pub struct Admission {
     pub generated_id: bool,
     pub action: Action,
     pub shadow: ShadowPlan,
+    /// Keep the exchange (`record = N`): the route's, with the headers to redact.
+    pub record: Option<record::Target>,
 }
 
 pub enum Action {
@@ -131,7 +137,7 @@ pub fn admit<H: Headers + ?Sized>(
     };
     let routed = snapshot.route(head.method, head.path, head.headers, head.peer);
     let label = routed.route.map_or_else(|| labels::unrouted(head.method, head.path), |r| r.label);
-    let admission = |action, shadow| Admission { label, request_id, generated_id, action, shadow };
+    let admission = |action, shadow| Admission { label, request_id, generated_id, action, shadow, record: None };
 
     if head.body_len.is_some_and(|n| n > limits.max_body) {
         return admission(Action::Refuse(Failure::TooLarge(limits.max_body)), ShadowPlan::Off);
@@ -158,7 +164,27 @@ pub fn admit<H: Headers + ?Sized>(
         }
         _ => Action::Legacy,
     };
-    admission(action, shadow)
+    let mut admitted = admission(action, shadow);
+    if let Some(route) = routed.route.filter(|r| r.record.is_some_and(|n| n > 0)) {
+        if head.body_len.is_some_and(|n| n <= record::MAX_BODY as u64) {
+            admitted.record = Some(record_target(snapshot, route));
+        }
+    }
+    admitted
+}
+
+/// What a recording of `route` keeps, and which sticky headers it leaves out.
+#[cold]
+fn record_target(snapshot: &Snapshot, route: &crate::flags::CompiledRoute) -> record::Target {
+    let mut sticky = Vec::new();
+    for s in [&route.sticky, &snapshot.default_sticky] {
+        if let Sticky::Header(name) = s {
+            if !sticky.contains(name) {
+                sticky.push(name.clone());
+            }
+        }
+    }
+    record::Target { route: route.label, keep: route.record.unwrap_or(0), sticky }
 }
 
 #[cfg(test)]

@@ -206,17 +206,10 @@ impl Sessions {
         since: Option<SystemTime>,
         default_modules: Option<Vec<String>>,
     ) {
-        let Some(users) = self.users_dir() else {
-            return self.close(
-                State::Unknown,
-                &format!("{user} logged in; without a data_dir banyan cannot read their database"),
-            );
+        let path = match self.db_path(&user) {
+            Ok(path) => path,
+            Err(why) => return self.close(State::Unknown, &format!("{user} logged in, but {why}")),
         };
-        if !plain_name(&user) {
-            return self
-                .close(State::Unknown, &format!("{user:?} logged in, but is not a directory name banyan opens"));
-        }
-        let path = users.join(&user).join("rotkehlchen.db");
         let password = password.clone();
         // SQLCipher derives the key from the password on open: slow on purpose.
         let opened = tokio::task::spawn_blocking(move || ReadDb::encrypted(path, &password)).await;
@@ -232,6 +225,31 @@ impl Sessions {
         tracing::info!(user = %open.user, db = %open.db.path().display(), rekeyed, "session open: native login-gated reads on");
         self.state.store(Arc::new(State::Open(open.clone())));
         tokio::spawn(watch::watch(self.clone(), generation, open.user.clone()));
+    }
+
+    /// Where `user`'s database is, or why banyan does not open it.
+    fn db_path(&self, user: &str) -> Result<PathBuf, String> {
+        let users = self.users_dir().ok_or("without a data_dir banyan cannot read their database")?;
+        if !plain_name(user) {
+            return Err(format!("{user:?} is not a directory name banyan opens"));
+        }
+        Ok(users.join(user).join("rotkehlchen.db"))
+    }
+
+    /// Opens `user`'s database as if legacy had logged them in, with no legacy to watch:
+    /// `banyan replay`'s session. The error says why it did not open.
+    pub async fn open_offline(self: &Arc<Self>, user: String, password: Zeroizing<String>) -> Result<(), String> {
+        let _one = self.changing.lock().await;
+        let path = self.db_path(&user)?;
+        if !path.is_file() {
+            return Err(format!("{} does not exist", path.display()));
+        }
+        let opened = tokio::task::spawn_blocking(move || ReadDb::encrypted(path, &password)).await;
+        let db = opened.map_err(|e| format!("opening failed: {e}"))?.map_err(|e| e.to_string())?;
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        let open = Open { user, since: SystemTime::now(), db, default_modules: None, generation };
+        self.state.store(Arc::new(State::Open(Arc::new(open))));
+        Ok(())
     }
 
     /// Closes the open session (if any) into `to`; native tasks end with it.

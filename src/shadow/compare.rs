@@ -1,5 +1,6 @@
-//! How a shadowed request's two answers are compared: the status first, then the body as
-//! JSON with object key order ignored (bytes when either side is not JSON), leaving out
+//! How a shadowed request's two answers are compared (and a replayed one with its
+//! recording): the status first, then the content type, then the body as JSON with object
+//! key order ignored (bytes when either side is not JSON), leaving out
 //! the pointers ops ignore and the ones learned as noise. The result is a readable list of
 //! differences, one per JSON pointer, legacy's value beside native's.
 
@@ -33,9 +34,10 @@ impl Difference {
     }
 }
 
-/// One answer as compared: its status and body.
+/// One answer as compared: its status, content type and body.
 pub struct Answer<'a> {
     pub status: u16,
+    pub content_type: Option<&'a [u8]>,
     pub body: &'a [u8],
 }
 
@@ -83,6 +85,14 @@ pub fn compare(legacy: &Answer<'_>, native: &Answer<'_>, ignored: &Ignored) -> V
     let mut out = Vec::new();
     if legacy.status != native.status {
         out.push(Difference { pointer: "(status)".into(), legacy: legacy.status.into(), native: native.status.into() });
+    }
+    if legacy.content_type != native.content_type {
+        let text = |v: Option<&[u8]>| v.map_or(Value::Null, |v| String::from_utf8_lossy(v).into_owned().into());
+        out.push(Difference {
+            pointer: "(content-type)".into(),
+            legacy: text(legacy.content_type),
+            native: text(native.content_type),
+        });
     }
     match (serde_json::from_slice::<Value>(legacy.body), serde_json::from_slice::<Value>(native.body)) {
         (Ok(l), Ok(n)) => walk(&l, &n, &mut Vec::new(), ignored, &mut out),
@@ -139,11 +149,8 @@ fn walk(l: &Value, n: &Value, path: &mut Vec<String>, ignored: &Ignored, out: &m
 /// The pointers at which two answers of the same side differ: what is noise there.
 pub fn noise(a: &[u8], b: &[u8]) -> Vec<String> {
     let none = Ignored::default();
-    compare(&Answer { status: 0, body: a }, &Answer { status: 0, body: b }, &none)
-        .into_iter()
-        .map(|d| d.pointer)
-        .filter(|p| p.starts_with('/'))
-        .collect()
+    let answer = |body| Answer { status: 0, content_type: None, body };
+    compare(&answer(a), &answer(b), &none).into_iter().map(|d| d.pointer).filter(|p| p.starts_with('/')).collect()
 }
 
 #[cfg(test)]
@@ -152,10 +159,16 @@ mod tests {
 
     fn diff(l: &str, n: &str, ignored: &[&str]) -> Vec<(String, Value, Value)> {
         let ignored = Ignored::new(ignored.iter().copied());
-        compare(&Answer { status: 200, body: l.as_bytes() }, &Answer { status: 200, body: n.as_bytes() }, &ignored)
-            .into_iter()
-            .map(|d| (d.pointer, d.legacy, d.native))
-            .collect()
+        let json = Some(&b"application/json"[..]);
+        let (l, n) = (l.as_bytes(), n.as_bytes());
+        compare(
+            &Answer { status: 200, content_type: json, body: l },
+            &Answer { status: 200, content_type: json, body: n },
+            &ignored,
+        )
+        .into_iter()
+        .map(|d| (d.pointer, d.legacy, d.native))
+        .collect()
     }
 
     #[test]
@@ -180,14 +193,21 @@ mod tests {
 
     #[test]
     fn status_first_and_bytes_when_not_json() {
+        let html = Some(&b"text/html"[..]);
         let d = compare(
-            &Answer { status: 200, body: b"<html>" },
-            &Answer { status: 500, body: b"<html>" },
+            &Answer { status: 200, content_type: html, body: b"<html>" },
+            &Answer { status: 500, content_type: html, body: b"<html>" },
             &Ignored::default(),
         );
         assert_eq!(d, [Difference { pointer: "(status)".into(), legacy: 200.into(), native: 500.into() }]);
-        let d = compare(&Answer { status: 200, body: b"a" }, &Answer { status: 200, body: b"b" }, &Ignored::default());
+        let plain = |body| Answer { status: 200, content_type: None, body };
+        let d = compare(&plain(b"a"), &plain(b"b"), &Ignored::default());
         assert_eq!(d[0].pointer, "(body)");
+        let d = compare(&plain(b"{}"), &Answer { content_type: html, ..plain(b"{}") }, &Ignored::default());
+        assert_eq!(
+            d,
+            [Difference { pointer: "(content-type)".into(), legacy: Value::Null, native: "text/html".into() }]
+        );
     }
 
     #[test]

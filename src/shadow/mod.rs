@@ -17,8 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::header::CONTENT_TYPE;
 use http::request::Parts;
-use http::Request;
+use http::{HeaderValue, Request};
 use http_body_util::{BodyExt, Either, Full, Limited};
 use tokio::sync::Semaphore;
 
@@ -80,16 +81,20 @@ pub struct Captured {
 }
 
 /// Whether a request asks for an `async_query` task (in its query or JSON body).
-fn asks_for_a_task(parts: &Parts, body: &Bytes) -> bool {
+pub fn asks_for_a_task(parts: &Parts, body: &[u8]) -> bool {
     let needle: &[u8] = b"async_query";
     parts.uri.query().is_some_and(|q| q.contains("async_query")) || body.windows(needle.len()).any(|w| w == needle)
 }
+
+/// An answer: status, content type and body.
+type Copied = (u16, Option<HeaderValue>, Bytes);
 
 /// The answer the client got.
 pub enum Primary {
     Answered {
         backend: Backend,
         status: u16,
+        content_type: Option<HeaderValue>,
         body: Bytes,
     },
     /// No comparable answer: why (legacy failed, the answer was too large, ...).
@@ -158,8 +163,8 @@ impl Captured {
 
     async fn run(&self, shadow: &Shadow, primary: Primary) {
         let book = &shadow.book;
-        let (backend, status, body) = match primary {
-            Primary::Answered { backend, status, body } => (backend, status, body),
+        let (backend, ours) = match primary {
+            Primary::Answered { backend, status, content_type, body } => (backend, (status, content_type, body)),
             Primary::Unusable(why) => {
                 tracing::debug!(route = self.route.name(), "shadow: not compared: {why}");
                 book.count(self.route, Outcome::Error);
@@ -170,7 +175,7 @@ impl Captured {
             Backend::Legacy => self.native(&shadow.native).await,
             Backend::Native => self.legacy(&shadow.legacy).await,
         };
-        let (other_status, other_body) = match other {
+        let theirs = match other {
             Ok(answer) => answer,
             Err(why) => {
                 tracing::debug!(route = self.route.name(), "shadow: the copy failed: {why}");
@@ -179,8 +184,8 @@ impl Captured {
             }
         };
         let (legacy, native) = match backend {
-            Backend::Legacy => ((status, body), (other_status, other_body)),
-            Backend::Native => ((other_status, other_body), (status, body)),
+            Backend::Legacy => (ours, theirs),
+            Backend::Native => (theirs, ours),
         };
         // Noise only from requests that are safe to repeat, and only from two good answers.
         let safe = matches!(self.parts.method, http::Method::GET | http::Method::HEAD | http::Method::OPTIONS);
@@ -189,24 +194,25 @@ impl Captured {
             && (200..300).contains(&legacy.0)
             && shadow.sampled.fetch_add(1, Ordering::Relaxed) % NOISE_EVERY == 0;
         let again = match sample {
-            true => self.legacy(&shadow.legacy).await.ok().filter(|(s, _)| *s == legacy.0).map(|(_, b)| b),
+            true => self.legacy(&shadow.legacy).await.ok().filter(|(s, _, _)| *s == legacy.0).map(|(_, _, b)| b),
             false => None,
         };
         let head = self.parts.method == http::Method::HEAD;
-        let (legacy_len, native_len) = (legacy.1.len(), native.1.len());
+        let (legacy_len, native_len) = (legacy.2.len(), native.2.len());
         let ignore = self.settings.ignore.clone();
         let noise = book.noise(self.route);
         let judge = move || {
-            let learned = again.map(|again| compare::noise(&legacy.1, &again)).unwrap_or_default();
+            let learned = again.map(|again| compare::noise(&legacy.2, &again)).unwrap_or_default();
             let mut ignored = Ignored::new(ignore.iter().map(String::as_str));
             for p in noise.iter().chain(learned.iter().take(MAX_NOISE_PER_SAMPLE)) {
                 ignored.add(p);
             }
             // A HEAD answer has no body on the wire; a handler's may carry one all the same.
-            let (lb, nb) = if head { (&[][..], &[][..]) } else { (&legacy.1[..], &native.1[..]) };
+            let (lb, nb) = if head { (&[][..], &[][..]) } else { (&legacy.2[..], &native.2[..]) };
+            let content_type = |v: &Option<HeaderValue>| v.as_ref().map(|v| v.as_bytes().to_vec());
             let differences = compare::compare(
-                &Answer { status: legacy.0, body: lb },
-                &Answer { status: native.0, body: nb },
+                &Answer { status: legacy.0, content_type: content_type(&legacy.1).as_deref(), body: lb },
+                &Answer { status: native.0, content_type: content_type(&native.1).as_deref(), body: nb },
                 &ignored,
             );
             (learned, differences)
@@ -255,26 +261,26 @@ impl Captured {
     }
 
     /// The native handler's answer to the copy.
-    async fn native(&self, native: &Native) -> Result<(u16, Bytes), String> {
+    async fn native(&self, native: &Native) -> Result<Copied, String> {
         // Never `async_query` in a copy: that would start a second task for real.
         match native.serve_buffered(self.handler, self.parts.clone(), self.body.clone(), false).await {
             Served::Response(r) => {
-                let status = r.status().as_u16();
+                let (status, content_type) = (r.status().as_u16(), r.headers().get(CONTENT_TYPE).cloned());
                 let body = r.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-                Ok((status, body))
+                Ok((status, content_type, body))
             }
             Served::HandBack(_) => Err("the native handler handed the request to legacy".into()),
         }
     }
 
     /// Legacy's answer to the copy, on a connection of its own.
-    async fn legacy(&self, legacy: &Legacy) -> Result<(u16, Bytes), String> {
+    async fn legacy(&self, legacy: &Legacy) -> Result<Copied, String> {
         let req = Request::from_parts(self.parts.clone(), Either::Right(Full::new(self.body.clone())));
         let slot = legacy.slot();
         let resp = legacy.forward(req, self.peer, &slot, None).await;
         let resp = resp.map_err(|failure| format!("legacy did not answer: {failure}"))?;
-        let status = resp.status().as_u16();
+        let (status, content_type) = (resp.status().as_u16(), resp.headers().get(CONTENT_TYPE).cloned());
         let body = Limited::new(resp.into_body(), MAX_BODY).collect().await.map_err(|e| e.to_string())?.to_bytes();
-        Ok((status, body))
+        Ok((status, content_type, body))
     }
 }
