@@ -203,6 +203,16 @@ fn records_and_replays(byte_passthrough: bool) {
         }
     }
     assert_eq!(entries(&har(&s, "ping"))[0]["_banyan_backend"], "native");
+    // What each recording holds, for dashboards and alerts.
+    let metrics = s.banyan.metrics();
+    assert!(metrics.contains(r#"banyan_records_held{route="assets_all",unit="exchanges"} 4"#), "{metrics}");
+    assert!(metrics.contains(r#"banyan_records_not_kept_total{route="ping"} 0"#), "{metrics}");
+    let stats: Value = serde_json::from_str(
+        &common::client().get(format!("http://{}/api/stats", s.banyan.admin)).send().unwrap().text().unwrap(),
+    )
+    .unwrap();
+    let ping = stats["routes"].as_array().unwrap().iter().find(|r| r["route"] == "ping").unwrap();
+    assert_eq!((ping["record"]["held"].as_u64(), ping["record"]["kept"].as_u64()), (Some(3), Some(3)));
     assert_eq!(entries(&har(&s, "assets_all"))[0]["_banyan_backend"], "legacy");
 
     // Recordings are real users' data: no token, no recording.
