@@ -174,6 +174,8 @@ const ALL: &[&str] = &[
     r#"{"evm_chain": "eth"}"#,
     r#"{"asset_type": "bogus"}"#,
     r#"{"asset_type": ["fi\u00e4t"], "evm_chain": "\u00e9th"}"#,
+    // An object echoed back in the message keeps its key order, as Python's dict does.
+    r#"{"asset_type": {"zb": 1, "a": [2], "m": {"y": null, "b": true}}}"#,
     r#"{"ignored_assets_handling": "bogus"}"#,
     r#"{"show_user_owned_assets_only": "yes", "show_whitelisted_assets_only": 0}"#,
     r#"{"show_user_owned_assets_only": null, "show_whitelisted_assets_only": null, "ignored_assets_handling": null}"#,

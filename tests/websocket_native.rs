@@ -81,6 +81,21 @@ fn the_native_notifier_broadcasts_and_echoes_like_rotki() {
     assert!(error["error"].as_str().unwrap().starts_with("unknown message type \"nope\""), "{error}");
 }
 
+/// A message goes out with its keys in the order it was published, as rotki's dicts keep
+/// theirs (`{"verbosity", "value"}` for a legacy message), not sorted.
+#[test]
+fn a_published_message_keeps_its_key_order() {
+    let legacy = Legacy::start();
+    let banyan = start(&legacy, NATIVE, "");
+    let (mut ws, _) = connect(banyan.addr);
+    wait_for_subscribers(&banyan, 1);
+    let message =
+        r#"{"type": "legacy", "data": {"verbosity": "warning", "value": "maintenance", "a": {"z": 1, "b": [2]}}}"#;
+    let resp = banyan.admin_request(reqwest::Method::POST, "/api/notify").body(message).send().unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(next_data(&mut ws), Message::text(message));
+}
+
 /// Waits until the native notifier serves `n` sockets.
 fn wait_for_subscribers(banyan: &Banyan, n: u64) {
     let count = || {

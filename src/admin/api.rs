@@ -288,7 +288,7 @@ pub fn audit(app: &App, query: Option<&str>) -> Response<Body> {
 }
 
 /// Publishes `{"type": ..., "data": ...}` (or a list of them, in order) to every native
-/// notifier socket (keys inside `data` go out sorted); answers to how many sockets the
+/// notifier socket (keys inside `data` in the order they came); answers to how many sockets the
 /// last one was queued.
 pub fn notify(app: &App, actor: &str, body: bytes::Bytes) -> Response<Body> {
     #[derive(serde::Deserialize)]

@@ -184,7 +184,7 @@ mod tests {
         assert!(tasks.spawn(async { done(json!(null)) }).is_err(), "over the pending bound");
         tokio::task::yield_now().await;
         assert_eq!(tasks.list(), (vec![slow], vec![quick]));
-        assert!(matches!(tasks.poll(quick), Poll::Completed(o) if o.outcome == r#"{"message":"","result":1}"#));
+        assert!(matches!(tasks.poll(quick), Poll::Completed(o) if o.outcome == r#"{"result":1,"message":""}"#));
         assert!(matches!(tasks.poll(quick), Poll::NotFound), "read once");
         assert!(matches!(tasks.poll(slow), Poll::Pending));
         assert!(tasks.cancel(slow));

@@ -222,7 +222,7 @@ mod tests {
         assert!(!secret_field("token") && !secret_field("underlying_tokens") && !secret_field("public_key"));
         assert_eq!(
             redacted_pointers(&json_body(body).unwrap()),
-            ["/Password", "/a/new_password", "/services/0/api_key"]
+            ["/services/0/api_key", "/Password", "/a/new_password"]
         );
     }
 
