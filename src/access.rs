@@ -88,9 +88,15 @@ pub fn log(e: Entry<'_>) {
         route = e.label.name(),
         backend = e.backend.as_str(),
         status = e.status,
-        latency_ms = e.latency.as_secs_f64() * 1000.0,
+        latency_ms = latency_ms(e.latency),
         "access"
     );
+}
+
+/// Milliseconds to the microsecond: `2.629`, never `2.6285979999999998` (text and JSON
+/// lines print the same number).
+fn latency_ms(d: Duration) -> f64 {
+    d.as_micros() as f64 / 1000.0
 }
 
 #[cfg(test)]
@@ -106,5 +112,12 @@ mod tests {
         assert_eq!(a.as_str()[..16], b.as_str()[..16]);
         assert_eq!(RequestId::from_client(b"abc\x01 d").as_str(), "abc??d");
         assert_eq!(RequestId::from_client(&[b'x'; 100]).as_str().len(), 64);
+    }
+
+    #[test]
+    fn latencies_print_to_the_microsecond() {
+        assert_eq!(latency_ms(Duration::from_nanos(2_628_598)).to_string(), "2.628");
+        assert_eq!(latency_ms(Duration::from_nanos(1_999)).to_string(), "0.001");
+        assert_eq!(serde_json::to_string(&latency_ms(Duration::from_micros(12_345_678))).unwrap(), "12345.678");
     }
 }

@@ -267,6 +267,18 @@ fn every_request_has_an_id_that_legacy_sees_and_the_access_log_names() {
         assert!(line.contains(field), "{field} missing: {line}");
     }
     assert!(!line.contains("secret"), "the query was logged: {line}");
+    // Latencies to the microsecond, however many requests print one.
+    for _ in 0..20 {
+        get(banyan.url("/_test/echo"));
+    }
+    let text = banyan.log.text();
+    let latencies: Vec<&str> = text.lines().filter_map(|l| l.split("latency_ms=").nth(1)).collect();
+    assert!(latencies.len() >= 20, "{text}");
+    for v in latencies {
+        let v = v.split_whitespace().next().unwrap();
+        let decimals = v.split_once('.').map_or(0, |(_, d)| d.len());
+        assert!(decimals <= 3 && v.parse::<f64>().is_ok(), "latency_ms={v}");
+    }
 
     // An empty id is replaced, not kept.
     let echo = json(client().get(banyan.url("/_test/echo")).header("X-Request-Id", "").send().unwrap());
