@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
 # Runs the whole thing locally: the legacy app (tests/legacy, the gevent/Flask stack rotki
 # uses) on 127.0.0.1:5042, and banyan in front of it on 127.0.0.1:4242 with the repo's
-# config/banyan.toml and flags.toml. Ctrl-C stops both.
+# config/banyan.toml and flags.toml. Ctrl-C stops both. What the demo writes (rotki's data,
+# banyan's audit log) stays under target/run-local/, so the checkout stays clean; edits
+# made through the admin API or the dashboard go to flags.toml, as they would in
+# production. BANYAN_BIN runs a banyan already built instead of building one.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 tests/legacy/setup.sh
-cargo build --quiet --bin banyan
+banyan="${BANYAN_BIN:-}"
+if [[ -z "$banyan" ]]; then
+    cargo build --quiet --bin banyan
+    banyan=target/debug/banyan
+fi
 
-data_dir="${ROTKI_DATA_DIR:-$PWD/target/rotki-data}"
+state="$PWD/target/run-local"
+data_dir="${ROTKI_DATA_DIR:-$state/rotki-data}"
 mkdir -p "$data_dir"
+# The repo's config, with the audit log kept with the demo's state.
+{ cat config/banyan.toml; printf '\n[admin]\naudit_log = "%s/banyan-audit.jsonl"\n' "$state"; } >"$state/banyan.toml"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
 
@@ -20,7 +30,7 @@ read -r line <&"${LEGACY[0]}"
 
 # A token for the dashboard's controls (a local one; set your own in production).
 export BANYAN_ADMIN_TOKEN="${BANYAN_ADMIN_TOKEN:-local-admin-token-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')}"
-target/debug/banyan serve --data-dir "$data_dir" &
+"$banyan" serve --config "$state/banyan.toml" --flags "$PWD/flags.toml" --data-dir "$data_dir" &
 banyan_pid=$!
 pids+=("$banyan_pid")
 
@@ -36,6 +46,7 @@ cat <<MSG
   banyan:      http://127.0.0.1:4242      try: curl -i http://127.0.0.1:4242/api/1/ping
   dashboard:   http://127.0.0.1:4243/         admin token: $BANYAN_ADMIN_TOKEN
   admin API:   http://127.0.0.1:4243/api/flags   (docs/operations.md)
+  state:       $state (rotki's data, the audit log)
 
   Edit flags.toml (e.g. native = 0 under [routes.ping]) and watch x-banyan-backend change.
   Ctrl-C stops both.

@@ -165,3 +165,39 @@ fn a_second_banyan_on_the_same_port_refuses_to_start() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("cannot listen on {}", first.addr)), "{err}");
 }
+
+/// What `git status` lists in the checkout, untracked files included.
+fn git_status() -> String {
+    let out = Command::new("git").args(["status", "--porcelain", "--untracked-files=all"]).current_dir(ROOT).output();
+    String::from_utf8(out.expect("git").stdout).unwrap()
+}
+
+/// The local demo (`scripts/run-local.sh`) keeps what it writes (rotki's data, banyan's
+/// audit log) under `target/run-local/`: after a run the checkout is as it was.
+#[test]
+fn the_demo_leaves_the_checkout_as_it_was() {
+    let before = git_status();
+    let mut demo = Command::new("bash")
+        .arg(std::path::Path::new(ROOT).join("scripts/run-local.sh"))
+        .env("BANYAN_BIN", env!("CARGO_BIN_EXE_banyan"))
+        .env_remove("ROTKI_DATA_DIR")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = common::client();
+    let flags = common::eventually_value(std::time::Duration::from_secs(60), || {
+        let ping = client.get("http://127.0.0.1:4242/api/1/ping").send().ok()?;
+        (ping.status() == 200).then_some(())?;
+        let flags = client.get("http://127.0.0.1:4243/api/flags").send().ok()?.text().ok()?;
+        serde_json::from_str::<serde_json::Value>(&flags).ok()
+    });
+    let audit = flags.as_ref().map(|f| f["audit_log"].as_str().unwrap_or("").to_string());
+    // SIGTERM: the script stops both processes.
+    let _ = Command::new("kill").args(["-TERM", &demo.id().to_string()]).status();
+    let _ = demo.wait();
+    let audit = audit.expect("the demo did not come up on 127.0.0.1:4242 and :4243");
+    let state = std::path::Path::new(ROOT).join("target/run-local");
+    assert!(std::path::Path::new(&audit).starts_with(&state), "the audit log is at {audit}");
+    assert_eq!(git_status(), before, "the demo changed the checkout");
+}
