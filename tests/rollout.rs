@@ -179,6 +179,38 @@ fn where_the_file_cannot_be_written_the_rollback_holds_in_memory() {
     assert!(env.get("/api/1/errors", 3).iter().all(|(_, b)| b == "legacy"));
 }
 
+/// A ramp counts native answers from its step itself: what `waiting` says is the count so
+/// far, and the next step comes as soon as enough are in (not at the next statistics
+/// slot).
+#[test]
+fn a_ramps_evidence_is_counted_from_the_step() {
+    RAMP_FAIL.store(false, Ordering::SeqCst);
+    let flags = "[override]\nheader = \"x-banyan-force\"\n\
+                 [routes.ramped]\npath = \"/api/1/ramped\"\nmethods = [\"GET\"]\nnative = 10\n\
+                 [routes.ramped.guard]\nwindow_secs = 10\nmin_requests = 5\nmax_error_rate = 0.2\n\
+                 [routes.ramped.ramp]\nsteps = [10, 50]\ninterval_secs = 1\n";
+    let env = Env::start(flags);
+    let native = |n: usize| {
+        let c = common::client();
+        for _ in 0..n {
+            let url = format!("http://{}/api/1/ramped", env.running().public_addr);
+            let r = c.get(url).header("x-banyan-force", "native").send().unwrap();
+            assert_eq!(common::backend(&r), "native");
+        }
+    };
+    // Due after a second, the step waits for five native answers since the ramp began.
+    let waiting = || env.route("ramped")["runtime"]["ramp"]["waiting"].as_str().map(str::to_string);
+    eventually(Duration::from_secs(10), || waiting().as_deref() == Some("0 of 5 native answers since the last step"))
+        .expect("the due step waits");
+    native(3);
+    let said = common::eventually_value(Duration::from_secs(5), || {
+        waiting().filter(|w| w == "3 of 5 native answers since the last step")
+    });
+    assert!(said.is_some(), "the count did not follow: {:?}", waiting());
+    native(2);
+    eventually(Duration::from_secs(5), || env.route("ramped")["native"] == 50.0).expect("the step, once five are in");
+}
+
 #[test]
 fn a_ramp_steps_up_on_its_clock_and_stops_when_the_guard_trips() {
     RAMP_FAIL.store(false, Ordering::SeqCst);

@@ -74,9 +74,10 @@ pub struct RampState {
     pub waiting: Option<String>,
     #[serde(skip)]
     next_at: Instant,
-    /// When the last step was taken (Unix seconds): the guard must have seen native since.
+    /// Native answers the route had given (since start) when the last step was taken: the
+    /// guard must have seen enough since, counted from the step itself.
     #[serde(skip)]
-    stepped_unix: u64,
+    native_at_step: u64,
     /// A stop the file cannot hold (it is not writable).
     #[serde(skip)]
     memory_stop: Option<String>,
@@ -124,9 +125,11 @@ impl Rollout {
 
     fn route(&self, route: &CompiledRoute, legacy_only: bool, now: Instant) {
         let (tripped_unix, ramp_running) = {
+            // Read before the lock: the statistics have their own.
+            let native_now = route.ramp.as_ref().map_or(0, |_| self.stats.total(route.label, Backend::Native));
             let mut states = self.lock();
             let state = states.entry(route.name.clone()).or_default();
-            sync_ramp(state, route, now);
+            sync_ramp(state, route, now, native_now);
             (state.tripped_unix, state.ramp.as_ref().is_some_and(|r| r.stopped.is_none() && r.next.is_some()))
         };
         if let Some(guard) = &route.guard {
@@ -176,15 +179,16 @@ impl Rollout {
     /// Moves a due ramp to its next step, if native was judged since the last one.
     fn step(&self, route: &CompiledRoute, now: Instant) {
         let (Some(settings), Some(guard)) = (&route.ramp, &route.guard) else { return };
-        let (next, seen, stepped_unix) = {
+        let (next, seen, native_at_step) = {
             let states = self.lock();
             let Some(ramp) = states.get(&route.name).and_then(|s| s.ramp.as_ref()) else { return };
             let Some(next) = ramp.next.filter(|_| ramp.stopped.is_none() && now >= ramp.next_at) else { return };
-            (next, ramp.seen, ramp.stepped_unix)
+            (next, ramp.seen, ramp.native_at_step)
         };
         // From 0 % nothing can be judged; above it, enough native answers must have been.
+        let native_now = self.stats.total(route.label, Backend::Native);
         if route.native_percent > 0.0 {
-            let judged = self.stats.recent_since(route.label, Backend::Native, stepped_unix).requests;
+            let judged = native_now.saturating_sub(native_at_step);
             if judged < guard.min_requests {
                 let why = format!("{judged} of {} native answers since the last step", guard.min_requests);
                 if let Some(r) = self.lock().get_mut(&route.name).and_then(|s| s.ramp.as_mut()) {
@@ -211,7 +215,7 @@ impl Rollout {
                 ramp.seen = next;
                 ramp.next = next_step(settings, next);
                 ramp.next_at = now + Duration::from_secs(settings.interval_secs);
-                ramp.stepped_unix = unix_now();
+                ramp.native_at_step = native_now;
                 ramp.waiting = None;
             }
             Err(_) if elsewhere.is_some() => {
@@ -229,8 +233,9 @@ impl Rollout {
     }
 }
 
-/// Keeps a route's ramp state in step with its settings and its share now.
-fn sync_ramp(state: &mut RouteState, route: &CompiledRoute, now: Instant) {
+/// Keeps a route's ramp state in step with its settings and its share now; `native_now`:
+/// the route's native answers so far.
+fn sync_ramp(state: &mut RouteState, route: &CompiledRoute, now: Instant, native_now: u64) {
     let Some(settings) = &route.ramp else {
         state.ramp = None;
         return;
@@ -242,7 +247,7 @@ fn sync_ramp(state: &mut RouteState, route: &CompiledRoute, now: Instant) {
         stopped: settings.stopped.clone(),
         waiting: None,
         next_at: now + Duration::from_secs(settings.interval_secs),
-        stepped_unix: unix_now(),
+        native_at_step: native_now,
         memory_stop: None,
         seen: route.native_percent,
     };

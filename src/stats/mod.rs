@@ -237,6 +237,12 @@ impl Stats {
         out
     }
 
+    /// One label and backend's answers since start, counted to the last request recorded.
+    pub fn total(&self, label: Label, backend: Backend) -> u64 {
+        self.drain();
+        lock(&self.series).get(&(label, backend)).map_or(0, |s| s.requests)
+    }
+
     /// One label and backend in the ten-second slots that start at or after `since` (Unix
     /// seconds, the current slot included): what a guard judges, and nothing older.
     pub fn recent_since(&self, label: Label, backend: Backend, since: u64) -> Recent {
