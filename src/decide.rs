@@ -132,6 +132,11 @@ pub fn decide(snap: &Snapshot, route: &CompiledRoute, headers: &(impl Headers + 
             _ => {}
         }
     }
+    // A guard tripped by a run of 5xx answers: back to legacy from the next request on,
+    // before its rollback is written.
+    if route.streak.as_ref().is_some_and(|s| s.tripped()) {
+        return Backend::Legacy;
+    }
     match route.threshold {
         0 => return Backend::Legacy,
         BUCKETS.. => return Backend::Native,

@@ -67,7 +67,7 @@ async fn handle(conn: &Connection, mut req: Request<Incoming>) -> Response<Body>
         body_len: hyper::body::Body::size_hint(req.body()).exact(),
         upgrade: is_websocket_upgrade(&req),
     };
-    let Admission { label, request_id, generated_id, action, shadow, record } =
+    let Admission { label, request_id, generated_id, action, shadow, record, streak } =
         app.core.admit(&snapshot, &head, app.shadow.has_room());
     if generated_id {
         let id = HeaderValue::from_str(request_id.as_str()).expect("hex digits");
@@ -87,7 +87,8 @@ async fn handle(conn: &Connection, mut req: Request<Incoming>) -> Response<Body>
     }
     let path = uri.as_ref().map_or("", |u| u.path());
     let (status, latency) = (resp.status().as_u16(), started.elapsed());
-    app.core.finish(Entry { id: &request_id, label, method: &method, path, backend, status, latency });
+    app.core
+        .finish(Entry { id: &request_id, label, method: &method, path, backend, status, latency }, streak.as_deref());
     resp
 }
 

@@ -126,17 +126,19 @@ async fn every_second(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         tokio::select! {
-            _ = tick.tick() => {
-                let app = app.clone();
-                let _ = tokio::task::spawn_blocking(move || {
-                    app.stats.drain();
-                    app.rollout.tick();
-                    app.records.retain(&app.flags.snapshot());
-                })
-                .await;
-            }
+            _ = tick.tick() => {}
+            // A guard tripped on the request path: its rollback is written now, not at the
+            // next second.
+            _ = app.core.tripped() => {}
             _ = stopped(&mut stop) => return,
         }
+        let app = app.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            app.stats.drain();
+            app.rollout.tick();
+            app.records.retain(&app.flags.snapshot());
+        })
+        .await;
     }
 }
 

@@ -126,7 +126,8 @@ native = 100   # flipped after the shadow run\n\
 [routes.errors.guard]\n\
 window_secs = 30\n\
 min_requests = 10\n\
-max_error_rate = 0.2\n";
+max_error_rate = 0.2\n\
+consecutive_errors = 0   # the error-rate rule alone\n";
 
 #[test]
 fn a_guard_trips_on_errors_and_writes_the_rollback_into_the_file() {
@@ -150,6 +151,25 @@ fn a_guard_trips_on_errors_and_writes_the_rollback_into_the_file() {
     let metrics =
         common::client().get(format!("http://{}/metrics", env.running().admin_addr)).send().unwrap().text().unwrap();
     assert!(metrics.contains(r#"banyan_guard_trips_total{route="errors"} 1"#), "{metrics}");
+}
+
+/// A run of 5xx trips the guard on the request that completes it, not at the next
+/// judgement: every request after it goes to legacy at once, and the rollback follows.
+#[test]
+fn a_run_of_errors_trips_on_the_request_that_completes_it() {
+    ERRORS_FAIL.store(true, Ordering::SeqCst);
+    let flags = "[routes.errors]\npath = \"/api/1/errors\"\nmethods = [\"GET\"]\nnative = 100\n\
+                 [routes.errors.guard]\nmin_requests = 10\nconsecutive_errors = 3\n";
+    let env = Env::start(flags);
+    // One keep-alive client, one request after another.
+    let answers = env.get("/api/1/errors", 30);
+    let native: Vec<_> = answers.iter().filter(|(_, b)| b == "native").collect();
+    assert_eq!(native.len(), 3, "{answers:?}");
+    assert!(native.iter().all(|(s, _)| *s == 500) && answers[3..].iter().all(|(_, b)| b == "legacy"), "{answers:?}");
+    eventually(Duration::from_secs(5), || env.route("errors")["native"] == 0.0).expect("the rollback is written");
+    let reason = env.route("errors")["runtime"]["last_trip"]["reason"].as_str().unwrap().to_string();
+    assert_eq!(reason, "3 native 5xx answers in a row (consecutive_errors)");
+    assert!(env.flags_file().contains("native = 0\n"), "{}", env.flags_file());
 }
 
 #[test]

@@ -249,6 +249,10 @@ fn compile_route(
         websocket,
         async_query,
         shadow,
+        streak: guard
+            .as_ref()
+            .filter(|g| g.consecutive_errors > 0)
+            .map(|g| std::sync::Arc::new(super::rollout::Streak::new(g.consecutive_errors))),
         guard,
         ramp,
         compare_ignore,

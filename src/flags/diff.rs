@@ -30,6 +30,7 @@ impl CompiledRoute {
                     "max_error_rate": g.max_error_rate,
                     "max_p99_ms": g.max_p99_ms,
                     "max_mismatch_rate": g.max_mismatch_rate,
+                    "consecutive_errors": g.consecutive_errors,
                 }))),
             ),
             ("record", json!(self.record)),

@@ -63,6 +63,9 @@ pub struct CompiledRoute {
     /// Compare both backends on this route's requests (`shadow = true`).
     pub shadow: Option<std::sync::Arc<rollout::ShadowSettings>>,
     pub guard: Option<rollout::GuardSettings>,
+    /// The guard's run of native 5xx answers (`guard.consecutive_errors`), for this
+    /// generation.
+    pub streak: Option<std::sync::Arc<rollout::Streak>>,
     pub ramp: Option<rollout::RampSettings>,
     /// `shadow_ignore`: pointers shadow and `banyan replay` leave out of comparisons.
     pub compare_ignore: std::sync::Arc<[String]>,

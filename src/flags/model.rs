@@ -61,6 +61,7 @@ pub struct GuardSpec {
     pub max_error_rate: Option<Spanned<f64>>,
     pub max_p99_ms: Option<Spanned<f64>>,
     pub max_mismatch_rate: Option<Spanned<f64>>,
+    pub consecutive_errors: Option<Spanned<u32>>,
 }
 
 /// `[routes.<name>.ramp]`: walk native up step by step while the guard stays quiet.

@@ -3,6 +3,7 @@
 //! validated and compiled. What they do at run time is in `src/shadow/` and `src/rollout/`.
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use http::Method;
@@ -28,6 +29,41 @@ pub struct GuardSettings {
     pub max_error_rate: f64,
     pub max_p99_ms: Option<f64>,
     pub max_mismatch_rate: Option<f64>,
+    /// This many native 5xx answers in a row trip the guard on the last of them (0: off).
+    pub consecutive_errors: u32,
+}
+
+/// A guarded route's run of native 5xx answers, counted on the request path without a
+/// lock: the request that makes it `limit` long trips the route at once (`tripped`, which
+/// the decision reads), and the once-a-second judgement then writes the rollback.
+#[derive(Debug)]
+pub struct Streak {
+    pub limit: u32,
+    failures: AtomicU32,
+    tripped: AtomicBool,
+}
+
+impl Streak {
+    pub fn new(limit: u32) -> Streak {
+        Streak { limit, failures: AtomicU32::new(0), tripped: AtomicBool::new(false) }
+    }
+
+    /// Counts a native answer; true for the one that trips the route.
+    pub fn answered(&self, status: u16) -> bool {
+        if status < 500 {
+            // A write only when there is a run to end: the counter's line stays shared.
+            if self.failures.load(Ordering::Relaxed) != 0 {
+                self.failures.store(0, Ordering::Relaxed);
+            }
+            return false;
+        }
+        let run = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        run == self.limit && !self.tripped.swap(true, Ordering::Release)
+    }
+
+    pub fn tripped(&self) -> bool {
+        self.tripped.load(Ordering::Acquire)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -136,12 +172,16 @@ pub fn compile(name: &str, spec: &RouteSpec, methods: MethodSet, has_handler: bo
                 }
                 p => p.as_ref().map(|p| *p.get_ref()),
             };
+            let min_requests = g.min_requests.as_ref().map_or(20, |m| *m.get_ref()).max(1);
             Some(GuardSettings {
                 window_secs,
-                min_requests: g.min_requests.as_ref().map_or(20, |m| *m.get_ref()).max(1),
+                min_requests,
                 max_error_rate: rate(&g.max_error_rate, "max_error_rate")?.unwrap_or(0.02),
                 max_p99_ms,
                 max_mismatch_rate: rate(&g.max_mismatch_rate, "max_mismatch_rate")?,
+                // By default, a window's worth of answers all failing: the error-rate rule's own
+                // evidence, judged on the request that completes it.
+                consecutive_errors: g.consecutive_errors.as_ref().map_or(min_requests as u32, |c| *c.get_ref()),
             })
         }
     };
@@ -191,6 +231,15 @@ pub fn compile(name: &str, spec: &RouteSpec, methods: MethodSet, has_handler: bo
 #[cfg(test)]
 mod tests {
     use crate::native::Registry;
+
+    #[test]
+    fn a_run_of_5xx_trips_on_its_last_answer_and_a_good_one_ends_it() {
+        let s = super::Streak::new(3);
+        assert!(!s.answered(500) && !s.answered(502) && !s.answered(200), "a good answer ends the run");
+        assert!(!s.answered(500) && !s.answered(503) && !s.tripped());
+        assert!(s.answered(500) && s.tripped(), "the third in a row trips");
+        assert!(!s.answered(500), "only once");
+    }
 
     fn check(extra: &str) -> Result<crate::flags::Snapshot, String> {
         let text = format!("[routes.info]\npath = \"/api/1/info\"\nmethods = [\"GET\"]\n{extra}");

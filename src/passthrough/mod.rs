@@ -223,7 +223,7 @@ impl<'a> Conn<'a> {
         let path = std::str::from_utf8(&self.buf[path]).unwrap_or("?");
         let (status, latency) = (written.status, written.head_at - started);
         let backend = Backend::Legacy;
-        self.app.core.finish(Entry { id: &request_id, label, method: &method, path, backend, status, latency });
+        self.app.core.finish(Entry { id: &request_id, label, method: &method, path, backend, status, latency }, None);
     }
 
     /// Before closing on a client still sending (a refused upload), reads and drops what
@@ -269,7 +269,8 @@ impl<'a> Conn<'a> {
                 _ => return (false, started),
             }
         }
-        let Forward { head_len, method, path, close, label, request_id, carry, shadow, record, parts, .. } = fwd;
+        let Forward { head_len, method, path, close, label, request_id, carry, shadow, record, streak, parts, .. } =
+            fwd;
         let body = &self.buf[head_len..end];
         let head_request = method == Method::HEAD;
         let copy = match shadow {
@@ -399,7 +400,8 @@ impl<'a> Conn<'a> {
         // count as the backend's latency.
         let (status, latency) = (written.status, written.head_at - started);
         let (method, path) = (&method, self.path.as_str());
-        self.app.core.finish(Entry { id: &request_id, label, method, path, backend, status, latency });
+        let done = Entry { id: &request_id, label, method, path, backend, status, latency };
+        self.app.core.finish(done, streak.as_deref());
         (written.keep_open, ended)
     }
 

@@ -62,6 +62,8 @@ pub struct Forward {
     pub shadow: ShadowPlan,
     /// Keep the exchange (`record = N`).
     pub record: Option<record::Target>,
+    /// The guard's run of 5xx a native answer counts in.
+    pub streak: Option<std::sync::Arc<crate::flags::rollout::Streak>>,
     /// The head as a native handler sees it: for the handler, or for a shadow copy.
     pub parts: Option<Parts>,
 }
@@ -157,7 +159,7 @@ pub fn plan(
         body_len: Some(declared),
         upgrade: false,
     };
-    let Admission { label, request_id, generated_id, action, shadow, record } =
+    let Admission { label, request_id, generated_id, action, shadow, record, streak } =
         core.admit(snapshot, &head, shadow_room);
     let path_start = path.as_ptr() as usize - buf.as_ptr() as usize;
     let path = path_start..path_start + path.len();
@@ -205,7 +207,20 @@ pub fn plan(
         write_header(out, "x-request-id", request_id.as_str().as_bytes(), true);
     }
     out.extend_from_slice(b"\r\n");
-    Plan::Forward(Forward { head_len, body_len, method, path, close, label, request_id, carry, shadow, record, parts })
+    Plan::Forward(Forward {
+        head_len,
+        body_len,
+        method,
+        path,
+        close,
+        label,
+        request_id,
+        carry,
+        shadow,
+        record,
+        streak,
+        parts,
+    })
 }
 
 /// The head as hyper would give it to a native handler; None where hyper would refuse it.

@@ -26,12 +26,14 @@
 //! name.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use http::Method;
 
 use crate::access::{RequestId, X_REQUEST_ID};
 use crate::decide::{Backend, Headers, Sticky};
 use crate::failure::Failure;
+use crate::flags::rollout::Streak;
 use crate::flags::{Snapshot, WebsocketMode};
 use crate::native::tasks::Tasks;
 use crate::native::HandlerId;
@@ -73,6 +75,8 @@ pub struct Admission {
     pub shadow: ShadowPlan,
     /// Keep the exchange (`record = N`): the route's, with the headers to redact.
     pub record: Option<record::Target>,
+    /// A native call on a guarded route: its answer counts in the guard's run of 5xx.
+    pub streak: Option<Arc<Streak>>,
 }
 
 pub enum Action {
@@ -137,7 +141,8 @@ pub fn admit<H: Headers + ?Sized>(
     };
     let routed = snapshot.route(head.method, head.path, head.headers, head.peer);
     let label = routed.route.map_or_else(|| labels::unrouted(head.method, head.path), |r| r.label);
-    let admission = |action, shadow| Admission { label, request_id, generated_id, action, shadow, record: None };
+    let admission =
+        |action, shadow| Admission { label, request_id, generated_id, action, shadow, record: None, streak: None };
 
     if head.body_len.is_some_and(|n| n > limits.max_body) {
         return admission(Action::Refuse(Failure::TooLarge(limits.max_body)), ShadowPlan::Off);
@@ -164,7 +169,12 @@ pub fn admit<H: Headers + ?Sized>(
         }
         _ => Action::Legacy,
     };
+    let streak = match action {
+        Action::Native(_) => routed.route.and_then(|r| r.streak.clone()),
+        _ => None,
+    };
     let mut admitted = admission(action, shadow);
+    admitted.streak = streak;
     if let Some(route) = routed.route.filter(|r| r.record.is_some_and(|n| n > 0)) {
         if head.body_len.is_some_and(|n| n <= record::MAX_BODY as u64) {
             admitted.record = Some(record_target(snapshot, route));

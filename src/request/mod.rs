@@ -13,7 +13,8 @@ use std::sync::Arc;
 pub use crate::access::Entry;
 
 use crate::access;
-use crate::decide::Headers;
+use crate::decide::{Backend, Headers};
+use crate::flags::rollout::Streak;
 use crate::flags::Snapshot;
 use crate::native::tasks::Tasks;
 use crate::session::Sessions;
@@ -28,6 +29,8 @@ pub struct Core {
     stats: Arc<Stats>,
     /// `[server] access_log`.
     access_log: bool,
+    /// Woken when a guard's run of 5xx trips a route, so its rollback is written now.
+    trips: Arc<tokio::sync::Notify>,
 }
 
 impl Core {
@@ -38,11 +41,16 @@ impl Core {
         stats: Arc<Stats>,
         access_log: bool,
     ) -> Core {
-        Core { limits, tasks, sessions, stats, access_log }
+        Core { limits, tasks, sessions, stats, access_log, trips: Arc::default() }
     }
 
     pub fn admit<H: Headers + ?Sized>(&self, snapshot: &Snapshot, head: &Head<'_, H>, shadow_room: bool) -> Admission {
         admit::admit(snapshot, &self.limits, &self.tasks, |id| self.sessions.is_pending(id), head, shadow_room)
+    }
+
+    /// Resolves when a guard's run of 5xx has tripped a route since the last call.
+    pub async fn tripped(&self) {
+        self.trips.notified().await
     }
 
     pub fn limits(&self) -> &Limits {
@@ -58,7 +66,18 @@ impl Core {
     /// in the end (a native handler may have handed back), the latency runs to the
     /// answer's head (a slow client or a long body is not the backend's), and the path is
     /// the one kept while [`logs_access`](Self::logs_access) says so.
-    pub fn finish(&self, done: Entry<'_>) {
+    /// `streak`: the guard's run of 5xx a native answer counts in.
+    pub fn finish(&self, done: Entry<'_>, streak: Option<&Streak>) {
+        if let Some(streak) = streak.filter(|_| done.backend == Backend::Native) {
+            if streak.answered(done.status) {
+                tracing::warn!(
+                    route = done.label.name(),
+                    run = streak.limit,
+                    "guard: native answered 5xx that many times in a row; legacy answers from now on"
+                );
+                self.trips.notify_one();
+            }
+        }
         self.stats.record(done.label, done.backend, done.status, done.latency);
         if self.access_log {
             access::log(done);

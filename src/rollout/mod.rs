@@ -272,6 +272,9 @@ impl Rollout {
     /// Why the guard trips now, if it does. Only answers since the last trip count, so a
     /// route moved back up is judged on its new answers.
     fn judge(&self, route: &CompiledRoute, guard: &GuardSettings, tripped_unix: Option<u64>) -> Option<String> {
+        if route.streak.as_ref().is_some_and(|s| s.tripped()) {
+            return Some(format!("{} native 5xx answers in a row (consecutive_errors)", guard.consecutive_errors));
+        }
         let now = unix_now();
         let since = now.saturating_sub(guard.window_secs).max(tripped_unix.map_or(0, |t| t + 1));
         let window = now.saturating_sub(since);
@@ -345,6 +348,7 @@ mod tests {
             max_error_rate: 0.1,
             max_p99_ms: Some(100.0),
             max_mismatch_rate: Some(0.2),
+            consecutive_errors: 5,
         }
     }
 
