@@ -37,7 +37,7 @@ pub struct Running {
     pub app: Arc<App>,
     stop: watch::Sender<bool>,
     threads: Vec<oneshot::Receiver<()>>,
-    _watcher: Option<notify::RecommendedWatcher>,
+    _watcher: crate::flags::Watching,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -153,3 +153,39 @@ fn a_subpath_mount_is_warned_about_at_start_and_a_directory_mount_is_not() {
     assert!(!directory.log.text().contains("mount point of its own"), "{}", directory.log.text());
     assert!(directory.log.text().contains("flags are managed by a Kubernetes ConfigMap"), "{}", directory.log.text());
 }
+
+/// Runs banyan in a user namespace of its own whose inotify instances are 0: a node out of
+/// them, as a busy one can be. Only this process is affected.
+const NO_INOTIFY: [&str; 6] =
+    ["unshare", "-U", "-r", "sh", "-c", "echo 0 > /proc/sys/user/max_inotify_instances && exec \"$0\" \"$@\""];
+
+/// Where inotify cannot start, banyan says so at start and in `/api/flags`, and polls:
+/// an edit of a plain file and a ConfigMap's `..data` swap both apply without a SIGHUP.
+#[test]
+fn without_inotify_the_flags_are_polled() {
+    let legacy = Legacy::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flags.toml");
+    std::fs::write(&file, ping(100)).unwrap();
+    let banyan = Banyan::start_at(&legacy.url(), &file, "", &NO_INOTIFY);
+    let said = banyan.log.text();
+    assert!(
+        said.contains("cannot watch the flags file with inotify") && said.contains("polling it every 1 s instead"),
+        "{said}"
+    );
+    assert_eq!(banyan.flags_state()["watch"], "poll");
+    assert_eq!(backend(&client().get(banyan.url("/api/1/ping")).send().unwrap()), "native");
+    std::fs::write(&file, ping(0)).unwrap();
+    eventually(Duration::from_secs(10), || {
+        backend(&client().get(banyan.url("/api/1/ping")).send().unwrap()) == "legacy"
+    })
+    .expect("the edit is polled");
+
+    let mut volume = ConfigMapDir::new(&[("flags.toml", &ping(0))]);
+    let banyan = Banyan::start_at(&legacy.url(), &volume.path("flags.toml"), CONFIG, &NO_INOTIFY);
+    assert_eq!(banyan.flags_state()["watch"], "poll");
+    volume.update(&[("flags.toml", &ping(100))]);
+    eventually(Duration::from_secs(10), || banyan.flags_state()["generation"] == 2).expect("the swap is polled");
+    assert_eq!(backend(&client().get(banyan.url("/api/1/ping")).send().unwrap()), "native");
+    assert_eq!(banyan.flags_state()["last_reload"]["error"], Value::Null);
+}

@@ -88,6 +88,8 @@ pub fn flags(app: &App) -> Value {
             "outcome": status.outcome,
             "error": status.error,
         },
+        // How an edit of the file is noticed: `inotify`, or `poll` where it could not start.
+        "watch": app.flags.watch_mode(),
         "audit_log": app.flags.audit().path().map(|p| p.display().to_string()),
         "migration": migration(app),
         "routes": routes,

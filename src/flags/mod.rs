@@ -18,7 +18,7 @@ use http::{HeaderName, Method};
 pub use compile::compile;
 pub use edit::EditError;
 pub use store::{FlagsStore, Override, ReloadOutcome, ReloadStatus};
-pub use watch::spawn_watcher;
+pub use watch::{spawn_watcher, Watching};
 
 use crate::decide::{decide, Backend, Headers, Sticky};
 use crate::native::HandlerId;

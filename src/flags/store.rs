@@ -31,6 +31,8 @@ pub struct FlagsStore {
     state: Mutex<State>,
     /// The operator's word on where flags are managed (`flags_managed_by`), for messages.
     managed_by: Option<String>,
+    /// How file changes are noticed (`inotify`, `poll`), once the watcher started.
+    watch_mode: std::sync::OnceLock<&'static str>,
 }
 
 struct State {
@@ -89,6 +91,7 @@ impl FlagsStore {
                 overrides: BTreeMap::new(),
             }),
             managed_by: None,
+            watch_mode: std::sync::OnceLock::new(),
         })
     }
 
@@ -100,6 +103,16 @@ impl FlagsStore {
 
     pub fn managed_by(&self) -> Option<&str> {
         self.managed_by.as_deref()
+    }
+
+    /// Set once, by the watcher as it starts.
+    pub fn set_watch_mode(&self, mode: &'static str) {
+        let _ = self.watch_mode.set(mode);
+    }
+
+    /// How file changes are noticed; `None` before the watcher started.
+    pub fn watch_mode(&self) -> Option<&'static str> {
+        self.watch_mode.get().copied()
     }
 
     pub fn path(&self) -> &Path {

@@ -4,7 +4,9 @@
 //! an editor's write-then-rename applies once, and a file written in place is read only
 //! once its writer has closed it and it has been still for a moment, so a half-written
 //! save is never compiled. In a ConfigMap volume the watch is on the volume's root, which
-//! outlives every version. SIGHUP forces a re-read, also when the watcher could not start.
+//! outlives every version. Where inotify cannot start (a busy node out of watches or
+//! instances), the file is looked at every [`POLL_EVERY`] instead. SIGHUP forces a re-read
+//! in every case.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -35,10 +37,31 @@ enum Change {
     Done,
 }
 
-/// Starts the reload loop (file events and SIGHUP). Returns the watcher, which must be
-/// kept alive, or `None` when the directory cannot be watched: then only SIGHUP reloads.
-/// Signal handlers are installed before this returns, so a SIGHUP never kills banyan.
-pub fn spawn_watcher(store: Arc<FlagsStore>) -> Option<notify::RecommendedWatcher> {
+/// How often the flags directory is polled where inotify cannot be used.
+pub const POLL_EVERY: Duration = Duration::from_secs(1);
+
+/// What follows the flags file: kept alive as long as reloads should happen.
+pub enum Watching {
+    /// The kernel's file events (inotify).
+    Events(notify::RecommendedWatcher),
+    /// Polling the file, where inotify could not start.
+    Poll,
+}
+
+impl Watching {
+    /// How reloads are noticed, as `/api/flags` says it: `inotify` or `poll`.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Watching::Events(_) => "inotify",
+            Watching::Poll => "poll",
+        }
+    }
+}
+
+/// Starts the reload loop (file events and SIGHUP). Returns what watches the directory,
+/// which must be kept alive. Signal handlers are installed before this returns, so a
+/// SIGHUP never kills banyan.
+pub fn spawn_watcher(store: Arc<FlagsStore>) -> Watching {
     for warning in managed::start_warnings(store.path()) {
         tracing::warn!("{warning}");
     }
@@ -47,32 +70,76 @@ pub fn spawn_watcher(store: Arc<FlagsStore>) -> Option<notify::RecommendedWatche
     }
     let hangup = hangup_signal();
     let (tx, rx) = mpsc::unbounded_channel::<Change>();
-    let watcher = match watch(store.path(), tx) {
-        Ok(w) => Some(w),
+    let file = store.path().display().to_string();
+    let watching = match watch(store.path(), tx.clone()) {
+        Ok(w) => Watching::Events(w),
         Err(e) => {
-            tracing::warn!(file = %store.path().display(), "cannot watch the flags file ({e}); reload with SIGHUP");
-            None
+            tracing::warn!(
+                file,
+                "cannot watch the flags file with inotify ({e}); polling it every {} s instead",
+                POLL_EVERY.as_secs()
+            );
+            // The first look is taken now, before the first read: an edit from then on is seen.
+            let first = stamp(store.path());
+            tokio::spawn(poll(store.path().to_path_buf(), first, tx));
+            Watching::Poll
         }
     };
+    store.set_watch_mode(watching.mode());
     tokio::spawn(reload_loop(store, rx, hangup));
-    watcher
+    watching
 }
 
 fn watch(path: &Path, tx: mpsc::UnboundedSender<Change>) -> notify::Result<notify::RecommendedWatcher> {
-    // In a ConfigMap volume, its root: the directory the file is named through may be a
-    // link into one version, which kubelet deletes on the next update, and the watch with it.
-    let dir = managed::configmap_dir(path).unwrap_or_else(|| managed::parent(path));
+    let mut watcher = notify::recommended_watcher(handler(path, tx))?;
+    watcher.watch(&watched_dir(path), RecursiveMode::NonRecursive)?;
+    Ok(watcher)
+}
+
+/// What says the file changed: its modification time, length and inode, through any
+/// links (a ConfigMap's swap of `..data` shows as another inode).
+type Stamp = Option<(SystemTime, u64, u64)>;
+
+fn stamp(path: &Path) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len(), m.ino()))
+}
+
+/// Looks at the file every `POLL_EVERY` and reports a change as an event would. By hand
+/// rather than notify's `PollWatcher`, which takes its first look on its own thread, later:
+/// an edit made meanwhile would never be seen.
+async fn poll(path: std::path::PathBuf, mut last: Stamp, tx: mpsc::UnboundedSender<Change>) {
+    let mut every = tokio::time::interval(POLL_EVERY);
+    loop {
+        every.tick().await;
+        let now = stamp(&path);
+        if now != last {
+            last = now;
+            if tx.send(Change::Done).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// In a ConfigMap volume, its root: the directory the file is named through may be a
+/// link into one version, which kubelet deletes on the next update, and the watch with it.
+fn watched_dir(path: &Path) -> std::path::PathBuf {
+    managed::configmap_dir(path).unwrap_or_else(|| managed::parent(path))
+}
+
+/// What the watcher calls with each event: the ones about the file become changes.
+fn handler(path: &Path, tx: mpsc::UnboundedSender<Change>) -> impl notify::EventHandler {
     let name: OsString = path.file_name().map(OsString::from).unwrap_or_default();
-    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
+    move |res: notify::Result<notify::Event>| match res {
         Ok(event) => {
             if let Some(change) = classify(&event, &name) {
                 let _ = tx.send(change);
             }
         }
         Err(e) => tracing::warn!("flags watcher error: {e}"),
-    })?;
-    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
-    Ok(watcher)
+    }
 }
 
 fn classify(event: &notify::Event, name: &OsString) -> Option<Change> {
