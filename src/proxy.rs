@@ -199,19 +199,22 @@ async fn serve_captured(
             let got = Ok(body::full_bytes(r.body()));
             (Backend::Native, r.map(Either::Right), got)
         }
-        Served::HandBack(r) => match app.legacy.forward(r, peer, slot, None).await {
-            Ok(resp) => match whole(resp).await {
+        Served::HandBack(r) => {
+            let answered = match app.legacy.forward(r, peer, slot, None).await {
+                Ok(resp) => whole(resp).await,
+                Err(f) => Err(f),
+            };
+            match answered {
                 Ok((resp, got)) => (Backend::Legacy, resp, got),
-                Err(f) => (Backend::Legacy, failed(f), Err("legacy's answer broke off")),
-            },
-            // banyan's own 502 or 504: no answer of legacy's to compare or keep.
-            Err(f) => {
-                if let Some(copy) = copy {
-                    copy.finish(&app.shadow, Primary::Unusable("legacy did not answer"));
+                // banyan's own 502 or 504: no answer of legacy's to compare or keep.
+                Err(f) => {
+                    if let Some(copy) = copy {
+                        copy.finish(&app.shadow, Primary::Unusable("legacy did not answer"));
+                    }
+                    return (Backend::Legacy, failed(f));
                 }
-                return (Backend::Legacy, failed(f));
             }
-        },
+        }
     };
     let status = resp.status().as_u16();
     if let Some(copy) = copy {

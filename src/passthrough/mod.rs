@@ -328,22 +328,18 @@ impl<'a> Conn<'a> {
         let captured = copy.is_some() || pending.is_some();
         let (backend, written, primary, exchange) = match ours {
             Some(resp) => {
-                let body: Result<Bytes, &'static str> =
-                    Ok(if captured { crate::body::full_bytes(resp.body()) } else { Bytes::new() });
+                let body = if captured { crate::body::full_bytes(resp.body()) } else { Bytes::new() };
                 let status = resp.status().as_u16();
-                let primary = copy.as_ref().map(|_| match &body {
-                    Ok(b) => Primary::Answered {
-                        backend: Backend::Native,
-                        status,
-                        content_type: resp.headers().get(CONTENT_TYPE).cloned(),
-                        body: b.clone(),
-                    },
-                    Err(why) => Primary::Unusable(why),
+                let primary = copy.as_ref().map(|_| Primary::Answered {
+                    backend: Backend::Native,
+                    status,
+                    content_type: resp.headers().get(CONTENT_TYPE).cloned(),
+                    body: body.clone(),
                 });
                 let exchange = pending.take().map(|p| {
                     let headers = resp.headers().iter().map(|(n, v)| (n.as_str(), v.as_bytes()));
                     // (Its time is set once the head is written.)
-                    p.answered(Backend::Native, status, Duration::ZERO, headers, body.as_deref().map_err(|why| *why))
+                    p.answered(Backend::Native, status, Duration::ZERO, headers, Ok(&body))
                 });
                 let written = self.respond(resp, Backend::Native, head_request, close).await;
                 let exchange = exchange.map(|mut e| {
@@ -361,29 +357,31 @@ impl<'a> Conn<'a> {
                 let written = self.forward(deadline, head_request, close).await;
                 let (mut primary, mut exchange) = (None, None);
                 // Only an answer legacy gave (not banyan's 502 or 504) is compared or kept.
-                if let Some(c) = self.capture.take() {
-                    let body = match (c.unusable, c.complete) {
-                        _ if !c.answered => Err("legacy did not answer"),
-                        (Some(why), _) => Err(why),
+                if let Some(mut c) = self.capture.take() {
+                    // Why the body cannot be compared or kept, if it cannot.
+                    let unusable = match (c.unusable, c.complete) {
+                        _ if !c.answered => Some("legacy did not answer"),
+                        (Some(why), _) => Some(why),
                         // Relaying stopped part way (legacy or the client went away).
-                        (None, false) => Err("the answer was cut short"),
-                        (None, true) => Ok(&c.bytes[..]),
+                        (None, false) => Some("the answer was cut short"),
+                        (None, true) => None,
                     };
-                    primary = copy.as_ref().map(|_| match body {
-                        Ok(b) => Primary::Answered {
-                            backend: Backend::Legacy,
-                            status: written.status,
-                            content_type: head_map(&c.head).get(CONTENT_TYPE).cloned(),
-                            body: Bytes::copy_from_slice(b),
-                        },
-                        Err(why) => Primary::Unusable(why),
-                    });
                     if c.answered {
-                        let time = written.head_at - started;
+                        let (time, body) = (written.head_at - started, unusable.map_or(Ok(&c.bytes[..]), Err));
                         exchange = pending
                             .take()
                             .map(|p| p.answered_raw(Backend::Legacy, written.status, time, &c.head, body));
                     }
+                    // The comparison takes the body (the spare capture grows a new one).
+                    primary = copy.as_ref().map(|_| match unusable {
+                        None => Primary::Answered {
+                            backend: Backend::Legacy,
+                            status: written.status,
+                            content_type: head_map(&c.head).get(CONTENT_TYPE).cloned(),
+                            body: Bytes::from(std::mem::take(&mut c.bytes)),
+                        },
+                        Some(why) => Primary::Unusable(why),
+                    });
                     self.spare_capture = c;
                 }
                 (Backend::Legacy, written, primary, exchange)
