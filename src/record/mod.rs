@@ -7,8 +7,9 @@
 //!
 //! Memory is bounded twice: at most [`MAX_KEEP`] exchanges per route, and `[server]
 //! record_max_bytes` for all of them (the oldest of the route go first; an exchange that
-//! does not fit even so is not kept, and counted). A body over [`MAX_BODY`] is kept
-//! without its bytes.
+//! does not fit even so is not kept, and counted). A request whose body is over
+//! [`MAX_BODY`] (or chunked) is not recorded; an answer's body over it is kept without its
+//! bytes.
 
 mod exchange;
 pub mod har;
@@ -27,8 +28,9 @@ pub use exchange::{Exchange, Pending};
 
 /// The largest `record = N`.
 pub const MAX_KEEP: u32 = 10_000;
-/// A body (request or answer) larger than this is kept without its bytes: the same limit
-/// as a shadow comparison's, so what is recorded is what could be compared.
+/// The largest body a recording keeps (a larger request is not recorded, a larger answer
+/// is kept without its body): the same limit as a shadow comparison's, so what is
+/// recorded is what could be compared.
 pub const MAX_BODY: usize = crate::shadow::MAX_BODY;
 
 /// A recorded route, as admission found it.
