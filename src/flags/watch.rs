@@ -91,8 +91,19 @@ pub fn spawn_watcher(store: Arc<FlagsStore>) -> Watching {
 }
 
 fn watch(path: &Path, tx: mpsc::UnboundedSender<Change>) -> notify::Result<notify::RecommendedWatcher> {
-    let mut watcher = notify::recommended_watcher(handler(path, tx))?;
-    watcher.watch(&watched_dir(path), RecursiveMode::NonRecursive)?;
+    // In a ConfigMap volume, its root: the directory the file is named through may be a
+    // link into one version, which kubelet deletes on the next update, and the watch with it.
+    let dir = managed::configmap_dir(path).unwrap_or_else(|| managed::parent(path));
+    let name: OsString = path.file_name().map(OsString::from).unwrap_or_default();
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
+        Ok(event) => {
+            if let Some(change) = classify(&event, &name) {
+                let _ = tx.send(change);
+            }
+        }
+        Err(e) => tracing::warn!("flags watcher error: {e}"),
+    })?;
+    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
     Ok(watcher)
 }
 
@@ -120,25 +131,6 @@ async fn poll(path: std::path::PathBuf, mut last: Stamp, tx: mpsc::UnboundedSend
                 return;
             }
         }
-    }
-}
-
-/// In a ConfigMap volume, its root: the directory the file is named through may be a
-/// link into one version, which kubelet deletes on the next update, and the watch with it.
-fn watched_dir(path: &Path) -> std::path::PathBuf {
-    managed::configmap_dir(path).unwrap_or_else(|| managed::parent(path))
-}
-
-/// What the watcher calls with each event: the ones about the file become changes.
-fn handler(path: &Path, tx: mpsc::UnboundedSender<Change>) -> impl notify::EventHandler {
-    let name: OsString = path.file_name().map(OsString::from).unwrap_or_default();
-    move |res: notify::Result<notify::Event>| match res {
-        Ok(event) => {
-            if let Some(change) = classify(&event, &name) {
-                let _ = tx.send(change);
-            }
-        }
-        Err(e) => tracing::warn!("flags watcher error: {e}"),
     }
 }
 

@@ -78,13 +78,7 @@ pub fn secret_header(name: &[u8], sticky: &[HeaderName]) -> bool {
 
 /// Whether a header line as it came (`Name: value`) is one whose value is left out.
 pub fn secret_line(line: &[u8], sticky: &[HeaderName]) -> bool {
-    // Most lines are told apart by their first byte (no secret header starts with h, u, x, ...).
-    let first = line.first().map_or(0, |b| b | 0x20);
-    let named = |name: &[u8]| {
-        line.len() > name.len() && line[name.len()] == b':' && line[..name.len()].eq_ignore_ascii_case(name)
-    };
-    (matches!(first, b'a' | b'c' | b'p' | b's') && SECRET_HEADERS.iter().any(|h| named(h.as_bytes())))
-        || sticky.iter().any(|s| named(s.as_str().as_bytes()))
+    secret_header(&line[..memchr::memchr(b':', line).unwrap_or(line.len())], sticky)
 }
 
 /// The request target with secret query parameters' values replaced; borrowed when none is.
@@ -117,27 +111,24 @@ pub fn json_body(body: &[u8]) -> Option<Vec<u8>> {
 /// Where a recorded JSON body holds a redacted value: a replay cannot know what was
 /// there, so it leaves those pointers out of the comparison.
 pub fn redacted_pointers(body: &[u8]) -> Vec<String> {
-    let needle = REDACTED.as_bytes();
-    if !body.windows(needle.len()).any(|w| w == needle) {
+    if memchr::memmem::find(body, REDACTED.as_bytes()).is_none() {
         return Vec::new();
     }
-    fn walk(v: &serde_json::Value, at: &mut String, out: &mut Vec<String>) {
-        let len = at.len();
+    fn walk(v: &serde_json::Value, at: &mut Vec<String>, out: &mut Vec<String>) {
         match v {
-            serde_json::Value::String(s) if s == REDACTED => out.push(at.clone()),
+            serde_json::Value::String(s) if s == REDACTED => out.push(crate::shadow::compare::pointer(at)),
             serde_json::Value::Object(map) => {
                 for (k, v) in map {
-                    at.push('/');
-                    at.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    at.push(k.clone());
                     walk(v, at, out);
-                    at.truncate(len);
+                    at.pop();
                 }
             }
             serde_json::Value::Array(items) => {
                 for (i, v) in items.iter().enumerate() {
-                    at.push_str(&format!("/{i}"));
+                    at.push(i.to_string());
                     walk(v, at, out);
-                    at.truncate(len);
+                    at.pop();
                 }
             }
             _ => {}
@@ -145,7 +136,7 @@ pub fn redacted_pointers(body: &[u8]) -> Vec<String> {
     }
     let mut out = Vec::new();
     if let Ok(value) = serde_json::from_slice(body) {
-        walk(&value, &mut String::new(), &mut out);
+        walk(&value, &mut Vec::new(), &mut out);
     }
     out
 }

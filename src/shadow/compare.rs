@@ -75,7 +75,8 @@ fn segments(pointer: &str) -> Vec<String> {
     pointer.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect()
 }
 
-fn pointer(path: &[String]) -> String {
+/// The JSON pointer of a path of keys and indices (`["a/b", "c"]` → `/a~1b/c`).
+pub fn pointer(path: &[String]) -> String {
     path.iter().map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1"))).collect()
 }
 
