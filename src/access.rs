@@ -54,6 +54,11 @@ impl RequestId {
         id
     }
 
+    /// The id as a header value (its bytes are visible ASCII, as `from_client` keeps them).
+    pub fn header_value(&self) -> http::HeaderValue {
+        http::HeaderValue::from_str(self.as_str()).unwrap_or_else(|_| http::HeaderValue::from_static("-"))
+    }
+
     pub fn as_str(&self) -> &str {
         // Only ASCII is ever stored.
         std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")

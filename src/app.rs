@@ -92,7 +92,14 @@ impl App {
         let shadow = Arc::new(Shadow::new(native.clone(), legacy.clone()));
         let hub = crate::ws::hub::Hub::new(config.websocket.client_queue);
         Ok(App {
-            core: Core::new(limits, tasks.clone(), sessions.clone(), stats.clone(), server.access_log),
+            core: Core::new(
+                limits,
+                tasks.clone(),
+                sessions.clone(),
+                stats.clone(),
+                server.access_log,
+                server.return_request_id,
+            ),
             responder: Responder::new(cors.clone(), legacy.url()),
             tasks: TaskBridge::new(tasks, cors),
             ws: Arc::new(Bridge::new(hub, shutdown, config.websocket.ping_interval, legacy.clone())),

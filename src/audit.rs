@@ -80,6 +80,8 @@ struct State {
     file: Option<File>,
     recent: VecDeque<Value>,
     seq: u64,
+    /// The highest generation on record, so the next process counts on from it.
+    generation: u64,
 }
 
 impl AuditLog {
@@ -123,11 +125,18 @@ impl AuditLog {
     }
 
     fn new(path: Option<PathBuf>, file: Option<File>, recent: VecDeque<Value>, seq: u64) -> AuditLog {
-        AuditLog { path, state: Mutex::new(State { file, recent, seq }) }
+        let generation = recent.iter().filter_map(|e| e["generation"].as_u64()).max().unwrap_or(0);
+        AuditLog { path, state: Mutex::new(State { file, recent, seq, generation }) }
     }
 
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    /// The highest flags generation the log has recorded (0: none): a restarted banyan
+    /// starts above it, so generations only ever grow in the log and on the dashboard.
+    pub fn last_generation(&self) -> u64 {
+        self.lock().generation
     }
 
     /// Appends one entry for `changes` (nothing when there are none).
@@ -137,6 +146,7 @@ impl AuditLog {
         }
         let mut state = self.lock();
         state.seq += 1;
+        state.generation = state.generation.max(generation);
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         let entry = serde_json::json!({
             "seq": state.seq,

@@ -86,10 +86,15 @@ enum LogFormat {
 
 #[derive(Args)]
 struct CheckArgs {
+    /// Config file [default: config/banyan.toml if present, else built-in defaults]
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Flags file [default: the config's `flags`, else ./flags.toml]
     #[arg(long, value_name = "FILE")]
     flags: Option<PathBuf>,
+    /// Admin listen address, as serve would take it [default: the config's admin_listen]
+    #[arg(long, value_name = "ADDR")]
+    admin_listen: Option<String>,
 }
 
 pub fn main() -> ExitCode {
@@ -114,14 +119,18 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 }
 
 fn check(args: CheckArgs) -> ExitCode {
-    let overrides = Overrides { flags: args.flags, ..Default::default() };
+    let overrides = Overrides { flags: args.flags, admin_listen: args.admin_listen, ..Default::default() };
     let config = match Config::load(args.config.as_deref(), &overrides) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
-    // The tokens file is read at start too: a bad line there must show here first.
-    if let Err(e) = crate::admin::auth::Tokens::load(config.admin.tokens_file.as_deref(), None) {
+    // What serve refuses before it binds, check refuses too: the tokens (a bad line, or an
+    // admin listener off loopback that no token protects) and the CORS patterns.
+    if let Err(e) = crate::admin::tokens(&config) {
         return fail(e);
+    }
+    if let Err(e) = crate::rotki::cors::Cors::new(&config.rotki.api_cors) {
+        return fail(format!("config: {e}"));
     }
     let registry = Registry::builtin();
     let path = &config.flags_path;
@@ -216,6 +225,9 @@ fn serve(args: ServeArgs) -> ExitCode {
             generation = running.app.flags.snapshot().generation,
             "banyan ready"
         );
+        // Ready to serve, but maybe not everything: a legacy that is down is said at once
+        // (legacy's health logs it), not at the first request that gets a 502.
+        running.app.legacy.reachable().await;
         let signal = stop.wait().await;
         let delay = running.app.config.server.shutdown_delay;
         if !delay.is_zero() {
@@ -230,9 +242,24 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
         running.app.start_draining();
         tracing::info!("{signal}: draining and stopping");
-        running.shutdown().await;
-        tracing::info!("stopped");
-        ExitCode::SUCCESS
+        match running.shutdown().await {
+            None => {
+                tracing::info!("stopped");
+                ExitCode::SUCCESS
+            }
+            // Requests were cut: a supervisor (and whoever reads its log) should know.
+            Some(cut) => {
+                tracing::error!(
+                    connections = cut.connections,
+                    websockets = cut.websockets,
+                    "stopped at the drain timeout: {} connections cut ({} websocket sessions); \
+                     raise [server] drain_timeout_ms if requests need longer",
+                    cut.connections,
+                    cut.websockets
+                );
+                ExitCode::FAILURE
+            }
+        }
     })
 }
 

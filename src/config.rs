@@ -105,6 +105,9 @@ pub struct ServerConfig {
     pub shutdown_delay: Duration,
     /// One `banyan::access` event per request (route, backend, status, latency, request id).
     pub access_log: bool,
+    /// Every answer carries the request's `X-Request-Id` (the client's, or the one banyan
+    /// made), so a user's report can be found in the logs. Off by default: rotki sends none.
+    pub return_request_id: bool,
     /// Public connections open at once, at most; more wait in the listen backlog.
     pub max_connections: usize,
     /// Largest request body banyan passes on (declared by `Content-Length`); larger gets
@@ -210,6 +213,7 @@ struct ServerFile {
     drain_timeout_ms: Option<u64>,
     shutdown_delay_ms: Option<u64>,
     access_log: Option<bool>,
+    return_request_id: Option<bool>,
     max_connections: Option<usize>,
     max_body_bytes: Option<u64>,
     record_max_bytes: Option<usize>,
@@ -329,6 +333,7 @@ impl Config {
                 drain_timeout: ms(file.server.drain_timeout_ms, 10_000),
                 shutdown_delay: ms(file.server.shutdown_delay_ms, 0),
                 access_log: file.server.access_log.unwrap_or(true),
+                return_request_id: file.server.return_request_id.unwrap_or(false),
                 max_connections: file.server.max_connections.unwrap_or(10_000).max(1),
                 max_body: file.server.max_body_bytes.unwrap_or(1 << 30),
                 record_max_bytes: file.server.record_max_bytes.unwrap_or(64 << 20),

@@ -138,8 +138,15 @@ pub struct Responder {
     /// rotki answers every allowed Origin with CORS headers, errors included; banyan's own
     /// answers do too, or the browser would hide them from the frontend.
     cors: Cors,
-    /// Legacy's URL, as 502s and 504s name it.
+    /// Legacy's URL, for the log line: clients are not told where legacy is.
     legacy_url: String,
+}
+
+/// The request a failure belongs to, for the log line that reports it.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub route: crate::stats::Label,
+    pub request_id: &'a crate::access::RequestId,
 }
 
 impl Responder {
@@ -149,20 +156,25 @@ impl Responder {
 
     /// The answer for a failure, logged as its fault deserves: legacy's at warning level
     /// (ops must see them), the client's at debug level (nothing to fix here).
-    pub fn answer(&self, failure: &Failure, origin: Option<&HeaderValue>) -> Response<Full<Bytes>> {
-        let url = &self.legacy_url;
+    /// The client's message never holds legacy's address (an internal name a client has
+    /// no use for); the log line has it, with the route and the request id.
+    pub fn answer(&self, failure: &Failure, origin: Option<&HeaderValue>, at: Context<'_>) -> Response<Full<Bytes>> {
         let message = match failure {
             Failure::TooLarge(limit) => format!("Request body is larger than the {limit} bytes banyan accepts"),
             Failure::Malformed(cause) => format!("The request is malformed: {}", root_cause(cause.as_ref())),
             Failure::TimedOut(after) => {
-                format!("Legacy backend at {url} did not answer within {} ms", after.as_millis())
+                format!("The legacy backend did not answer within {} ms", after.as_millis())
             }
-            Failure::Connect(e) => format!("Legacy backend at {url} is unreachable: {e}"),
-            Failure::Exchange { .. } | Failure::Internal(_) => format!("Legacy backend at {url} failed: {failure}"),
+            // The cause (refused, timed out) names no address: the OS's words, or banyan's.
+            Failure::Connect(e) => format!("The legacy backend is unreachable: {e}"),
+            Failure::Exchange { .. } | Failure::Internal(_) => format!("The legacy backend failed: {failure}"),
         };
+        let (route, request_id) = (at.route.name(), at.request_id.as_str());
         match failure.fault() {
-            Fault::Client => tracing::debug!("request refused: {failure}"),
-            Fault::Legacy | Fault::Banyan => tracing::warn!(legacy = %url, "legacy request failed: {failure}"),
+            Fault::Client => tracing::debug!(route, request_id, "request refused: {failure}"),
+            Fault::Legacy | Fault::Banyan => {
+                tracing::warn!(legacy = %self.legacy_url, route, request_id, "legacy request failed: {failure}")
+            }
         }
         let mut resp = response::fail(failure.status(), &message);
         self.cors.apply(origin, resp.headers_mut());
@@ -208,19 +220,23 @@ mod tests {
         let responder = Responder::new(cors, "http://127.0.0.1:5042/");
         let origin = HeaderValue::from_static("http://localhost:8080");
         let wrapped = std::io::Error::other(BadAnswer::ClosedEarly);
-        let resp = responder.answer(&Failure::exchange(wrapped), Some(&origin));
+        let id = crate::access::RequestId::from_client(b"abc");
+        let at = Context { route: crate::stats::labels::flags_route("ping"), request_id: &id };
+        let resp = responder.answer(&Failure::exchange(wrapped), Some(&origin), at);
         assert_eq!(resp.status(), 502);
         assert_eq!(resp.headers()["access-control-allow-origin"], "http://localhost:8080");
         assert_eq!(
             body(resp),
-            r#"{"result": null, "message": "Legacy backend at http://127.0.0.1:5042 failed: connection closed before message completed"}"#
+            r#"{"result": null, "message": "The legacy backend failed: connection closed before message completed"}"#
         );
-        let resp = responder.answer(&Failure::TimedOut(Duration::from_millis(250)), None);
+        let resp = responder.answer(&Failure::TimedOut(Duration::from_millis(250)), None, at);
+        assert_eq!(body(resp), r#"{"result": null, "message": "The legacy backend did not answer within 250 ms"}"#);
+        let resp = responder.answer(&Failure::Connect(ConnectError::Timeout(1000)), None, at);
         assert_eq!(
             body(resp),
-            r#"{"result": null, "message": "Legacy backend at http://127.0.0.1:5042 did not answer within 250 ms"}"#
+            r#"{"result": null, "message": "The legacy backend is unreachable: connect timed out after 1000 ms"}"#
         );
-        let resp = responder.answer(&Failure::Malformed(Box::new(TwoFramings)), None);
+        let resp = responder.answer(&Failure::Malformed(Box::new(TwoFramings)), None, at);
         assert_eq!(
             body(resp),
             r#"{"result": null, "message": "The request is malformed: both Content-Length and Transfer-Encoding"}"#

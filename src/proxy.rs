@@ -21,7 +21,7 @@ use crate::access::X_REQUEST_ID;
 use crate::app::App;
 use crate::body::{self, Body};
 use crate::decide::Backend;
-use crate::failure::{BadAnswer, Failure};
+use crate::failure::{BadAnswer, Context, Failure};
 use crate::flags::WebsocketMode;
 use crate::legacy::{is_websocket_upgrade, Slot};
 use crate::native::Served;
@@ -29,7 +29,6 @@ use crate::record;
 use crate::request::{Action, Admission, Entry, Head, NativeCall, ShadowPlan};
 use crate::rotki::cors::Cors;
 use crate::shadow::{self, Primary};
-use crate::stats::Label;
 use crate::tasks_bridge::Target;
 
 pub static X_BANYAN_BACKEND: HeaderName = HeaderName::from_static("x-banyan-backend");
@@ -70,8 +69,7 @@ async fn handle(conn: &Connection, mut req: Request<Incoming>) -> Response<Body>
     let Admission { label, request_id, generated_id, action, shadow, record, streak } =
         app.core.admit(&snapshot, &head, app.shadow.has_room());
     if generated_id {
-        let id = HeaderValue::from_str(request_id.as_str()).expect("hex digits");
-        req.headers_mut().insert(X_REQUEST_ID.clone(), id);
+        req.headers_mut().insert(X_REQUEST_ID.clone(), request_id.header_value());
     }
     let method = req.method().clone();
     // Kept past `serve` (which takes the request) only for the access log; a shared copy.
@@ -79,8 +77,12 @@ async fn handle(conn: &Connection, mut req: Request<Incoming>) -> Response<Body>
     let refused = matches!(action, Action::Refuse(_));
 
     let record = record.map(|target| (target, request_id.as_str()));
-    let (backend, mut resp) = serve(conn, label, action, shadow, record, req).await;
+    let at = Context { route: label, request_id: &request_id };
+    let (backend, mut resp) = serve(conn, at, action, shadow, record, req).await;
     resp.headers_mut().insert(X_BANYAN_BACKEND.clone(), HeaderValue::from_static(backend.as_str()));
+    if app.core.returns_request_id() {
+        resp.headers_mut().insert(X_REQUEST_ID.clone(), request_id.header_value());
+    }
     if refused {
         // The client may still be sending the body banyan will not read.
         resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
@@ -95,7 +97,7 @@ async fn handle(conn: &Connection, mut req: Request<Incoming>) -> Response<Body>
 /// Who answers, and the answer.
 async fn serve(
     conn: &Connection,
-    label: Label,
+    at: Context<'_>,
     action: Action,
     shadow: ShadowPlan,
     record: Option<(record::Target, &str)>,
@@ -105,7 +107,7 @@ async fn serve(
     // Taken where an answer of banyan's own may need it: a native answer has its CORS
     // headers from the dispatcher already.
     let failed = |failure: Failure, origin: Option<HeaderValue>| {
-        app.responder.answer(&failure, origin.as_ref()).map(body::full_from)
+        app.responder.answer(&failure, origin.as_ref(), at).map(body::full_from)
     };
     let native = match &action {
         Action::Native(call) => Some(*call),
@@ -120,7 +122,7 @@ async fn serve(
         ShadowPlan::Off => None,
     };
     if copy.is_some() || record.is_some() {
-        return serve_captured(conn, native, copy, record, req).await;
+        return serve_captured(conn, at, native, copy, record, req).await;
     }
     // A chunked body has no length to check up front: it is held to the limit as it streams.
     let max_body = app.core.limits().max_body;
@@ -142,10 +144,10 @@ async fn serve(
             (Backend::Legacy, merged.unwrap_or_else(|answer| answer))
         }
         Action::Websocket(mode @ (WebsocketMode::Native | WebsocketMode::Merge)) => {
-            (Backend::Native, crate::ws::serve(&app.ws, mode, label, req, peer))
+            (Backend::Native, crate::ws::serve(&app.ws, mode, at.route, req, peer))
         }
         Action::Websocket(mode @ WebsocketMode::Relay) => {
-            let ctx = app.ws.ctx(label, mode);
+            let ctx = app.ws.ctx(at.route, mode);
             let sent = forward(req.map(body::stream), Some(ctx)).await;
             (Backend::Legacy, sent.unwrap_or_else(|(f, origin)| failed(f, origin)))
         }
@@ -172,6 +174,7 @@ async fn serve(
 /// the recording. The client's answer does not wait for the copy.
 async fn serve_captured(
     conn: &Connection,
+    at: Context<'_>,
     native: Option<NativeCall>,
     copy: Option<shadow::Target>,
     record: Option<(record::Target, &str)>,
@@ -180,7 +183,7 @@ async fn serve_captured(
     let (app, peer, slot) = (&conn.app, conn.peer, &conn.legacy);
     let began = Instant::now();
     let origin = Cors::origin(req.headers());
-    let failed = |failure: Failure| app.responder.answer(&failure, origin.as_ref()).map(body::full_from);
+    let failed = |failure: Failure| app.responder.answer(&failure, origin.as_ref(), at).map(body::full_from);
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
@@ -188,7 +191,7 @@ async fn serve_captured(
         Err(e) => return (Backend::Legacy, failed(Failure::Malformed(e.into()))),
     };
     let pending = record.map(|(target, id)| record::Pending::new(target, id, &parts, &body, Vec::new()));
-    let copy = copy.and_then(|target| app.shadow.capture(target, parts.clone(), body.clone(), peer));
+    let copy = copy.and_then(|target| app.shadow.capture(target, parts.clone(), body.clone(), peer, *at.request_id));
     let served = match native {
         Some(call) => app.native.serve_buffered(call.handler, parts, body, call.async_query).await,
         None => Served::HandBack(Request::from_parts(parts, body::full(body))),
@@ -219,7 +222,7 @@ async fn serve_captured(
     let status = resp.status().as_u16();
     if let Some(copy) = copy {
         let primary = match (&got, native.is_some() && backend == Backend::Legacy) {
-            (_, true) => Primary::Unusable("the native handler handed the request to legacy"),
+            (_, true) => Primary::HandedBack,
             (Ok(body), false) => Primary::Answered {
                 backend,
                 status,

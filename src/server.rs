@@ -36,7 +36,12 @@ pub struct Running {
     pub admin_addr: SocketAddr,
     pub app: Arc<App>,
     stop: watch::Sender<bool>,
-    threads: Vec<oneshot::Receiver<()>>,
+    /// The public workers, each resolving to what it cut at the drain timeout (None: it
+    /// drained in time).
+    threads: Vec<oneshot::Receiver<Option<usize>>>,
+    /// The admin listener stops last, so `/metrics` and `/readyz` answer through the drain.
+    admin_stop: watch::Sender<bool>,
+    admin_thread: oneshot::Receiver<Option<usize>>,
     _watcher: crate::flags::Watching,
 }
 
@@ -76,6 +81,7 @@ pub async fn start(config: Config, registry: Registry) -> Result<Running, StartE
     let bytes = server.byte_passthrough.then_some(passthrough::Settings {
         preserve_case: server.preserve_header_case,
         header_read_timeout: server.header_read_timeout,
+        return_request_id: server.return_request_id,
     });
     // Shared by every worker: at most this many public connections at once.
     let connections = Arc::new(Semaphore::new(connection_limit(server.max_connections)));
@@ -95,9 +101,11 @@ pub async fn start(config: Config, registry: Registry) -> Result<Running, StartE
         let handler = move |req| admin::handle(state.clone(), req);
         serve_hyper(builder.clone(), Prefixed::new(stream, Vec::new()), peer, handler, stop)
     };
-    // Ops can reach the admin listener even when the public one is full.
-    threads.push(spawn_thread("banyan-admin".into(), admin, serve, std::future::ready(()), &server, None, stopped)?);
-    Ok(Running { public_addr, admin_addr, app, stop, threads, _watcher: watcher })
+    // Ops can reach the admin listener even when the public one is full, and while it drains.
+    let (admin_stop, admin_stopped) = watch::channel(false);
+    let admin_thread =
+        spawn_thread("banyan-admin".into(), admin, serve, std::future::ready(()), &server, None, admin_stopped)?;
+    Ok(Running { public_addr, admin_addr, app, stop, threads, admin_stop, admin_thread, _watcher: watcher })
 }
 
 /// The connection limit the process can keep: the soft open-files limit is raised to the
@@ -110,9 +118,11 @@ fn connection_limit(configured: usize) -> usize {
     let limit = configured.min(room).min(Semaphore::MAX_PERMITS);
     if limit < configured {
         tracing::warn!(
-            max_connections = configured,
+            max_connections = limit,
             open_files = nofile,
-            "the open-files limit allows {limit} connections (two descriptors each): using that"
+            "the open-files limit allows {limit} connections (two descriptors each), fewer than \
+             [server] max_connections = {configured}: serving at most {limit}; raise the limit \
+             (ulimit -n, LimitNOFILE=) to serve more"
         );
     }
     limit
@@ -143,13 +153,35 @@ async fn every_second(app: Arc<App>, mut stop: watch::Receiver<bool>) {
 }
 
 impl Running {
-    /// Stops accepting, lets in-flight requests finish (up to the drain timeout), returns.
-    pub async fn shutdown(self) {
+    /// Stops accepting, lets in-flight requests finish (up to the drain timeout), then stops
+    /// the admin listener; returns what the drain timeout cut, if it passed.
+    pub async fn shutdown(self) -> Option<Cut> {
         let _ = self.stop.send(true);
+        let mut cut: Option<Cut> = None;
         for done in self.threads {
-            let _ = done.await;
+            if let Ok(Some(n)) = done.await {
+                cut.get_or_insert_with(Cut::default).connections += n;
+            }
         }
+        let sessions = self.app.ws.sessions.open();
+        if let Some(cut) = &mut cut {
+            cut.websockets = sessions;
+        }
+        let _ = self.admin_stop.send(true);
+        if let Ok(Some(n)) = self.admin_thread.await {
+            cut.get_or_insert_with(Cut::default).connections += n;
+        }
+        cut
     }
+}
+
+/// What a drain that ran out of time cut.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Cut {
+    /// Connections still open, on the public listener and the admin one.
+    pub connections: usize,
+    /// Websocket sessions still open (their connections are counted above).
+    pub websockets: usize,
 }
 
 fn bind(addr: SocketAddr, reuse_port: bool) -> Result<std::net::TcpListener, StartError> {
@@ -180,7 +212,7 @@ fn spawn_thread<C, F, D>(
     server: &ServerConfig,
     limit: Option<Arc<Semaphore>>,
     stop: watch::Receiver<bool>,
-) -> Result<oneshot::Receiver<()>, StartError>
+) -> Result<oneshot::Receiver<Option<usize>>, StartError>
 where
     C: Fn(TcpStream, SocketAddr, watch::Receiver<bool>) -> F + Send + 'static,
     F: Future<Output = ()> + 'static,
@@ -210,8 +242,8 @@ where
                 }
             };
             let local = tokio::task::LocalSet::new();
-            local.block_on(&runtime, accept_loop(listener, serve, drained, &server, limit, stop));
-            let _ = done.send(());
+            let cut = local.block_on(&runtime, accept_loop(listener, serve, drained, &server, limit, stop));
+            let _ = done.send(cut);
         })
         .map_err(StartError::Thread)?;
     match serving.recv() {
@@ -221,6 +253,8 @@ where
     }
 }
 
+/// Serves `listener` until stop, then drains; returns how many connections were still open
+/// at the drain timeout (and were cut), or None when it drained in time.
 async fn accept_loop<C, F, D>(
     listener: TcpListener,
     serve: C,
@@ -228,7 +262,8 @@ async fn accept_loop<C, F, D>(
     server: &ServerConfig,
     limit: Option<Arc<Semaphore>>,
     mut stop: watch::Receiver<bool>,
-) where
+) -> Option<usize>
+where
     C: Fn(TcpStream, SocketAddr, watch::Receiver<bool>) -> F,
     F: Future<Output = ()> + 'static,
     D: Future<Output = ()>,
@@ -236,6 +271,8 @@ async fn accept_loop<C, F, D>(
     // Every connection task holds a clone of `open`; when the last one is gone, `all_closed`
     // yields None. (hyper-util's GracefulShutdown cannot watch upgradeable connections.)
     let (open, mut all_closed) = mpsc::channel::<()>(1);
+    // This thread's connections still open, for the drain timeout's warning.
+    let count = std::rc::Rc::new(std::cell::Cell::new(0usize));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -262,9 +299,11 @@ async fn accept_loop<C, F, D>(
                 };
                 let _ = stream.set_nodelay(true);
                 let connection = serve(stream, peer, stop.clone());
-                let open = open.clone();
+                let (open, count) = (open.clone(), count.clone());
+                count.set(count.get() + 1);
                 tokio::task::spawn_local(async move {
                     connection.await;
+                    count.set(count.get() - 1);
                     drop(open);
                     drop(permit);
                 });
@@ -279,9 +318,15 @@ async fn accept_loop<C, F, D>(
         drained.await;
     };
     tokio::select! {
-        _ = all_done => {}
+        _ = all_done => None,
         _ = tokio::time::sleep(server.drain_timeout) => {
-            tracing::warn!(timeout_ms = server.drain_timeout.as_millis() as u64, "drain timeout: closing remaining connections");
+            let cut = count.get();
+            tracing::warn!(
+                timeout_ms = server.drain_timeout.as_millis() as u64,
+                connections = cut,
+                "drain timeout: cutting the {cut} connections still open here"
+            );
+            Some(cut)
         }
     }
 }

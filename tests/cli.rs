@@ -31,6 +31,29 @@ fn check_accepts_the_shipped_config_and_flags_and_prints_the_table() {
     assert!(out.contains("override header: x-banyan-force"), "{out}");
 }
 
+/// The runbook's route, guard and ramp, added to the shipped flags as its steps say, pass
+/// `banyan check` with a native handler for the route.
+#[test]
+fn the_runbooks_example_adds_to_the_shipped_flags() {
+    let runbook = std::fs::read_to_string(std::path::Path::new(ROOT).join("docs/operations.md")).unwrap();
+    let runbook = &runbook[runbook.find("## Runbook").expect("the runbook")..];
+    let blocks: Vec<String> = runbook
+        .split("```toml\n")
+        .skip(1)
+        .map(|b| b[..b.find("```").unwrap()].lines().map(|l| format!("{}\n", l.trim_start())).collect())
+        .collect();
+    assert_eq!(blocks.len(), 2, "the route (step 2) and its guard and ramp (step 5)");
+    let shipped = std::fs::read_to_string(std::path::Path::new(ROOT).join("flags.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let flags = dir.path().join("flags.toml");
+    std::fs::write(&flags, format!("{shipped}\n{}\n{}", blocks[0], blocks[1])).unwrap();
+    let (code, out, err) = banyan(&["check", "--flags", flags.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let name = blocks[0].lines().next().unwrap().trim_start_matches("[routes.").trim_end_matches(']');
+    let row = out.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{out}"));
+    assert!(row.contains("0%") && row.contains("native /api/1/"), "{row}");
+}
+
 #[test]
 fn check_names_line_column_and_problem() {
     let dir = tempfile::tempdir().unwrap();
@@ -60,6 +83,33 @@ fn check_names_line_column_and_problem() {
     let (code, _, err) = banyan(&["check", "--config", config.to_str().unwrap()]);
     assert_ne!(code, 0);
     assert!(err.starts_with(&format!("error: {}:2:1:", tokens.display())) && err.contains("too short"), "{err}");
+}
+
+/// `check` is the dry run of `serve`: whatever serve refuses before it binds, check refuses
+/// with the same words. Its options say what they are for.
+#[test]
+fn check_refuses_what_serve_refuses_and_explains_its_options() {
+    let check = |token: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_banyan"));
+        cmd.args(["check", "--admin-listen", "0.0.0.0:4243"]).current_dir(ROOT).env_remove("BANYAN_ADMIN_TOKEN");
+        if let Some(t) = token {
+            cmd.env("BANYAN_ADMIN_TOKEN", t);
+        }
+        let out = cmd.output().unwrap();
+        (out.status.success(), String::from_utf8(out.stderr).unwrap())
+    };
+    let (ok, err) = check(None);
+    assert!(!ok, "an admin listener open to the network without a token passed the check");
+    assert!(err.contains("0.0.0.0:4243, which is not loopback, and no admin token is configured"), "{err}");
+    // (serve's refusal: `a_public_admin_listener_without_a_token_refuses_to_start`)
+    assert!(check(Some("a-long-enough-token-for-the-check")).0);
+
+    let (code, out, _) = banyan(&["check", "--help"]);
+    assert_eq!(code, 0);
+    for (option, says) in [("--config", "Config file"), ("--flags", "Flags file"), ("--admin-listen", "Admin listen")] {
+        let line = out.lines().find(|l| l.trim_start().starts_with(option)).unwrap_or_else(|| panic!("{out}"));
+        assert!(line.contains(says), "{option} has no description: {out}");
+    }
 }
 
 #[test]
@@ -98,6 +148,41 @@ fn sigterm_and_sigint_finish_the_request_in_flight_and_exit_zero() {
         assert!(exit.success(), "SIG{signal}: {exit:?}");
         assert!(std::net::TcpStream::connect(banyan.addr).is_err(), "still accepting after SIG{signal}");
     }
+}
+
+/// A drain that runs out of time says how many connections it cut and exits non-zero (a
+/// supervisor sees requests were lost); until then the admin listener keeps answering, so
+/// `/metrics` and `/readyz` are there while an operator watches the drain.
+#[test]
+fn a_drain_that_runs_out_of_time_says_what_it_cut_and_exits_non_zero() {
+    let legacy = common::Legacy::start();
+    let mut banyan = Banyan::start_with(Options {
+        legacy: legacy.url(),
+        flags: "",
+        config: "[server]\ndrain_timeout_ms = 2000\n",
+        data_dir: None,
+    });
+    let url = banyan.url("/_test/sleep?ms=20000");
+    let slow = std::thread::spawn(move || common::client().get(url).send().map(|r| r.status().as_u16()));
+    let sleeping = || {
+        let body = common::client().get(format!("{}/_test/count", legacy.url())).send().unwrap().text().unwrap();
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["result"]["sleeping"].as_u64().unwrap()
+    };
+    assert!(common::eventually(std::time::Duration::from_secs(5), || sleeping() == 1).is_some());
+    let from = banyan.log.len();
+    banyan.signal("TERM");
+    banyan.log.wait_for(from, &["draining and stopping"], std::time::Duration::from_secs(5)).expect("draining");
+    let admin = |path: &str| common::client().get(format!("http://{}{path}", banyan.admin)).send();
+    let ready = admin("/readyz").expect("the admin listener answers during the drain");
+    assert_eq!(ready.status(), 503);
+    assert_eq!(admin("/metrics").expect("metrics during the drain").status(), 200);
+
+    let exit = banyan.wait_exit(std::time::Duration::from_secs(10)).expect("banyan exited at the drain timeout");
+    assert!(!exit.success(), "{exit:?}");
+    let line = banyan.log.wait_for(from, &["stopped at the drain timeout"], std::time::Duration::from_secs(1));
+    let line = line.unwrap_or_else(|| panic!("{}", banyan.log.text()));
+    assert!(line.contains("1 connections cut"), "{line}");
+    assert!(slow.join().unwrap().is_err(), "the cut request got an answer");
 }
 
 /// `[server] shutdown_delay_ms`: on SIGTERM a replica turns unready at once (so a

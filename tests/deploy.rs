@@ -107,15 +107,24 @@ fn only_container(pod: &PodSpec) -> &Container {
     &pod.containers[0]
 }
 
-/// `banyan check` on a configuration and flags file, as an operator would run it.
+/// `banyan check` on a configuration and flags file, as an operator would run it, with
+/// the admin token the container gets from its Secret (an admin listener off loopback
+/// needs one: check refuses it without, as serve does).
 fn banyan_check(config: &str, flags: &str) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_banyan"))
-        .args(["check", "--config"])
-        .arg(root(config))
-        .arg("--flags")
-        .arg(root(flags))
-        .output()
-        .unwrap();
+    let check = |token: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_banyan"));
+        cmd.args(["check", "--config"]).arg(root(config)).arg("--flags").arg(root(flags));
+        match token {
+            Some(t) => cmd.env("BANYAN_ADMIN_TOKEN", t),
+            None => cmd.env_remove("BANYAN_ADMIN_TOKEN"),
+        };
+        cmd.output().unwrap()
+    };
+    let bare = check(None);
+    let public_admin =
+        toml(config).get("admin_listen").and_then(|a| a.as_str()).is_some_and(|a| !a.starts_with("127."));
+    assert_eq!(bare.status.success(), !public_admin, "{}", String::from_utf8_lossy(&bare.stderr));
+    let out = check(Some("the-secret-the-pod-is-given"));
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 

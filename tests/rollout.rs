@@ -54,6 +54,13 @@ impl Env {
         let legacy = common::Legacy::start();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("flags.toml"), flags).unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let running = Self::serve(&rt, &dir, &legacy);
+        Env { rt, running: Some(running), dir, _legacy: legacy }
+    }
+
+    /// A banyan on `dir`'s flags file (and its audit log beside it).
+    fn serve(rt: &tokio::runtime::Runtime, dir: &tempfile::TempDir, legacy: &common::Legacy) -> Running {
         let overrides = Overrides {
             listen: Some("127.0.0.1:0".into()),
             admin_listen: Some("127.0.0.1:0".into()),
@@ -66,9 +73,15 @@ impl Env {
         registry.add("/api/1/errors", &[http::Method::GET], errors);
         registry.add("/api/1/slow", &[http::Method::GET], slow);
         registry.add("/api/1/ramped", &[http::Method::GET], ramped);
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let running = rt.block_on(banyan::server::start(config, registry)).unwrap();
-        Env { rt, running: Some(running), dir, _legacy: legacy }
+        rt.block_on(banyan::server::start(config, registry)).unwrap()
+    }
+
+    /// Stops this banyan and starts another on the same files, as a deploy would.
+    fn restart(&mut self) {
+        if let Some(r) = self.running.take() {
+            self.rt.block_on(r.shutdown());
+        }
+        self.running = Some(Self::serve(&self.rt, &self.dir, &self._legacy));
     }
 
     fn running(&self) -> &Running {
@@ -131,7 +144,7 @@ consecutive_errors = 0   # the error-rate rule alone\n";
 
 #[test]
 fn a_guard_trips_on_errors_and_writes_the_rollback_into_the_file() {
-    let env = Env::start(ERRORS);
+    let mut env = Env::start(ERRORS);
     let answers = env.get("/api/1/errors", 12);
     assert!(answers.iter().all(|(s, b)| *s == 500 && b == "native"), "{answers:?}");
 
@@ -151,6 +164,19 @@ fn a_guard_trips_on_errors_and_writes_the_rollback_into_the_file() {
     let metrics =
         common::client().get(format!("http://{}/metrics", env.running().admin_addr)).send().unwrap().text().unwrap();
     assert!(metrics.contains(r#"banyan_guard_trips_total{route="errors"} 1"#), "{metrics}");
+
+    // A restart remembers the trip (from the audit log), and counts generations on from
+    // the last one on record: the audit list never goes back to generation 1.
+    let last_generation = env.audit().last().unwrap()["generation"].as_u64().unwrap();
+    env.restart();
+    let route = env.route("errors");
+    assert_eq!(route["runtime"]["guard_trips"], 1, "{route}");
+    assert_eq!(route["runtime"]["last_trip"]["reason"], reason.as_str());
+    let flags: Value = serde_json::from_str(
+        &common::client().get(format!("http://{}/api/flags", env.running().admin_addr)).send().unwrap().text().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(flags["generation"].as_u64(), Some(last_generation + 1), "{flags}");
 }
 
 /// A run of 5xx trips the guard on the request that completes it, not at the next
@@ -274,4 +300,12 @@ fn a_ramp_steps_up_on_its_clock_and_stops_when_the_guard_trips() {
     let resumed: String = file.lines().filter(|l| !l.starts_with("stopped = ")).map(|l| format!("{l}\n")).collect();
     std::fs::write(env.dir.path().join("flags.toml"), resumed).unwrap();
     eventually(Duration::from_secs(15), || env.route("ramped")["native"] == 10.0).expect("the ramp resumes");
+    let ramp_changes: Vec<_> = env
+        .audit()
+        .iter()
+        .flat_map(|e| e["changes"].as_array().unwrap().clone())
+        .filter(|c| c["key"] == "ramp")
+        .map(|c| (c["before"]["stopped"].is_string(), c["after"]["stopped"].is_string()))
+        .collect();
+    assert_eq!(ramp_changes, [(false, true), (true, false)], "the guard's stop and the resume are both audited");
 }

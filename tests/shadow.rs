@@ -33,6 +33,17 @@ fn settled(banyan: &Banyan, route: &str, n: u64) -> Value {
     .unwrap_or_else(|| panic!("copies did not settle: {}", shadow_state(banyan, route)))
 }
 
+/// A banyan shadowing `/api/1/info` at `primary` % native, whose native handler reports
+/// another version than legacy does: every comparison mismatches.
+fn mismatching(legacy: &Legacy, primary: u32) -> Banyan {
+    Banyan::start_with(Options {
+        legacy: legacy.url(),
+        flags: &info_route(primary, ""),
+        config: "[rotki]\nversion = \"9.9.9\"\n",
+        data_dir: Some(&legacy.data_dir),
+    })
+}
+
 fn get_info(banyan: &Banyan) -> reqwest::blocking::Response {
     let resp = client().get(banyan.url("/api/1/info")).send().unwrap();
     assert_eq!(resp.status(), 200);
@@ -62,14 +73,8 @@ fn matching_answers_are_counted_and_the_client_gets_the_primary() {
 #[test]
 fn a_mismatch_is_recorded_with_its_differences_then_ignored_on_request() {
     let legacy = Legacy::start();
-    // A native handler that reports another version than legacy does.
     for primary in [0, 100] {
-        let banyan = Banyan::start_with(Options {
-            legacy: legacy.url(),
-            flags: &info_route(primary, ""),
-            config: "[rotki]\nversion = \"9.9.9\"\n",
-            data_dir: Some(&legacy.data_dir),
-        });
+        let banyan = mismatching(&legacy, primary);
         for _ in 0..3 {
             get_info(&banyan);
         }
@@ -97,15 +102,46 @@ fn a_mismatch_is_recorded_with_its_differences_then_ignored_on_request() {
     }
 }
 
+/// Every copy that gives no comparison says why: the reasons are counted per route and
+/// the last one is kept with its request's id, as are mismatches; the log gets one line
+/// per route per ten seconds of mismatches, not one per request.
+#[test]
+fn errors_say_why_and_mismatches_carry_their_request_id_with_a_quiet_log() {
+    let legacy = Legacy::start();
+    for primary in [0, 100] {
+        let banyan = mismatching(&legacy, primary);
+        // Native hands `check_for_updates` to legacy (it asks GitHub): nothing to compare.
+        let r = client().get(banyan.url("/api/1/info?check_for_updates=true")).header("x-request-id", "req-upd").send();
+        assert_eq!(r.unwrap().status(), 200);
+        let state = settled(&banyan, "info", 1);
+        assert_eq!(state["summary"]["errors"], json!({"handed_back": 1}), "{state}");
+        let last = &state["summary"]["last_error"];
+        assert_eq!((last["reason"].as_str(), last["request_id"].as_str()), (Some("handed_back"), Some("req-upd")));
+        assert_eq!(last["target"], "/api/1/info?check_for_updates=true");
+        assert!(last["detail"].as_str().unwrap().contains("hands this request to legacy"), "{last}");
+
+        let from = banyan.log.len();
+        for i in 0..5 {
+            let r = client().get(banyan.url("/api/1/info")).header("x-request-id", format!("req-{i}")).send();
+            assert_eq!(r.unwrap().status(), 200);
+        }
+        let state = settled(&banyan, "info", 6);
+        // (Copies run side by side: in the order they finished.)
+        let mut ids: Vec<_> =
+            state["mismatches"].as_array().unwrap().iter().map(|m| m["request_id"].as_str().unwrap()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["req-0", "req-1", "req-2", "req-3", "req-4"], "{state}");
+        let line = banyan.log.wait_for(from, &["answers differ"], Duration::from_secs(5)).expect("one line");
+        assert!(line.contains("route=\"info\"") && line.contains("request_id=\"req-"), "{line}");
+        let logged = banyan.log.text().lines().skip(from).filter(|l| l.contains("answers differ")).count();
+        assert_eq!(logged, 1, "{}", banyan.log.text());
+    }
+}
+
 #[test]
 fn requests_on_hypers_path_are_shadowed_too() {
     let legacy = Legacy::start();
-    let banyan = Banyan::start_with(Options {
-        legacy: legacy.url(),
-        flags: &info_route(0, ""),
-        config: "[rotki]\nversion = \"9.9.9\"\n",
-        data_dir: Some(&legacy.data_dir),
-    });
+    let banyan = mismatching(&legacy, 0);
     // HTTP/1.0 sends the request through hyper rather than the byte-level path.
     let r = raw(banyan.addr, b"GET /api/1/info HTTP/1.0\r\nHost: h\r\n\r\n");
     assert_eq!((r.status(), r.header("x-banyan-backend")), (200, Some("legacy")));

@@ -72,7 +72,16 @@ pub fn flags(app: &App) -> Value {
     let (writable, managed) = match app.flags.manager() {
         Ok(Manager::Banyan(_)) => (true, json!({"by": "banyan", "message": null})),
         Ok(Manager::Elsewhere { kind, message }) => (false, json!({"by": kind, "message": message})),
-        Err(e) => (false, json!({"by": "unknown", "message": format!("{}: {e}", app.flags.path().display())})),
+        // Moved away or deleted: the last good generation serves, and nothing can be changed.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let message = format!(
+                "{} is missing (moved or deleted): banyan keeps serving generation {}; put the file back",
+                app.flags.path().display(),
+                snapshot.generation
+            );
+            (false, json!({"by": "missing", "message": message}))
+        }
+        Err(e) => (false, json!({"by": "error", "message": format!("{}: {e}", app.flags.path().display())})),
     };
     json!({
         "generation": snapshot.generation,
@@ -141,17 +150,36 @@ fn has_handler(app: &App, rule: &crate::inventory::Rule) -> bool {
 }
 
 pub fn patch_route(app: &App, name: &str, actor: &str, body: bytes::Bytes) -> Response<Body> {
-    let changes: Map<String, Value> = match serde_json::from_slice(&body) {
-        Ok(Value::Object(m)) => m,
-        Ok(_) | Err(_) => {
-            return error(StatusCode::BAD_REQUEST, "expected a JSON object of settings, e.g. {\"native\": 25}".into())
-        }
+    let apply = |changes: &Map<String, Value>| app.flags.set_route(name, changes, Origin::api(actor));
+    change(&body, "{\"native\": 25}", apply, |generation| {
+        let route = app.flags.snapshot().routes.iter().find(|r| r.name == name).map(settings);
+        json!({"generation": generation, "route": name, "settings": route})
+    })
+}
+
+/// `PATCH /api/flags/defaults`: the kill switch (`{"legacy_only": true}`) and the default
+/// sticky mode, written into `[defaults]` of the file and audited like a route change.
+pub fn patch_defaults(app: &App, actor: &str, body: bytes::Bytes) -> Response<Body> {
+    let apply = |changes: &Map<String, Value>| app.flags.set_defaults(changes, Origin::api(actor));
+    change(&body, "{\"legacy_only\": true}", apply, |generation| {
+        let s = app.flags.snapshot();
+        json!({"generation": generation, "defaults": {"legacy_only": s.legacy_only, "sticky": s.default_sticky.to_string()}})
+    })
+}
+
+/// A change: `body` (a JSON object of settings, as in `example`) applied by `apply`,
+/// answered with `ok`'s JSON for the generation now serving, or why it was refused.
+fn change(
+    body: &[u8],
+    example: &str,
+    apply: impl FnOnce(&Map<String, Value>) -> Result<u64, EditError>,
+    ok: impl FnOnce(u64) -> Value,
+) -> Response<Body> {
+    let Ok(Value::Object(changes)) = serde_json::from_slice(body) else {
+        return error(StatusCode::BAD_REQUEST, format!("expected a JSON object of settings, e.g. {example}"));
     };
-    match app.flags.set_route(name, &changes, Origin::api(actor)) {
-        Ok(generation) => {
-            let route = app.flags.snapshot().routes.iter().find(|r| r.name == name).map(settings);
-            json_response(StatusCode::OK, &json!({"generation": generation, "route": name, "settings": route}))
-        }
+    match apply(&changes) {
+        Ok(generation) => json_response(StatusCode::OK, &ok(generation)),
         Err(EditError::Invalid(m)) => error(StatusCode::BAD_REQUEST, m),
         Err(EditError::UnknownRoute(m)) => error(StatusCode::NOT_FOUND, m),
         Err(EditError::Conflict(m)) => error(StatusCode::CONFLICT, m),
@@ -204,9 +232,22 @@ pub fn stats(app: &App) -> Value {
         .collect();
     json!({
         "window_seconds": crate::stats::WINDOW_SECS,
+        "legacy": legacy(app),
         "rps": all_rps,
         "native_share": if all_rps > 0.0 { native_rps / all_rps } else { 0.0 },
         "routes": routes,
+    })
+}
+
+/// What banyan has seen of legacy's health (its new connections), with its URL.
+fn legacy(app: &App) -> Value {
+    let seen = app.legacy.health();
+    json!({
+        "url": app.legacy.url(),
+        "up": seen.up,
+        "connects": seen.connects,
+        "connect_errors": seen.connect_errors,
+        "last_error": seen.last_error,
     })
 }
 

@@ -30,6 +30,42 @@ struct Scrape {
     shadow: Vec<(Label, [u64; 4])>,
     trips: Vec<(Label, u64)>,
     records: Vec<(Label, crate::record::Summary)>,
+    legacy: crate::legacy::Seen,
+    /// None where /proc cannot be read.
+    process: Option<Process>,
+}
+
+/// The process's own figures, under the names every Prometheus client library uses.
+#[derive(Debug)]
+struct Process {
+    cpu_seconds: f64,
+    resident_bytes: u64,
+    virtual_bytes: u64,
+    open_fds: u64,
+    max_fds: Option<u64>,
+    start_time_seconds: f64,
+    threads: u64,
+}
+
+impl Process {
+    fn read() -> Option<Process> {
+        let me = procfs::process::Process::myself().ok()?;
+        let stat = me.stat().ok()?;
+        let ticks = procfs::ticks_per_second() as f64;
+        let max_fds = me.limits().ok().and_then(|l| match l.max_open_files.soft_limit {
+            procfs::process::LimitValue::Value(n) => Some(n),
+            procfs::process::LimitValue::Unlimited => None,
+        });
+        Some(Process {
+            cpu_seconds: (stat.utime + stat.stime) as f64 / ticks,
+            resident_bytes: stat.rss * procfs::page_size(),
+            virtual_bytes: stat.vsize,
+            open_fds: me.fd_count().ok()? as u64,
+            max_fds,
+            start_time_seconds: procfs::boot_time_secs().ok()? as f64 + stat.starttime as f64 / ticks,
+            threads: stat.num_threads.max(0) as u64,
+        })
+    }
 }
 
 pub fn render(app: &App) -> String {
@@ -54,6 +90,8 @@ pub fn render(app: &App) -> String {
         shadow: app.shadow.book.counts(),
         trips: app.rollout.trips(&snapshot.routes),
         records: app.records.summaries(),
+        legacy: app.legacy.health(),
+        process: Process::read(),
     };
     let mut registry = Registry::default();
     registry.register_collector(Box::new(scrape));
@@ -207,6 +245,70 @@ impl Collector for Scrape {
         )?;
         for (label, share) in &self.routes {
             e.encode_family(&[("route", label.name())])?.encode_gauge(share)?;
+        }
+        self.encode_legacy(&mut encoder)?;
+        if let Some(p) = &self.process {
+            p.encode(&mut encoder)?;
+        }
+        Ok(())
+    }
+}
+
+impl Scrape {
+    fn encode_legacy(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        // Unknown (no connection tried yet) is left out, not reported as down.
+        if let Some(up) = self.legacy.up {
+            encoder
+                .encode_descriptor(
+                    "banyan_legacy_up",
+                    "1 if banyan's last new connection to legacy worked, 0 if it failed.",
+                    None,
+                    MetricType::Gauge,
+                )?
+                .encode_gauge(&u64::from(up))?;
+        }
+        for (name, help, n) in [
+            ("banyan_legacy_connects", "New connections banyan made to legacy.", self.legacy.connects),
+            (
+                "banyan_legacy_connect_errors",
+                "New connections to legacy that failed (refused, timed out): each is a 502 for a client or a failed probe.",
+                self.legacy.connect_errors,
+            ),
+        ] {
+            encoder.encode_descriptor(name, help, None, MetricType::Counter)?.encode_counter::<NoLabelSet, _, u64>(
+                &n, None,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Process {
+    fn encode(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        encoder
+            .encode_descriptor(
+                "process_cpu_seconds",
+                "Total user and system CPU time spent in seconds.",
+                None,
+                MetricType::Counter,
+            )?
+            .encode_counter::<NoLabelSet, _, f64>(&self.cpu_seconds, None)?;
+        let gauges = [
+            ("process_resident_memory_bytes", "Resident memory size in bytes.", Some(self.resident_bytes as f64)),
+            ("process_virtual_memory_bytes", "Virtual memory size in bytes.", Some(self.virtual_bytes as f64)),
+            ("process_open_fds", "Number of open file descriptors.", Some(self.open_fds as f64)),
+            ("process_max_fds", "Maximum number of open file descriptors.", self.max_fds.map(|n| n as f64)),
+            (
+                "process_start_time_seconds",
+                "Start time of the process since unix epoch in seconds.",
+                Some(self.start_time_seconds),
+            ),
+            ("process_threads", "Number of OS threads in the process.", Some(self.threads as f64)),
+        ];
+        for (name, help, value) in gauges {
+            if let Some(value) = value {
+                encoder.encode_descriptor(name, help, None, MetricType::Gauge)?.encode_gauge(&value)?;
+            }
         }
         Ok(())
     }

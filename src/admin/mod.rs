@@ -34,18 +34,24 @@ impl Admin {
     /// Loads the tokens (`[admin] tokens_file`, `BANYAN_ADMIN_TOKEN`); refuses a listener
     /// off loopback that no token protects.
     pub fn new(app: Arc<App>) -> Result<Admin, AppError> {
-        let config = &app.config;
-        let env_token = std::env::var("BANYAN_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
-        let tokens = Tokens::load(config.admin.tokens_file.as_deref(), env_token).map_err(AppError::Admin)?;
-        if tokens.is_empty() && !config.admin_listen.ip().is_loopback() {
-            return Err(AppError::Config(format!(
-                "the admin listener would be on {}, which is not loopback, and no admin token is configured: \
-                 set [admin] tokens_file or BANYAN_ADMIN_TOKEN, or keep admin_listen on 127.0.0.1",
-                config.admin_listen
-            )));
-        }
+        let tokens = tokens(&app.config)?;
         Ok(Admin { app, tokens })
     }
+}
+
+/// The admin tokens `config` and the environment give; refuses a listener off loopback
+/// that no token protects. `banyan check` asks the same, so it refuses what serve would.
+pub fn tokens(config: &crate::config::Config) -> Result<Tokens, AppError> {
+    let env_token = std::env::var("BANYAN_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
+    let tokens = Tokens::load(config.admin.tokens_file.as_deref(), env_token).map_err(AppError::Admin)?;
+    if tokens.is_empty() && !config.admin_listen.ip().is_loopback() {
+        return Err(AppError::Config(format!(
+            "the admin listener would be on {}, which is not loopback, and no admin token is configured: \
+             set [admin] tokens_file or BANYAN_ADMIN_TOKEN, or keep admin_listen on 127.0.0.1",
+            config.admin_listen
+        )));
+    }
+    Ok(tokens)
 }
 
 pub async fn handle(admin: Arc<Admin>, req: Request<Incoming>) -> Response<Body> {
@@ -68,6 +74,7 @@ pub async fn handle(admin: Arc<Admin>, req: Request<Incoming>) -> Response<Body>
             r
         }
         (Method::GET, "/api/flags") => json_response(StatusCode::OK, &api::flags(app)),
+        (Method::PATCH, "/api/flags/defaults") => with_token(&admin, req, api::patch_defaults).await,
         (Method::PATCH, p) if p.starts_with("/api/flags/routes/") => {
             let name = percent_encoding::percent_decode_str(&p["/api/flags/routes/".len()..]).decode_utf8_lossy();
             let name = name.into_owned();
@@ -87,6 +94,10 @@ pub async fn handle(admin: Arc<Admin>, req: Request<Incoming>) -> Response<Body>
             with_token(&admin, req, |app, actor, _| api::records(app, &name, clear.then_some(actor))).await
         }
         (Method::POST, "/api/notify") => with_token(&admin, req, api::notify).await,
+        // The dashboard's "Use token": whether a token is good, before it changes anything.
+        (Method::GET, "/api/whoami") => {
+            with_token(&admin, req, |_, actor, _| json_response(StatusCode::OK, &json!({ "token": actor }))).await
+        }
         (Method::GET, "/api/ws") => json_response(
             StatusCode::OK,
             &json!({"native_subscribers": app.ws.hub.subscribers(), "sessions": app.ws.sessions.open()}),
@@ -102,8 +113,41 @@ pub async fn handle(admin: Arc<Admin>, req: Request<Incoming>) -> Response<Body>
             ),
             None => json_response(StatusCode::OK, &json!({"file": null, "queries_running": 0})),
         },
-        _ => error(StatusCode::NOT_FOUND, format!("no admin endpoint {} {path}", req.method())),
+        (method, _) => match allowed(&path) {
+            Some(allow) => {
+                let mut r = error(StatusCode::METHOD_NOT_ALLOWED, format!("{path} answers {allow}, not {method}"));
+                r.headers_mut().insert(http::header::ALLOW, HeaderValue::from_static(allow));
+                r
+            }
+            None => error(StatusCode::NOT_FOUND, format!("no admin endpoint {method} {path}")),
+        },
     }
+}
+
+/// The methods an admin path answers (for a 405's `Allow`); None: no such endpoint.
+fn allowed(path: &str) -> Option<&'static str> {
+    const GET: [&str; 12] = [
+        "/",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/api/flags",
+        "/api/stats",
+        "/api/stats/history",
+        "/api/audit",
+        "/api/ws",
+        "/api/session",
+        "/api/globaldb",
+        "/api/whoami",
+    ];
+    Some(match path {
+        p if GET.contains(&p) || p.starts_with("/api/shadow/") => "GET",
+        "/api/flags/defaults" => "PATCH",
+        p if p.starts_with("/api/flags/routes/") => "PATCH",
+        p if p.starts_with("/api/records/") => "GET, DELETE",
+        "/api/notify" => "POST",
+        _ => return None,
+    })
 }
 
 /// Whether the request names a host the admin listener is meant to be reached by. A web

@@ -15,7 +15,26 @@ use crate::routes::{normalize_pattern, MethodSet, RouteTable};
 
 /// Parses, validates and compiles `text` (the content of `file`) as generation `generation`.
 pub fn compile(file: &Path, text: &str, registry: &Registry, generation: u64) -> Result<Snapshot, Located> {
-    let parsed: FlagsFile = toml::from_str(text).map_err(|e| Located::from_toml(file, text, &e))?;
+    compile_after(file, text, registry, generation, None)
+}
+
+/// [`compile`], as a change of `previous` (the generation serving): where two routes claim
+/// one path, the message blames the one the change added or moved, not the one that was
+/// there first.
+pub fn compile_after(
+    file: &Path,
+    text: &str,
+    registry: &Registry,
+    generation: u64,
+    previous: Option<&Snapshot>,
+) -> Result<Snapshot, Located> {
+    let parsed: FlagsFile = toml::from_str(text).map_err(|e| {
+        let mut located = Located::from_toml(file, text, &e);
+        if let Some(explained) = e.span().and_then(|span| explain_type(text, span.start, e.message())) {
+            located.message = explained;
+        }
+        located
+    })?;
     let err = |span: std::ops::Range<usize>, msg: String| Located::at_span(file, text, span, msg);
 
     let default_sticky = match &parsed.defaults.sticky {
@@ -39,13 +58,26 @@ pub fn compile(file: &Path, text: &str, registry: &Registry, generation: u64) ->
             .map_err(|(span, msg)| err(span.unwrap_or_else(|| spec.span()), msg))?;
         for path in route_paths(&route) {
             let same_path = by_pattern.entry(normalize_pattern(&path)).or_default();
-            if let Some(other) = same_path.iter().map(|&i| &routes[i]).find(|r| r.methods.overlaps(route.methods)) {
+            let holder = same_path.iter().copied().find(|&i| routes[i].methods.overlaps(route.methods));
+            if let Some(i) = holder {
+                let other = &routes[i];
+                // The file's order says which came first; the serving generation says which
+                // one the operator just added or moved, and that is the one to point at.
+                let was_there = |r: &CompiledRoute| {
+                    previous.is_some_and(|p| p.routes.iter().any(|o| o.name == r.name && o.path == r.path))
+                };
+                let (claimant, holder, span) = if was_there(&route) && !was_there(other) {
+                    (other, &route, spans[i].clone())
+                } else {
+                    (&route, other, spec.get_ref().path.span())
+                };
                 return Err(err(
-                    spec.get_ref().path.span(),
+                    span,
                     format!(
-                        "route `{name}` claims {} {path}, which route `{}` already claims",
-                        route.methods.names().join(","),
-                        other.name
+                        "route `{}` claims {} {path}, which route `{}` already claims",
+                        claimant.name,
+                        claimant.methods.names().join(","),
+                        holder.name
                     ),
                 ));
             }
@@ -260,6 +292,52 @@ fn compile_route(
     })
 }
 
+/// serde's word for a value of the wrong type (`invalid type: string "50", expected f64`)
+/// in the operator's terms: the route, the key, and what the key takes.
+fn explain_type(text: &str, at: usize, message: &str) -> Option<String> {
+    let found = message.strip_prefix("invalid type: ")?.split(", expected").next()?;
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let key = text[line_start..at].split_once('=')?.0.trim();
+    let header = text[..line_start].lines().rev().map(str::trim).find(|l| l.starts_with('['))?;
+    let table = header.trim_start_matches('[').split(']').next()?.trim();
+    let (route, key) = match table.strip_prefix("routes.") {
+        Some(rest) => match rest.split_once('.') {
+            Some((route, sub)) => (Some(route), format!("{sub}.{key}")),
+            None => (Some(rest), key.to_string()),
+        },
+        None => (None, format!("{table}.{key}")),
+    };
+    let wanted = expected(&key)?;
+    let what = format!("{key} is {found}: expected {wanted}");
+    Some(match route {
+        Some(route) => format!("route `{route}`: {what}"),
+        None => what,
+    })
+}
+
+/// What each key of `flags.toml` takes, as `docs/flags.md` says it.
+fn expected(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "native" => "a number from 0 to 100 (percent), e.g. native = 25",
+        "record" => "a whole number from 0 to 10000 (exchanges kept)",
+        "path" => "a string such as \"/api/1/assets/types\"",
+        "group" | "ramp.stopped" | "override.header" => "a string",
+        "sticky" | "defaults.sticky" => "a string: \"random\", \"ip\", \"header:<name>\" or \"cookie:<name>\"",
+        "websocket" => "a string: \"relay\", \"merge\" or \"native\"",
+        "methods" | "shadow_methods" => "a list of methods, e.g. [\"GET\"]",
+        "shadow_ignore" => "a list of JSON pointers, e.g. [\"/result/version\"]",
+        "async" | "shadow" | "shadow_noise" | "defaults.legacy_only" => "true or false",
+        "guard.window_secs" => "a whole number of seconds from 10 to 900",
+        "guard.min_requests" => "a whole number of requests",
+        "guard.max_error_rate" | "guard.max_mismatch_rate" => "a share from 0 to 1, e.g. 0.02",
+        "guard.max_p99_ms" => "a number of milliseconds above 0",
+        "guard.consecutive_errors" => "a whole number of answers (0: off)",
+        "ramp.steps" => "a list of percents, e.g. [1, 5, 25, 100]",
+        "ramp.interval_secs" => "a whole number of seconds above 0",
+        _ => return None,
+    })
+}
+
 /// The SHA-256 of the file's bytes, in hex as `sha256sum` prints it.
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
@@ -332,7 +410,19 @@ mod tests {
             ),
             (
                 "[routes.a]\npath = \"/x\"\nrecord = \"5\"\n",
-                "flags.toml:3:10: invalid type: string \"5\", expected i64",
+                "flags.toml:3:10: route `a`: record is string \"5\": expected a whole number from 0 to 10000",
+            ),
+            (
+                "[routes.a]\npath = \"/api/1/ping\"\nnative = \"50\"\n",
+                "flags.toml:3:10: route `a`: native is string \"50\": expected a number from 0 to 100 (percent)",
+            ),
+            (
+                "[routes.a]\npath = \"/x\"\n[routes.a.guard]\nwindow_secs = 1.5\n",
+                "flags.toml:4:15: route `a`: guard.window_secs is floating point `1.5`: expected a whole number",
+            ),
+            (
+                "[defaults]\nlegacy_only = \"yes\"\n",
+                "flags.toml:2:15: defaults.legacy_only is string \"yes\": expected true or false",
             ),
             ("[routes.a]\npath = \"/x\"\nsticky = \"header:\"\n", "flags.toml:3:10: route `a`: bad sticky"),
             (
@@ -368,6 +458,20 @@ mod tests {
             assert_eq!(routed.route.map(|r| r.name.as_str()), Some("ws"), "{path}");
         }
         assert!(s.route(&http::Method::GET, "/ws/x", &http::HeaderMap::new(), peer).route.is_none());
+    }
+
+    #[test]
+    fn a_path_conflict_blames_the_route_the_change_added() {
+        let types = "[routes.asset_types]\npath = \"/api/1/assets/types\"\nmethods = [\"GET\"]\n";
+        let new = "[routes.a_new]\npath = \"/api/1/assets/types\"\nmethods = [\"GET\"]\n";
+        let serving = check(types).unwrap();
+        // Added above the route that was there: still the new one is named, where it is.
+        let text = format!("{new}{types}");
+        let e = compile_after(Path::new("flags.toml"), &text, &Registry::builtin(), 2, Some(&serving)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "flags.toml:2:8: route `a_new` claims GET,HEAD /api/1/assets/types, which route `asset_types` already claims"
+        );
     }
 
     #[test]

@@ -20,7 +20,8 @@ impl CompiledRoute {
             ("async", json!(self.async_query)),
             ("shadow", json!(self.shadow.is_some())),
             ("shadow_methods", json!(self.shadow.as_ref().map(|s| s.methods.names()))),
-            ("shadow_ignore", json!(self.shadow.as_ref().map(|s| &s.ignore))),
+            // Compiled whether or not the route shadows: replay compares by it too.
+            ("shadow_ignore", json!(&self.compare_ignore[..])),
             ("shadow_noise", json!(self.shadow.as_ref().is_some_and(|s| s.noise))),
             (
                 "guard",
@@ -34,7 +35,13 @@ impl CompiledRoute {
                 }))),
             ),
             ("record", json!(self.record)),
-            ("ramp", json!(self.ramp.as_ref().map(|r| json!({"steps": r.steps, "interval_secs": r.interval_secs})))),
+            (
+                "ramp",
+                json!(self
+                    .ramp
+                    .as_ref()
+                    .map(|r| json!({"steps": r.steps, "interval_secs": r.interval_secs, "stopped": r.stopped}))),
+            ),
         ]
     }
 }
@@ -48,6 +55,10 @@ impl Snapshot {
         out.insert((None, "override.header"), json!(self.override_header.as_ref().map(|h| h.as_str())));
         for r in &self.routes {
             for (key, value) in r.settings() {
+                // The default shadow methods follow from `shadow = true`: only a value
+                // someone wrote is a change of its own.
+                let derived = key == "shadow_methods" && r.shadow.as_ref().is_some_and(|s| !s.methods_written);
+                let value = if derived { Value::Null } else { value };
                 out.insert((Some(r.name.as_str()), key), value);
             }
         }
@@ -68,6 +79,30 @@ pub fn changes(before: &Snapshot, after: &Snapshot) -> Vec<Change> {
             (b != a).then(|| Change { route: k.0.map(str::to_string), key: k.1.to_string(), before: b, after: a })
         })
         .collect()
+}
+
+/// Changes as one line for the log: `ping.native: 0 → 50, defaults.legacy_only: false →
+/// true`, the first few of a long list and how many more.
+pub fn summary(changes: &[Change]) -> String {
+    const SHOWN: usize = 8;
+    if changes.is_empty() {
+        return "no setting changed".into();
+    }
+    let mut line: Vec<String> = changes
+        .iter()
+        .take(SHOWN)
+        .map(|c| {
+            let key = match &c.route {
+                Some(route) => format!("{route}.{}", c.key),
+                None => c.key.clone(),
+            };
+            format!("{key}: {} → {}", c.before, c.after)
+        })
+        .collect();
+    if changes.len() > SHOWN {
+        line.push(format!("and {} more", changes.len() - SHOWN));
+    }
+    line.join(", ")
 }
 
 #[cfg(test)]
@@ -91,5 +126,18 @@ mod tests {
         let info: Vec<_> = c.iter().filter(|c| c.route.as_deref() == Some("info")).collect();
         assert!(info.iter().all(|c| c.after.is_null()) && info.iter().any(|c| c.key == "path"));
         assert!(changes(&a, &a).is_empty());
+    }
+
+    #[test]
+    fn turning_shadow_on_or_resuming_a_ramp_lists_only_what_was_written() {
+        let route = "[routes.info]\npath = \"/api/1/info\"\nmethods = [\"GET\"]\nnative = 10\n";
+        let guard = "[routes.info.guard]\n[routes.info.ramp]\nsteps = [25, 50]\ninterval_secs = 60\n";
+        let off = snap(&format!("{route}{guard}stopped = \"guard tripped\"\n"));
+        let on = snap(&format!("{route}shadow = true\n{guard}"));
+        let c = changes(&off, &on);
+        let keys: Vec<_> = c.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(keys, ["ramp", "shadow"], "{c:?}");
+        let ramp = &c[0];
+        assert_eq!((&ramp.before["stopped"], &ramp.after["stopped"]), (&json!("guard tripped"), &Value::Null));
     }
 }

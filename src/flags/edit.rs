@@ -1,7 +1,8 @@
 //! A change to one route (`PATCH /api/flags/routes/{name}`, a guard's rollback, a ramp's
-//! step), made the way ops would make it: in `flags.toml` itself, with its comments and
-//! layout kept (`toml_edit`), validated exactly as a file edit is, written atomically (a
-//! temp file renamed over it) and applied by the normal reload path. A file managed
+//! step) or to `[defaults]` (the kill switch), made the way ops would make it: in
+//! `flags.toml` itself, with its comments and layout kept (`toml_edit`), validated exactly
+//! as a file edit is, written atomically (a temp file renamed over it) and applied by the
+//! normal reload path. A file managed
 //! elsewhere (a Kubernetes ConfigMap, a file or mount that is read-only; `managed.rs`) is
 //! not changed here: the change is refused (409).
 
@@ -12,7 +13,7 @@ use serde_json::{Map, Value};
 use toml_edit::{DocumentMut, Item, TableLike};
 
 use super::managed::{self, Manager};
-use super::{compile, FlagsStore, ReloadOutcome};
+use super::{compile_after, FlagsStore, ReloadOutcome};
 use crate::audit::Origin;
 
 pub enum EditError {
@@ -26,11 +27,23 @@ pub enum EditError {
     Failed(String),
 }
 
+/// The table of `flags.toml` a change is made in.
+#[derive(Debug, Clone, Copy)]
+enum Table<'a> {
+    /// A route, and the `native` share the file must still give it (a ramp's step).
+    Route { name: &'a str, expected: Option<f64> },
+    /// `[defaults]`: the kill switch (`legacy_only`) and the default `sticky`.
+    Defaults,
+}
+
+/// The keys of `[defaults]` the API may change.
+const DEFAULTS_KEYS: [&str; 2] = ["legacy_only", "sticky"];
+
 impl FlagsStore {
     /// Applies `changes` (JSON values; null removes a key) to route `name` in the file;
     /// the generation now serving.
     pub fn set_route(&self, name: &str, changes: &Map<String, Value>, origin: Origin<'_>) -> Result<u64, EditError> {
-        set_route(self, name, changes, origin, None)
+        set(self, Table::Route { name, expected: None }, changes, origin)
     }
 
     /// [`set_route`](Self::set_route), only if the file still gives the route `native`
@@ -43,7 +56,19 @@ impl FlagsStore {
         origin: Origin<'_>,
         expected: f64,
     ) -> Result<u64, EditError> {
-        set_route(self, name, changes, origin, Some(expected))
+        set(self, Table::Route { name, expected: Some(expected) }, changes, origin)
+    }
+
+    /// Applies `changes` to `[defaults]` (`legacy_only`, `sticky`), creating the table if
+    /// the file has none: the kill switch from the API.
+    pub fn set_defaults(&self, changes: &Map<String, Value>, origin: Origin<'_>) -> Result<u64, EditError> {
+        if let Some(key) = changes.keys().find(|k| !DEFAULTS_KEYS.contains(&k.as_str())) {
+            return Err(EditError::Invalid(format!(
+                "[defaults] has no key {key:?} to change here: expected {}",
+                DEFAULTS_KEYS.join(" or ")
+            )));
+        }
+        set(self, Table::Defaults, changes, origin)
     }
 
     /// Who manages the flags file (see `managed.rs`).
@@ -52,12 +77,11 @@ impl FlagsStore {
     }
 }
 
-fn set_route(
+fn set(
     store: &FlagsStore,
-    name: &str,
+    table: Table<'_>,
     changes: &Map<String, Value>,
     origin: Origin<'_>,
-    expected: Option<f64>,
 ) -> Result<u64, EditError> {
     if changes.is_empty() {
         return Err(EditError::Invalid("nothing to change: send an object such as {\"native\": 25}".into()));
@@ -66,37 +90,52 @@ fn set_route(
     let target = match store.manager() {
         Ok(Manager::Banyan(target)) => target,
         Ok(Manager::Elsewhere { message, .. }) => return Err(EditError::Conflict(message)),
-        Err(e) => return Err(EditError::Failed(format!("{}: {e}", path.display()))),
+        Err(e) => return Err(unreadable(store, &e)),
     };
-    let serving = store.snapshot().generation;
+    let serving = store.snapshot();
     let edit = |on_disk: &[u8]| -> Result<Option<Vec<u8>>, EditError> {
         let text = std::str::from_utf8(on_disk)
             .map_err(|e| EditError::Conflict(format!("{} is not UTF-8: {e}", path.display())))?;
         let mut doc: DocumentMut = text.parse().map_err(|e| {
             EditError::Conflict(format!("{} does not parse as it is on disk; fix it first: {e}", path.display()))
         })?;
-        let route = doc
-            .get_mut("routes")
-            .and_then(|r| r.get_mut(name))
-            .and_then(Item::as_table_like_mut)
-            .ok_or_else(|| EditError::UnknownRoute(format!("no route named {name:?} in {}", path.display())))?;
-        if let Some(expected) = expected {
-            let native = route.get("native").and_then(Item::as_value);
-            let now = native.and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64))).unwrap_or(0.0);
-            if now != expected {
-                return Err(EditError::Conflict(format!("route {name:?} is at {now} % now, not {expected} %")));
+        let keys: &mut dyn TableLike = match table {
+            Table::Route { name, expected } => {
+                let route =
+                    doc.get_mut("routes").and_then(|r| r.get_mut(name)).and_then(Item::as_table_like_mut).ok_or_else(
+                        || EditError::UnknownRoute(format!("no route named {name:?} in {}", path.display())),
+                    )?;
+                let native = route.get("native").and_then(Item::as_value);
+                let now = native.and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64))).unwrap_or(0.0);
+                if let Some(expected) = expected.filter(|e| *e != now) {
+                    return Err(EditError::Conflict(format!("route {name:?} is at {now} % now, not {expected} %")));
+                }
+                route
             }
-        }
+            Table::Defaults => {
+                let defaults = doc.entry("defaults").or_insert_with(toml_edit::table);
+                defaults
+                    .as_table_like_mut()
+                    .ok_or_else(|| EditError::Conflict(format!("{}: `defaults` is not a table", path.display())))?
+            }
+        };
         for (key, value) in changes {
-            set(route, key, value)?;
+            set_key(keys, key, value)?;
         }
         let new_text = doc.to_string();
         if new_text == text {
             return Ok(None);
         }
-        // The position would point into a file that was never written: the message alone.
-        compile(path, &new_text, store.registry(), serving + 1)
-            .map_err(|e| EditError::Invalid(format!("route {name:?}: {}", e.message)))?;
+        // The position would point into a file that was never written: the message alone,
+        // which names the route where it is about one.
+        compile_after(path, &new_text, store.registry(), serving.generation + 1, Some(&serving)).map_err(|e| {
+            EditError::Invalid(match table {
+                Table::Route { name, .. } if !e.message.contains(&format!("route `{name}`")) => {
+                    format!("route `{name}`: {}", e.message)
+                }
+                _ => e.message,
+            })
+        })?;
         Ok(Some(new_text.into_bytes()))
     };
     let outcome = store.edit(edit, |bytes| write_file(&target, bytes), origin)?;
@@ -107,14 +146,28 @@ fn set_route(
     }
 }
 
+/// Why the flags file cannot be changed when it cannot even be looked at: moved away or
+/// deleted (the last good generation keeps serving), or a fault.
+fn unreadable(store: &FlagsStore, e: &std::io::Error) -> EditError {
+    let path = store.path().display();
+    match e.kind() {
+        std::io::ErrorKind::NotFound => EditError::Conflict(format!(
+            "{path} is missing (moved or deleted): banyan keeps serving generation {} from it; \
+             put the file back, then change it",
+            store.snapshot().generation
+        )),
+        _ => EditError::Failed(format!("{path}: {e}")),
+    }
+}
+
 /// Sets (or with null, removes) one key of a route table, keeping the comment after the
 /// old value. `ramp.stopped` names a key of the route's `ramp` table.
-fn set(route: &mut dyn TableLike, key: &str, value: &Value) -> Result<(), EditError> {
+fn set_key(route: &mut dyn TableLike, key: &str, value: &Value) -> Result<(), EditError> {
     if let Some((table, inner)) = key.split_once('.') {
         let sub = route.get_mut(table).and_then(Item::as_table_like_mut).ok_or_else(|| {
             EditError::Invalid(format!("{key}: the route has no [{table}] table to set {inner:?} in"))
         })?;
-        return set(sub, inner, value);
+        return set_key(sub, inner, value);
     }
     if value.is_null() {
         route.remove(key);

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use http::{HeaderName, Method};
 
-pub use compile::compile;
+pub use compile::{compile, compile_after};
 pub use edit::EditError;
 pub use store::{FlagsStore, Override, ReloadOutcome, ReloadStatus};
 pub use watch::{spawn_watcher, Watching};

@@ -20,6 +20,9 @@ pub struct ShadowSettings {
     pub ignore: Vec<String>,
     /// Learn noise from a second legacy answer on a sample of requests.
     pub noise: bool,
+    /// `shadow_methods` is in the file (else `methods` is its default, derived from the
+    /// route's methods: the audit log does not list a value nobody wrote).
+    pub methods_written: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -140,7 +143,8 @@ pub fn compile(name: &str, spec: &RouteSpec, methods: MethodSet, has_handler: bo
             }
             let ignore = ignore.clone();
             let noise = spec.shadow_noise.as_ref().is_some_and(|n| *n.get_ref());
-            Some(Arc::new(ShadowSettings { methods: shadow_methods, ignore, noise }))
+            let methods_written = spec.shadow_methods.is_some();
+            Some(Arc::new(ShadowSettings { methods: shadow_methods, ignore, noise, methods_written }))
         }
         _ => None,
     };

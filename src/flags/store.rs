@@ -10,10 +10,13 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 
-use super::{compile, diff, Snapshot};
+use super::{compile, compile_after, diff, Snapshot};
 use crate::audit::{AuditLog, Origin};
 use crate::location::Located;
 use crate::native::Registry;
+
+/// The reason of a re-read SIGHUP asked for.
+const HANGUP: &str = "SIGHUP";
 
 pub struct FlagsStore {
     path: PathBuf,
@@ -71,11 +74,13 @@ pub enum ReloadOutcome {
 }
 
 impl FlagsStore {
-    /// Loads the file as generation 1; at start an invalid or missing file is fatal.
+    /// Loads the file as the generation after the last one the audit log records (1 for a
+    /// new log); at start an invalid or missing file is fatal.
     pub fn load(path: &Path, registry: Arc<Registry>, audit: Arc<AuditLog>) -> Result<FlagsStore, Located> {
         let bytes = read(path)?;
         let text = std::str::from_utf8(&bytes).map_err(|e| Located::whole_file(path, format!("not UTF-8: {e}")))?;
-        let snapshot = compile(path, text, &registry, 1)?;
+        let first = audit.last_generation() + 1;
+        let snapshot = compile(path, text, &registry, first)?;
         Ok(FlagsStore {
             path: path.to_path_buf(),
             registry,
@@ -83,7 +88,7 @@ impl FlagsStore {
             applied: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             current: ArcSwap::from_pointee(snapshot),
-            generation: AtomicU64::new(1),
+            generation: AtomicU64::new(first),
             writes: AtomicU64::new(0),
             state: Mutex::new(State {
                 applied: bytes,
@@ -189,10 +194,12 @@ impl FlagsStore {
     /// [`apply`](Self::apply) for a read taken when [`writes`](Self::writes) was
     /// `writes_before`: if banyan wrote the file since, that read may predate the write, so
     /// the file is read again under the lock instead of undoing the write.
-    pub fn apply_read(&self, read: Result<Vec<u8>, Located>, writes_before: u64) -> ReloadOutcome {
+    /// `hangup`: the read was asked for by SIGHUP (which the log and the audit say).
+    pub fn apply_read(&self, read: Result<Vec<u8>, Located>, writes_before: u64, hangup: bool) -> ReloadOutcome {
         let mut state = self.lock();
         let read = if self.writes() == writes_before { read } else { self.read() };
-        self.apply_locked(&mut state, read, Origin::file(), false)
+        let origin = if hangup { Origin { reason: Some(HANGUP), ..Origin::file() } } else { Origin::file() };
+        self.apply_locked(&mut state, read, origin, false)
     }
 
     /// The file's bytes now.
@@ -236,18 +243,21 @@ impl FlagsStore {
     ) -> ReloadOutcome {
         let before = self.current.load_full();
         let serving = before.generation;
+        // What the applied generation changed, for its log line.
+        let mut changed = String::new();
         let outcome = match read {
             Err(e) => ReloadOutcome::Missing(e),
             Ok(bytes) if bytes == state.applied && !force => ReloadOutcome::Unchanged,
             Ok(bytes) => {
                 let compiled = std::str::from_utf8(&bytes)
                     .map_err(|e| Located::whole_file(&self.path, format!("not UTF-8: {e}")))
-                    .and_then(|text| compile(&self.path, text, &self.registry, serving + 1));
+                    .and_then(|text| compile_after(&self.path, text, &self.registry, serving + 1, Some(&before)));
                 match compiled {
                     Ok(mut snapshot) => {
                         apply_overrides(&mut state.overrides, &mut snapshot);
                         let generation = snapshot.generation;
                         let changes = diff::changes(&before, &snapshot);
+                        changed = diff::summary(&changes);
                         self.current.store(Arc::new(snapshot));
                         self.generation.store(generation, Ordering::Release);
                         state.applied = bytes;
@@ -262,15 +272,29 @@ impl FlagsStore {
             ReloadOutcome::Applied(generation) => {
                 self.applied.fetch_add(1, Ordering::Relaxed);
                 let (source, actor, reason) = (origin.source.as_str(), origin.actor, origin.reason);
-                tracing::info!(generation, file = %self.path.display(), source, actor, reason, "flags applied");
+                // After a rejected or missing file, the operator wants to hear it is over.
+                let recovered = state.status.error.is_some().then_some(true);
+                let file = self.path.display();
+                tracing::info!(generation, %file, source, actor, reason, recovered, "flags applied: {changed}");
                 ("applied", None)
             }
             ReloadOutcome::Unchanged => {
-                tracing::debug!(generation = serving, "flags file unchanged");
                 // Back to the bytes being served after a rejected or missing file: the file
                 // on disk is good again, so stop reporting the old error.
                 if state.status.error.is_some() {
+                    tracing::info!(
+                        generation = serving,
+                        file = %self.path.display(),
+                        "flags file is good again: it is the one serving, generation {serving}"
+                    );
                     state.status = ReloadStatus { at: SystemTime::now(), outcome: "unchanged", error: None };
+                } else if origin.reason == Some(HANGUP) {
+                    tracing::info!(
+                        generation = serving,
+                        "SIGHUP: flags file unchanged, still serving generation {serving}"
+                    );
+                } else {
+                    tracing::debug!(generation = serving, "flags file unchanged");
                 }
                 return outcome;
             }

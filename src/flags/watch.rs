@@ -153,18 +153,22 @@ fn classify(event: &notify::Event, name: &OsString) -> Option<Change> {
 
 async fn reload_loop(store: Arc<FlagsStore>, mut events: mpsc::UnboundedReceiver<Change>, mut hangup: Hangup) {
     // An edit between the initial load and the watch would otherwise wait for the next one.
-    reload(&store, &mut events).await;
+    reload(&store, &mut events, false).await;
     loop {
-        tokio::select! {
+        let hung_up = tokio::select! {
             got = events.recv() => match got {
-                Some(change) => settle(&mut events, change).await,
-                None => std::future::pending::<()>().await,
+                Some(change) => {
+                    settle(&mut events, change).await;
+                    false
+                }
+                None => std::future::pending::<bool>().await,
             },
             _ = recv_hangup(&mut hangup) => {
                 tracing::info!("SIGHUP: re-reading flags");
+                true
             }
-        }
-        reload(&store, &mut events).await;
+        };
+        reload(&store, &mut events, hung_up).await;
     }
 }
 
@@ -177,7 +181,7 @@ const QUIET: Duration = Duration::from_millis(10);
 
 /// Reads the file and applies it, unless a new write began meanwhile: a writer that
 /// truncated the file just before the read would otherwise get an empty file applied.
-async fn reload(store: &Arc<FlagsStore>, events: &mut mpsc::UnboundedReceiver<Change>) {
+async fn reload(store: &Arc<FlagsStore>, events: &mut mpsc::UnboundedReceiver<Change>, hangup: bool) {
     loop {
         until_still(store.path()).await;
         let reader = store.clone();
@@ -190,7 +194,7 @@ async fn reload(store: &Arc<FlagsStore>, events: &mut mpsc::UnboundedReceiver<Ch
         match events.try_recv() {
             Ok(change) => settle(events, change).await,
             Err(_) => {
-                store.apply_read(read, writes);
+                store.apply_read(read, writes, hangup);
                 return;
             }
         }

@@ -3,11 +3,13 @@
 //! as a typed [`Failure`], which `failure.rs` turns into rotki's envelope (502, 504).
 
 pub(crate) mod forwarded;
+mod health;
 pub(crate) mod hop;
 mod pool;
 mod quickack;
 mod upgrade;
 
+pub use health::Seen;
 pub use pool::{ConnectError, Pooled, Slot};
 pub use quickack::QuickAck;
 pub use upgrade::is_websocket_upgrade;
@@ -183,6 +185,11 @@ impl Legacy {
     /// Whether legacy accepts TCP connections now (for `/readyz`).
     pub async fn reachable(&self) -> bool {
         self.pool.reachable().await
+    }
+
+    /// What banyan has seen of legacy's health.
+    pub fn health(&self) -> Seen {
+        self.pool.health.seen()
     }
 }
 

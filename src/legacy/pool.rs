@@ -79,6 +79,10 @@ pub struct Pool {
     connect_timeout: Duration,
     idle_timeout: Duration,
     preserve_header_case: bool,
+    /// Every new connection reports here.
+    pub health: super::health::Health,
+    /// Legacy's URL, for the health's log lines.
+    url: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +111,8 @@ impl Pool {
             connect_timeout: cfg.connect_timeout,
             idle_timeout: cfg.pool_idle_timeout,
             preserve_header_case,
+            health: Default::default(),
+            url: cfg.url.to_string().trim_end_matches('/').to_string(),
         }
     }
 
@@ -160,9 +166,16 @@ impl Pool {
 
     async fn tcp(&self) -> Result<TcpStream, ConnectError> {
         let connect = TcpStream::connect((self.host.as_str(), self.port));
-        Ok(tokio::time::timeout(self.connect_timeout, connect)
-            .await
-            .map_err(|_| ConnectError::Timeout(self.connect_timeout.as_millis()))??)
+        let connected = match tokio::time::timeout(self.connect_timeout, connect).await {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(e)) => Err(ConnectError::Io(e)),
+            Err(_) => Err(ConnectError::Timeout(self.connect_timeout.as_millis())),
+        };
+        match &connected {
+            Ok(_) => self.health.connected(&self.url),
+            Err(e) => self.health.failed(&self.url, e),
+        }
+        connected
     }
 
     /// A new stream to legacy, set up for request and response exchange.

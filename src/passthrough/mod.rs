@@ -36,9 +36,10 @@ use http_body_util::Full;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::access::{RequestId, X_REQUEST_ID};
 use crate::app::App;
 use crate::decide::Backend;
-use crate::failure::{BadAnswer, Failure};
+use crate::failure::{BadAnswer, Context, Failure};
 use crate::legacy::{QuickAck, Slot};
 use crate::native::Served;
 use crate::proxy::X_BANYAN_BACKEND;
@@ -65,6 +66,8 @@ pub struct Settings {
     pub preserve_case: bool,
     /// How long a head may take to arrive, and a keep-alive connection may sit idle.
     pub header_read_timeout: Duration,
+    /// `[server] return_request_id`: answers carry the request's `X-Request-Id`.
+    pub return_request_id: bool,
 }
 
 /// How a connection left the passthrough.
@@ -141,6 +144,8 @@ struct Conn<'a> {
     /// The connection's timer (see `deadline.rs`).
     timer: Option<Deadline>,
     shared: &'a Shared,
+    /// The id the answer in progress carries back, with `return_request_id`.
+    echo: Option<RequestId>,
 }
 
 impl<'a> Conn<'a> {
@@ -162,6 +167,7 @@ impl<'a> Conn<'a> {
             settings,
             timer: Some(Deadline::new()),
             shared,
+            echo: None,
         }
     }
 
@@ -217,7 +223,9 @@ impl<'a> Conn<'a> {
     /// Answers a refused request (its body unread) and finishes it.
     async fn refuse(&mut self, reject: Reject) {
         let started = Instant::now();
-        let resp = self.app.responder.answer(&reject.failure, self.origin().as_ref());
+        self.echo = self.settings.return_request_id.then_some(reject.request_id);
+        let at = Context { route: reject.label, request_id: &reject.request_id };
+        let resp = self.app.responder.answer(&reject.failure, self.origin().as_ref(), at);
         let written = self.respond(resp, Backend::Legacy, reject.method == Method::HEAD, true).await;
         let Reject { label, request_id, method, path, .. } = reject;
         let path = std::str::from_utf8(&self.buf[path]).unwrap_or("?");
@@ -271,12 +279,13 @@ impl<'a> Conn<'a> {
         }
         let Forward { head_len, method, path, close, label, request_id, carry, shadow, record, streak, parts, .. } =
             fwd;
+        self.echo = self.settings.return_request_id.then_some(request_id);
         let body = &self.buf[head_len..end];
         let head_request = method == Method::HEAD;
         let copy = match shadow {
-            ShadowPlan::Capture(target) => {
-                parts.clone().and_then(|p| self.app.shadow.capture(target, p, Bytes::copy_from_slice(body), self.peer))
-            }
+            ShadowPlan::Capture(target) => parts
+                .clone()
+                .and_then(|p| self.app.shadow.capture(target, p, Bytes::copy_from_slice(body), self.peer, request_id)),
             ShadowPlan::Dropped(route) => {
                 self.app.shadow.dropped(route);
                 None
@@ -354,7 +363,8 @@ impl<'a> Conn<'a> {
                     c.reset();
                     self.capture = Some(c);
                 }
-                let written = self.forward(deadline, head_request, close).await;
+                let at = Context { route: label, request_id: &request_id };
+                let written = self.forward(deadline, head_request, close, at).await;
                 let (mut primary, mut exchange) = (None, None);
                 // Only an answer legacy gave (not banyan's 502 or 504) is compared or kept.
                 if let Some(mut c) = self.capture.take() {
@@ -405,7 +415,13 @@ impl<'a> Conn<'a> {
 
     /// Sends the request in `out` to legacy and relays its answer, or answers with why it
     /// could not (502, 504).
-    async fn forward(&mut self, deadline: tokio::time::Instant, head_request: bool, close: bool) -> Written {
+    async fn forward(
+        &mut self,
+        deadline: tokio::time::Instant,
+        head_request: bool,
+        close: bool,
+        at: Context<'_>,
+    ) -> Written {
         // `send` borrows the connection, so the timer is taken out for it.
         let mut timer = self.timer.take().unwrap_or_else(Deadline::new);
         let sent = timer.run(deadline, self.send(head_request, close)).await;
@@ -422,7 +438,7 @@ impl<'a> Conn<'a> {
         if let Some(c) = &mut self.capture {
             c.unusable = Some("legacy did not answer");
         }
-        let resp = self.app.responder.answer(&failure, self.origin().as_ref());
+        let resp = self.app.responder.answer(&failure, self.origin().as_ref(), at);
         self.respond(resp, Backend::Legacy, head_request, close).await
     }
 
@@ -447,7 +463,8 @@ impl<'a> Conn<'a> {
         loop {
             let close = close || self.shared.draining.get();
             let case = self.settings.preserve_case;
-            match response::parse(&self.rbuf[..filled], head_request, close, case, &mut self.out) {
+            let echo = self.echo.as_ref().map(|id| id.as_str().as_bytes());
+            match response::parse(&self.rbuf[..filled], head_request, close, case, echo, &mut self.out) {
                 Ok(Head::Final(head)) => return Ok((stream, head, filled)),
                 Ok(Head::Informational(n)) => {
                     self.rbuf.copy_within(n..filled, 0);
@@ -532,6 +549,9 @@ impl<'a> Conn<'a> {
     ) -> Written {
         let (status, head_at) = (resp.status().as_u16(), Instant::now());
         resp.headers_mut().insert(X_BANYAN_BACKEND.clone(), HeaderValue::from_static(by.as_str()));
+        if let Some(id) = &self.echo {
+            resp.headers_mut().insert(X_REQUEST_ID.clone(), id.header_value());
+        }
         let close = close || self.shared.draining.get();
         if close {
             resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));

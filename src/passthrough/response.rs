@@ -65,12 +65,14 @@ impl Framing {
 }
 
 /// Parses legacy's head at the start of `buf` and writes the client's to `out`.
-/// `close` says the client connection ends after this response.
+/// `close` says the client connection ends after this response; `request_id`, the id the
+/// answer carries (`[server] return_request_id`), in place of any legacy sent.
 pub fn parse(
     buf: &[u8],
     head_request: bool,
     close: bool,
     preserve_case: bool,
+    request_id: Option<&[u8]>,
     out: &mut Vec<u8>,
 ) -> Result<Head, BadAnswer> {
     let mut headers = [MaybeUninit::uninit(); MAX_HEADERS];
@@ -118,7 +120,8 @@ pub fn parse(
             && has_connection
             && connection().any(|c| hop::names(c.value, h.name));
         // banyan says who answered; a copy from legacy would contradict it.
-        let ours = h.name.eq_ignore_ascii_case("x-banyan-backend");
+        let ours = h.name.eq_ignore_ascii_case("x-banyan-backend")
+            || (request_id.is_some() && h.name.eq_ignore_ascii_case("x-request-id"));
         let dropped = (hop::is_hop_by_hop_name(h.name) && !framing_header) || overridden_length || named || ours;
         if !dropped {
             write_header(out, h.name, h.value, preserve_case);
@@ -127,6 +130,9 @@ pub fn parse(
     // hyper's path writes the names it adds in title case exactly when it keeps case.
     let title = |t: &'static str, l: &'static str| if preserve_case { t } else { l };
     write_header(out, title("X-Banyan-Backend", "x-banyan-backend"), b"legacy", true);
+    if let Some(id) = request_id {
+        write_header(out, title("X-Request-Id", "x-request-id"), id, true);
+    }
     let closes = close || until_close;
     if closes {
         write_header(out, title("Connection", "connection"), b"close", true);
@@ -171,7 +177,7 @@ mod tests {
 
     fn head(raw: &str, head_request: bool, close: bool) -> (String, Final) {
         let mut out = Vec::new();
-        match parse(raw.as_bytes(), head_request, close, true, &mut out).unwrap() {
+        match parse(raw.as_bytes(), head_request, close, true, None, &mut out).unwrap() {
             Head::Final(f) => (String::from_utf8(out).unwrap(), f),
             _ => panic!("not a final head"),
         }
@@ -217,7 +223,7 @@ mod tests {
         assert!(!head("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", false, false).1.reusable);
         for bad in ["Content-Length: 1\r\nContent-Length: 2", "Content-Length: -1", "Content-Length: 1 2"] {
             let raw = format!("HTTP/1.1 200 OK\r\n{bad}\r\n\r\n");
-            assert!(parse(raw.as_bytes(), false, false, true, &mut Vec::new()).is_err(), "{bad}");
+            assert!(parse(raw.as_bytes(), false, false, true, None, &mut Vec::new()).is_err(), "{bad}");
         }
     }
 
@@ -225,7 +231,7 @@ mod tests {
     fn skips_informational_answers() {
         let hints = b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n";
         assert!(
-            matches!(parse(hints, false, false, true, &mut Vec::new()), Ok(Head::Informational(n)) if n == hints.len())
+            matches!(parse(hints, false, false, true, None, &mut Vec::new()), Ok(Head::Informational(n)) if n == hints.len())
         );
     }
 }

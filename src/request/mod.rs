@@ -29,6 +29,8 @@ pub struct Core {
     stats: Arc<Stats>,
     /// `[server] access_log`.
     access_log: bool,
+    /// `[server] return_request_id`.
+    return_request_id: bool,
     /// Woken when a guard's run of 5xx trips a route, so its rollback is written now.
     trips: Arc<tokio::sync::Notify>,
 }
@@ -40,8 +42,14 @@ impl Core {
         sessions: Arc<Sessions>,
         stats: Arc<Stats>,
         access_log: bool,
+        return_request_id: bool,
     ) -> Core {
-        Core { limits, tasks, sessions, stats, access_log, trips: Arc::default() }
+        Core { limits, tasks, sessions, stats, access_log, return_request_id, trips: Arc::default() }
+    }
+
+    /// Whether answers carry the request's `X-Request-Id` back.
+    pub fn returns_request_id(&self) -> bool {
+        self.return_request_id
     }
 
     pub fn admit<H: Headers + ?Sized>(&self, snapshot: &Snapshot, head: &Head<'_, H>, shadow_room: bool) -> Admission {

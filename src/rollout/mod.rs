@@ -88,8 +88,11 @@ pub struct RampState {
 }
 
 impl Rollout {
+    /// The trips the audit log remembers count from the start, so a restart does not show
+    /// a stopped ramp beside "0 trips".
     pub fn new(flags: Arc<FlagsStore>, stats: Arc<Stats>, book: Arc<Book>) -> Rollout {
-        Rollout { flags, stats, book, routes: Mutex::default(), ticks: AtomicU64::new(0) }
+        let routes = Mutex::new(trips_on_record(&flags.audit().tail(usize::MAX)));
+        Rollout { flags, stats, book, routes, ticks: AtomicU64::new(0) }
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, RouteState>> {
@@ -214,6 +217,9 @@ impl Rollout {
                 ramp.at = next;
                 ramp.seen = next;
                 ramp.next = next_step(settings, next);
+                if ramp.next.is_none() {
+                    tracing::info!(route = %route.name, native = next, "ramp finished: the route stays at {next} %");
+                }
                 ramp.next_at = now + Duration::from_secs(settings.interval_secs);
                 ramp.native_at_step = native_now;
                 ramp.waiting = None;
@@ -231,6 +237,29 @@ impl Rollout {
             }
         }
     }
+}
+
+/// Each route's guard trips in audit entries (oldest first), with the last one's time and
+/// reason. A trip's time is kept too: the guard judges only answers after it.
+fn trips_on_record(entries: &[serde_json::Value]) -> HashMap<String, RouteState> {
+    let mut routes: HashMap<String, RouteState> = HashMap::new();
+    for entry in entries.iter().filter(|e| e["source"] == Source::Guard.as_str()) {
+        let mut names: Vec<&str> =
+            entry["changes"].as_array().into_iter().flatten().filter_map(|c| c["route"].as_str()).collect();
+        names.dedup();
+        for name in names {
+            let state = routes.entry(name.to_string()).or_default();
+            state.guard_trips += 1;
+            state.tripped_unix = entry["unix_time"].as_f64().map(|t| t as u64);
+            let (time, reason) = (entry["time"].as_str(), entry["reason"].as_str());
+            state.last_trip = Some(Trip {
+                time: time.unwrap_or_default().to_string(),
+                reason: reason.unwrap_or_default().to_string(),
+                in_memory: false,
+            });
+        }
+    }
+    routes
 }
 
 /// Keeps a route's ramp state in step with its settings and its share now; `native_now`:

@@ -20,10 +20,24 @@ pub struct Difference {
 const PREVIEW: usize = 2048;
 
 impl Difference {
-    /// The difference as recorded: each value cut to `PREVIEW` bytes of JSON text.
+    /// The difference as recorded: secrets out (a value under a secret field's name, as a
+    /// recording leaves them out: an API key that differs is shown as differing, not
+    /// shown), each value cut to `PREVIEW` bytes of JSON text.
     pub fn preview(self) -> Difference {
+        use crate::record::redact;
+        let secret = self.pointer.split('/').any(redact::secret_field);
         let cut = |v: Value| -> Value {
-            let text = v.to_string();
+            if secret && !v.is_null() {
+                return redact::REDACTED.into();
+            }
+            let mut text = v.to_string();
+            let v = match redact::json_body(text.as_bytes()) {
+                Some(redacted) => {
+                    text = String::from_utf8_lossy(&redacted).into_owned();
+                    serde_json::from_str(&text).unwrap_or(Value::Null)
+                }
+                None => v,
+            };
             if text.len() <= PREVIEW {
                 return v;
             }
@@ -157,6 +171,19 @@ pub fn noise(a: &[u8], b: &[u8]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recorded_difference_never_holds_a_secret() {
+        let d = |pointer: &str, legacy: Value, native: Value| Difference { pointer: pointer.into(), legacy, native };
+        let key = d("/result/etherscan/api_key", "k-legacy".into(), "k-native".into()).preview();
+        assert_eq!((key.legacy, key.native), ("[redacted]".into(), "[redacted]".into()));
+        let missing = d("/result/etherscan/api_key", Value::Null, "k-native".into()).preview();
+        assert_eq!((missing.legacy, missing.native), (Value::Null, "[redacted]".into()));
+        let inside = d("/result/etherscan", serde_json::json!({"api_key": "k", "n": 1}), Value::Null).preview();
+        assert_eq!(inside.legacy, serde_json::json!({"api_key": "[redacted]", "n": 1}));
+        let plain = d("/result/version", "1.43.2".into(), "9.9.9".into()).preview();
+        assert_eq!((plain.legacy, plain.native), ("1.43.2".into(), "9.9.9".into()));
+    }
 
     fn diff(l: &str, n: &str, ignored: &[&str]) -> Vec<(String, Value, Value)> {
         let ignored = Ignored::new(ignored.iter().copied());

@@ -30,7 +30,12 @@ use crate::legacy::Legacy;
 use crate::native::{HandlerId, Native, Served};
 use crate::stats::Label;
 use compare::{Answer, Ignored};
-pub use record::{Book, Mismatch, MismatchRate, Outcome};
+pub use record::{Book, ErrorReason, LastError, Mismatch, MismatchRate, Outcome};
+
+use crate::access::RequestId;
+
+/// Why a handed-back request has no comparison.
+const HANDED_BACK: &str = "the native handler hands this request to legacy: there is no native answer to compare";
 
 /// Copies running at once, at most; beyond that a copy is dropped (and counted).
 pub const MAX_IN_FLIGHT: usize = 64;
@@ -78,6 +83,7 @@ pub struct Captured {
     parts: Parts,
     body: Bytes,
     peer: SocketAddr,
+    request_id: RequestId,
 }
 
 /// Whether a request asks for an `async_query` task (in its query or JSON body).
@@ -99,6 +105,8 @@ pub enum Primary {
     },
     /// No comparable answer: why (legacy failed, the answer was too large, ...).
     Unusable(&'static str),
+    /// The native handler handed the request to legacy: nothing native to compare.
+    HandedBack,
 }
 
 impl Shadow {
@@ -122,13 +130,20 @@ impl Shadow {
     /// Captures a request for its copy, or counts it dropped when its body is too large to
     /// duplicate. A request that asks for an `async_query` task is not copied: a copy would
     /// start a second real task, and the two task ids never match.
-    pub fn capture(&self, target: Target, parts: Parts, body: Bytes, peer: SocketAddr) -> Option<Captured> {
+    pub fn capture(
+        &self,
+        target: Target,
+        parts: Parts,
+        body: Bytes,
+        peer: SocketAddr,
+        request_id: RequestId,
+    ) -> Option<Captured> {
         if body.len() > MAX_BODY || asks_for_a_task(&parts, &body) {
             self.book.count(target.route, Outcome::Dropped);
             return None;
         }
         let Target { route, settings, handler } = target;
-        Some(Captured { route, settings, handler, parts, body, peer })
+        Some(Captured { route, settings, handler, parts, body, peer, request_id })
     }
 
     /// Whether a copy could start now (one that could not is not worth capturing).
@@ -154,8 +169,8 @@ impl Captured {
         tokio::task::spawn_local(async move {
             let outcome = tokio::time::timeout(COPY_TIMEOUT, self.run(&shadow, primary)).await;
             if outcome.is_err() {
-                tracing::debug!(route = self.route.name(), "shadow: the copy timed out");
-                shadow.book.count(self.route, Outcome::Error);
+                let detail = format!("no answer to compare within {} s", COPY_TIMEOUT.as_secs());
+                self.error(&shadow.book, ErrorReason::Timeout, detail);
             }
             drop(permit);
         });
@@ -165,23 +180,16 @@ impl Captured {
         let book = &shadow.book;
         let (backend, ours) = match primary {
             Primary::Answered { backend, status, content_type, body } => (backend, (status, content_type, body)),
-            Primary::Unusable(why) => {
-                tracing::debug!(route = self.route.name(), "shadow: not compared: {why}");
-                book.count(self.route, Outcome::Error);
-                return;
-            }
+            Primary::Unusable(why) => return self.error(book, ErrorReason::PrimaryUnusable, why.to_string()),
+            Primary::HandedBack => return self.error(book, ErrorReason::HandedBack, HANDED_BACK.to_string()),
         };
         let other = match backend {
             Backend::Legacy => self.native(&shadow.native).await,
-            Backend::Native => self.legacy(&shadow.legacy).await,
+            Backend::Native => self.legacy(&shadow.legacy).await.map_err(|why| (ErrorReason::LegacyFailed, why)),
         };
         let theirs = match other {
             Ok(answer) => answer,
-            Err(why) => {
-                tracing::debug!(route = self.route.name(), "shadow: the copy failed: {why}");
-                book.count(self.route, Outcome::Error);
-                return;
-            }
+            Err((reason, why)) => return self.error(book, reason, why),
         };
         let (legacy, native) = match backend {
             Backend::Legacy => (ours, theirs),
@@ -224,10 +232,7 @@ impl Captured {
         } else {
             match tokio::task::spawn_blocking(judge).await {
                 Ok(judged) => judged,
-                Err(_) => {
-                    book.count(self.route, Outcome::Error);
-                    return;
-                }
+                Err(e) => return self.error(book, ErrorReason::CompareFailed, e.to_string()),
             }
         };
         if !learned.is_empty() && learned.len() <= MAX_NOISE_PER_SAMPLE {
@@ -240,36 +245,68 @@ impl Captured {
             book.count(self.route, Outcome::Match);
             return;
         }
-        tracing::info!(
-            route = self.route.name(),
-            target = %self.parts.uri,
-            differences = differences.len(),
-            first = %differences[0].pointer,
-            "shadow: native and legacy answers differ"
-        );
+        let (count, first) = (differences.len(), differences[0].pointer.clone());
         book.count(self.route, Outcome::Mismatch);
-        book.mismatch(
+        let log = book.mismatch(
             self.route,
             Mismatch {
                 time: crate::audit::rfc3339_now(),
+                request_id: self.request_id.as_str().to_string(),
                 method: self.parts.method.to_string(),
-                target: self.parts.uri.to_string(),
+                target: self.target(),
                 primary: backend.as_str(),
                 differences: differences.into_iter().map(compare::Difference::preview).collect(),
             },
         );
+        if let Some(unlogged) = log {
+            tracing::info!(
+                route = self.route.name(),
+                request_id = self.request_id.as_str(),
+                target = %self.target(),
+                differences = count,
+                first = %first,
+                unlogged,
+                "shadow: native and legacy answers differ (every mismatch is in GET /api/shadow/{}; \
+                 `unlogged` counts those since the last line)",
+                self.route.name()
+            );
+        }
+    }
+
+    /// Counts a copy that ended without a comparison, and why.
+    fn error(&self, book: &Book, reason: ErrorReason, detail: String) {
+        tracing::debug!(
+            route = self.route.name(),
+            request_id = self.request_id.as_str(),
+            "shadow: not compared ({}): {detail}",
+            reason.as_str()
+        );
+        let error = LastError {
+            time: crate::audit::rfc3339_now(),
+            reason,
+            detail,
+            request_id: self.request_id.as_str().to_string(),
+            target: self.target(),
+        };
+        book.error(self.route, error);
+    }
+
+    /// The request's target as kept and logged: secret query parameters' values out.
+    fn target(&self) -> String {
+        let uri = self.parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        crate::record::redact::target(uri).into_owned()
     }
 
     /// The native handler's answer to the copy.
-    async fn native(&self, native: &Native) -> Result<Copied, String> {
+    async fn native(&self, native: &Native) -> Result<Copied, (ErrorReason, String)> {
         // Never `async_query` in a copy: that would start a second task for real.
         match native.serve_buffered(self.handler, self.parts.clone(), self.body.clone(), false).await {
             Served::Response(r) => {
                 let (status, content_type) = (r.status().as_u16(), r.headers().get(CONTENT_TYPE).cloned());
-                let body = r.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-                Ok((status, content_type, body))
+                let body = r.into_body().collect().await.map_err(|e| (ErrorReason::NativeFailed, e.to_string()))?;
+                Ok((status, content_type, body.to_bytes()))
             }
-            Served::HandBack(_) => Err("the native handler handed the request to legacy".into()),
+            Served::HandBack(_) => Err((ErrorReason::HandedBack, HANDED_BACK.into())),
         }
     }
 

@@ -18,6 +18,9 @@ const KEPT: usize = 100;
 const MAX_NOISE: usize = 200;
 /// Seconds of outcomes kept for windows (the guard's longest useful window).
 const HISTORY_SECS: u64 = 900;
+/// A route's mismatches get one log line per this many seconds at most (each is kept in
+/// full for `/api/shadow/{route}`): under load, one line per request floods the log.
+const LOG_EVERY_SECS: u64 = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -43,10 +46,55 @@ impl Outcome {
     }
 }
 
+/// Why a copy ended in no comparison (an `error` outcome); `docs/flags.md` lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorReason {
+    /// The copy took longer than banyan waits for one.
+    Timeout,
+    /// The native handler hands this request to legacy (`/info?check_for_updates=true`
+    /// asks GitHub, which is legacy's job): there is no native answer to compare.
+    HandedBack,
+    /// The copy to legacy got no answer (unreachable, timed out, cut short).
+    LegacyFailed,
+    /// The copy to native failed (its body could not be read).
+    NativeFailed,
+    /// The client's own answer cannot be compared: legacy failed on it, or it was cut
+    /// short, chunked or over the 1 MiB comparison limit.
+    PrimaryUnusable,
+    /// The comparison itself failed (its thread panicked).
+    CompareFailed,
+}
+
+impl ErrorReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorReason::Timeout => "timeout",
+            ErrorReason::HandedBack => "handed_back",
+            ErrorReason::LegacyFailed => "legacy_failed",
+            ErrorReason::NativeFailed => "native_failed",
+            ErrorReason::PrimaryUnusable => "primary_unusable",
+            ErrorReason::CompareFailed => "compare_failed",
+        }
+    }
+}
+
+/// The last copy that ended in an error, for the admin API and the dashboard.
+#[derive(Debug, Clone, Serialize)]
+pub struct LastError {
+    pub time: String,
+    pub reason: ErrorReason,
+    pub detail: String,
+    pub request_id: String,
+    pub target: String,
+}
+
 /// One recorded mismatch.
 #[derive(Debug, Clone, Serialize)]
 pub struct Mismatch {
     pub time: String,
+    /// The request's `X-Request-Id` (the client's or banyan's), as in the access log.
+    pub request_id: String,
     pub method: String,
     pub target: String,
     /// Which backend answered the client.
@@ -60,6 +108,12 @@ struct RouteRecord {
     noise: BTreeSet<String>,
     /// (unix second, matches, mismatches)
     seconds: VecDeque<(u64, u64, u64)>,
+    /// Errors by reason since start, and the last one.
+    errors: std::collections::BTreeMap<&'static str, u64>,
+    last_error: Option<LastError>,
+    /// When a mismatch was last logged, and how many came since without a line.
+    logged_at: Option<u64>,
+    unlogged: u64,
 }
 
 /// Outcome counts of one route: atomics behind a read lock, so workers counting dropped
@@ -79,6 +133,9 @@ pub struct Summary {
     /// Matches out of compared answers since start (None before the first comparison).
     pub match_rate: Option<f64>,
     pub learned_noise: Vec<String>,
+    /// `error` outcomes by reason.
+    pub errors: std::collections::BTreeMap<&'static str, u64>,
+    pub last_error: Option<LastError>,
 }
 
 fn now() -> u64 {
@@ -134,13 +191,31 @@ impl Book {
         counts.get(&route).map(|c| std::array::from_fn(|i| c[i].load(Ordering::Relaxed)))
     }
 
-    pub fn mismatch(&self, route: Label, mismatch: Mismatch) {
+    /// Keeps a mismatch; returns whether to log it now, with how many went unlogged
+    /// before it (one line per route per `LOG_EVERY_SECS`).
+    pub fn mismatch(&self, route: Label, mismatch: Mismatch) -> Option<u64> {
         let mut routes = self.lock();
         let r = routes.entry(route).or_default();
         r.mismatches.push_back(mismatch);
         if r.mismatches.len() > KEPT {
             r.mismatches.pop_front();
         }
+        let second = now();
+        if r.logged_at.is_some_and(|at| second < at + LOG_EVERY_SECS) {
+            r.unlogged += 1;
+            return None;
+        }
+        r.logged_at = Some(second);
+        Some(std::mem::take(&mut r.unlogged))
+    }
+
+    /// Counts a copy that ended in no comparison, with why.
+    pub fn error(&self, route: Label, error: LastError) {
+        self.count(route, Outcome::Error);
+        let mut routes = self.lock();
+        let r = routes.entry(route).or_default();
+        *r.errors.entry(error.reason.as_str()).or_default() += 1;
+        r.last_error = Some(error);
     }
 
     /// Adds pointers learned as noise; returns the ones new to this route.
@@ -176,10 +251,14 @@ impl Book {
     pub fn summary(&self, route: Label) -> Option<Summary> {
         let counts = self.snapshot(route)?;
         let compared = counts[Outcome::Match as usize] + counts[Outcome::Mismatch as usize];
+        let (errors, last_error) =
+            self.lock().get(&route).map(|r| (r.errors.clone(), r.last_error.clone())).unwrap_or_default();
         Some(Summary {
             counts: Outcome::ALL.iter().map(|o| (o.as_str(), counts[*o as usize])).collect(),
             match_rate: (compared > 0).then(|| counts[Outcome::Match as usize] as f64 / compared as f64),
             learned_noise: self.noise(route),
+            errors,
+            last_error,
         })
     }
 
