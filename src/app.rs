@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use crate::access::{AccessLog, Format, Sink};
 use crate::audit::AuditLog;
-use crate::config::Config;
+use crate::config::{AccessLogTo, Config};
 use crate::db::ReadDb;
 use crate::failure::Responder;
 use crate::flags::FlagsStore;
@@ -65,6 +66,22 @@ pub enum AppError {
     Admin(Located),
 }
 
+/// The access log `[server] access_log` asks for. `BANYAN_LOG` can still turn it off, as
+/// it could when access lines went through the diagnostic log
+/// (`BANYAN_LOG=info,banyan::access=off`).
+fn access_log(config: &Config) -> Result<Option<AccessLog>, AppError> {
+    let filtered_out = !tracing::enabled!(target: "banyan::access", tracing::Level::INFO);
+    let format = config.server.access_log_format.unwrap_or(Format::Text);
+    let sink = match &config.server.access_log {
+        AccessLogTo::Off => return Ok(None),
+        _ if filtered_out => return Ok(None),
+        AccessLogTo::Stderr => Sink::Stderr,
+        AccessLogTo::File(path) => Sink::file(path)
+            .map_err(|e| AppError::Config(format!("cannot open the access log {}: {e}", path.display())))?,
+    };
+    Ok(Some(AccessLog::new(sink, format)))
+}
+
 impl App {
     /// `shutdown` turns true (or closes) when banyan shuts down.
     pub fn new(config: Config, registry: Registry, shutdown: watch::Receiver<bool>) -> Result<App, AppError> {
@@ -91,13 +108,14 @@ impl App {
         let limits = Limits { max_body: server.max_body, native_body: config.native.body_limit as u64 };
         let shadow = Arc::new(Shadow::new(native.clone(), legacy.clone()));
         let hub = crate::ws::hub::Hub::new(config.websocket.client_queue);
+        let access_log = access_log(&config)?;
         Ok(App {
             core: Core::new(
                 limits,
                 tasks.clone(),
                 sessions.clone(),
                 stats.clone(),
-                server.access_log,
+                access_log,
                 server.return_request_id,
             ),
             responder: Responder::new(cors.clone(), legacy.url()),
@@ -116,6 +134,13 @@ impl App {
             draining: AtomicBool::new(false),
             config,
         })
+    }
+
+    /// Reopens the access log's file (SIGUSR1, after logrotate moved it).
+    pub fn reopen_access_log(&self) {
+        if let Some(log) = self.core.access_log() {
+            log.reopen();
+        }
     }
 
     pub fn draining(&self) -> bool {

@@ -200,10 +200,15 @@ fn serve(args: ServeArgs) -> ExitCode {
         flags: args.flags,
         data_dir: args.data_dir,
     };
-    let config = match Config::load(args.config.as_deref(), &overrides) {
+    let mut config = match Config::load(args.config.as_deref(), &overrides) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
+    // Unless the config says otherwise, access lines read as the rest of the log.
+    config.server.access_log_format.get_or_insert(match args.log_format {
+        LogFormat::Text => crate::access::Format::Text,
+        LogFormat::Json => crate::access::Format::Json,
+    });
     // Workers bring their own runtimes; this one only carries signals and the flags watcher.
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,

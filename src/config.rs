@@ -103,8 +103,10 @@ pub struct ServerConfig {
     /// How long banyan keeps accepting after SIGTERM, with `/readyz` at 503, before it
     /// drains: the time a load balancer (a Kubernetes Service) takes to stop sending.
     pub shutdown_delay: Duration,
-    /// One `banyan::access` event per request (route, backend, status, latency, request id).
-    pub access_log: bool,
+    /// One access line per request (route, backend, status, latency, request id), and where.
+    pub access_log: AccessLogTo,
+    /// `access_log_format`; unset, the access log reads as `--log-format` says.
+    pub access_log_format: Option<crate::access::Format>,
     /// Every answer carries the request's `X-Request-Id` (the client's, or the one banyan
     /// made), so a user's report can be found in the logs. Off by default: rotki sends none.
     pub return_request_id: bool,
@@ -203,6 +205,29 @@ struct RotkiFile {
     api_cors: Option<Spanned<Vec<String>>>,
 }
 
+/// `[server] access_log`: on (to stderr), off, or a file (relative to the config file).
+fn access_log_to(v: &toml::Value, base: &Path) -> Result<AccessLogTo, String> {
+    match v {
+        toml::Value::Boolean(true) => Ok(AccessLogTo::Stderr),
+        toml::Value::Boolean(false) => Ok(AccessLogTo::Off),
+        toml::Value::String(s) if s == "stderr" => Ok(AccessLogTo::Stderr),
+        toml::Value::String(s) if !s.is_empty() => Ok(AccessLogTo::File(relative_to(base, Path::new(s)))),
+        _ => Err(
+            "expected true, false, \"stderr\" or the path of a file, e.g. access_log = \"/var/log/banyan/access.log\""
+                .to_string(),
+        ),
+    }
+}
+
+/// Where the access log goes (`[server] access_log`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLogTo {
+    Off,
+    Stderr,
+    /// A file of its own, reopened on SIGUSR1.
+    File(PathBuf),
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ServerFile {
@@ -212,7 +237,9 @@ struct ServerFile {
     byte_passthrough: Option<bool>,
     drain_timeout_ms: Option<u64>,
     shutdown_delay_ms: Option<u64>,
-    access_log: Option<bool>,
+    /// `true | false | "stderr" | "path/to/access.log"`, read by [`access_log_to`].
+    access_log: Option<Spanned<toml::Value>>,
+    access_log_format: Option<Spanned<String>>,
     return_request_id: Option<bool>,
     max_connections: Option<usize>,
     max_body_bytes: Option<u64>,
@@ -332,7 +359,24 @@ impl Config {
                 byte_passthrough: file.server.byte_passthrough.unwrap_or(true),
                 drain_timeout: ms(file.server.drain_timeout_ms, 10_000),
                 shutdown_delay: ms(file.server.shutdown_delay_ms, 0),
-                access_log: file.server.access_log.unwrap_or(true),
+                access_log: match &file.server.access_log {
+                    None => AccessLogTo::Stderr,
+                    Some(v) => access_log_to(v.get_ref(), &base).map_err(|m| {
+                        let written = text.get(v.span()).unwrap_or_default();
+                        Located::at_span(&path, &text, v.span(), format!("access_log = {written}: {m}"))
+                    })?,
+                },
+                access_log_format: match &file.server.access_log_format {
+                    None => None,
+                    Some(f) => Some(match f.get_ref().as_str() {
+                        "text" => crate::access::Format::Text,
+                        "json" => crate::access::Format::Json,
+                        other => {
+                            let message = format!("access_log_format = {other:?}: expected \"text\" or \"json\"");
+                            return Err(at(f, message));
+                        }
+                    }),
+                },
                 return_request_id: file.server.return_request_id.unwrap_or(false),
                 max_connections: file.server.max_connections.unwrap_or(10_000).max(1),
                 max_body: file.server.max_body_bytes.unwrap_or(1 << 30),

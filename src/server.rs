@@ -75,6 +75,7 @@ pub async fn start(config: Config, registry: Registry) -> Result<Running, StartE
     let admin_addr = admin.local_addr().map_err(|source| StartError::Bind { addr: app.config.admin_listen, source })?;
 
     let watcher = crate::flags::spawn_watcher(app.flags.clone());
+    tokio::spawn(reopen_on_sigusr1(app.clone(), stopped.clone()));
     tokio::spawn(every_second(app.clone(), stopped.clone()));
     let builder = http1_builder(&server);
     // Copied once: nothing on the request path reads the config.
@@ -150,6 +151,23 @@ async fn every_second(app: Arc<App>, mut stop: watch::Receiver<bool>) {
         })
         .await;
     }
+}
+
+/// SIGUSR1 reopens the access log's file, as nginx's USR1 does for logrotate.
+async fn reopen_on_sigusr1(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut usr1) = signal(SignalKind::user_defined1()) else { return };
+        loop {
+            tokio::select! {
+                _ = usr1.recv() => app.reopen_access_log(),
+                _ = stopped(&mut stop) => return,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    stopped(&mut stop).await;
 }
 
 impl Running {
@@ -242,7 +260,19 @@ where
                 }
             };
             let local = tokio::task::LocalSet::new();
-            let cut = local.block_on(&runtime, accept_loop(listener, serve, drained, &server, limit, stop));
+            let cut = local.block_on(&runtime, async {
+                // The worker's access lines are written at least once a second, however few.
+                tokio::task::spawn_local(async {
+                    let mut tick = tokio::time::interval(crate::access::FLUSH_EVERY);
+                    loop {
+                        tick.tick().await;
+                        crate::access::flush_thread();
+                    }
+                });
+                accept_loop(listener, serve, drained, &server, limit, stop).await
+            });
+            // Drained: the last requests' lines are written before the process may exit.
+            crate::access::flush_thread();
             let _ = done.send(cut);
         })
         .map_err(StartError::Thread)?;

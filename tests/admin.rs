@@ -271,9 +271,11 @@ fn every_request_has_an_id_that_legacy_sees_and_the_access_log_names() {
     for _ in 0..20 {
         get(banyan.url("/_test/echo"));
     }
+    // (Lines are written out within a second.)
+    let logged = || banyan.log.text().matches("latency_ms=").count();
+    assert!(eventually(Duration::from_secs(5), || logged() >= 21).is_some(), "{}", banyan.log.text());
     let text = banyan.log.text();
     let latencies: Vec<&str> = text.lines().filter_map(|l| l.split("latency_ms=").nth(1)).collect();
-    assert!(latencies.len() >= 20, "{text}");
     for v in latencies {
         let v = v.split_whitespace().next().unwrap();
         let decimals = v.split_once('.').map_or(0, |(_, d)| d.len());

@@ -284,7 +284,7 @@ mod tests {
         };
         let legacy = std::sync::Arc::new(crate::legacy::Legacy::new(&legacy, true, 1 << 20));
         let sessions = crate::session::Sessions::new(None, tasks.clone(), legacy);
-        let core = Core::new(limits, tasks, sessions, Default::default(), false, false);
+        let core = Core::new(limits, tasks, sessions, Default::default(), None, false);
         match plan(head.as_bytes(), &snapshot, &core, peer, true, true, &mut out, &mut origin) {
             Plan::Forward(Forward {
                 carry: Carry::Native(_), parts: Some(parts), head_len, body_len, close, ..

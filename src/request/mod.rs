@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 pub use crate::access::Entry;
 
-use crate::access;
 use crate::decide::{Backend, Headers};
 use crate::flags::rollout::Streak;
 use crate::flags::Snapshot;
@@ -27,8 +26,8 @@ pub struct Core {
     /// Which legacy task ids are async logins (rule 4).
     sessions: Arc<Sessions>,
     stats: Arc<Stats>,
-    /// `[server] access_log`.
-    access_log: bool,
+    /// `[server] access_log` (None: off).
+    access_log: Option<crate::access::AccessLog>,
     /// `[server] return_request_id`.
     return_request_id: bool,
     /// Woken when a guard's run of 5xx trips a route, so its rollback is written now.
@@ -41,7 +40,7 @@ impl Core {
         tasks: Arc<Tasks>,
         sessions: Arc<Sessions>,
         stats: Arc<Stats>,
-        access_log: bool,
+        access_log: Option<crate::access::AccessLog>,
         return_request_id: bool,
     ) -> Core {
         Core { limits, tasks, sessions, stats, access_log, return_request_id, trips: Arc::default() }
@@ -67,7 +66,12 @@ impl Core {
 
     /// Whether `finish` will want the request's path (so a path keeps a copy only then).
     pub fn logs_access(&self) -> bool {
-        self.access_log
+        self.access_log.is_some()
+    }
+
+    /// The access log, if on.
+    pub fn access_log(&self) -> Option<&crate::access::AccessLog> {
+        self.access_log.as_ref()
     }
 
     /// Counts an answered request and writes its access line: the backend is who answered
@@ -87,8 +91,8 @@ impl Core {
             }
         }
         self.stats.record(done.label, done.backend, done.status, done.latency);
-        if self.access_log {
-            access::log(done);
+        if let Some(log) = &self.access_log {
+            log.log(&done);
         }
     }
 }

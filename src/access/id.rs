@@ -1,16 +1,9 @@
-//! The access log and request ids. Every request gets an `X-Request-Id` (the client's, or
-//! one made here) that legacy also receives, so one id follows a request through banyan's
-//! and rotki's logs; and, unless `[server] access_log = false`, one `banyan::access` event
-//! with its route label, backend, status and latency.
+//! Request ids: every request gets an `X-Request-Id` (the client's, or one made here)
+//! that legacy also receives, so one id follows a request through banyan's and rotki's
+//! logs.
 
 use std::cell::Cell;
 use std::hash::{BuildHasher, Hasher};
-use std::time::Duration;
-
-use http::Method;
-
-use crate::decide::Backend;
-use crate::stats::Label;
 
 pub static X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
@@ -72,38 +65,6 @@ fn hex(v: u64, out: &mut [u8]) {
     }
 }
 
-/// What one access-log line says.
-pub struct Entry<'a> {
-    pub id: &'a RequestId,
-    pub method: &'a Method,
-    /// Without the query, which may carry what a log should not.
-    pub path: &'a str,
-    pub label: Label,
-    pub backend: Backend,
-    pub status: u16,
-    pub latency: Duration,
-}
-
-pub fn log(e: Entry<'_>) {
-    tracing::info!(
-        target: "banyan::access",
-        request_id = e.id.as_str(),
-        method = e.method.as_str(),
-        path = e.path,
-        route = e.label.name(),
-        backend = e.backend.as_str(),
-        status = e.status,
-        latency_ms = latency_ms(e.latency),
-        "access"
-    );
-}
-
-/// Milliseconds to the microsecond: `2.629`, never `2.6285979999999998` (text and JSON
-/// lines print the same number).
-fn latency_ms(d: Duration) -> f64 {
-    d.as_micros() as f64 / 1000.0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,12 +78,5 @@ mod tests {
         assert_eq!(a.as_str()[..16], b.as_str()[..16]);
         assert_eq!(RequestId::from_client(b"abc\x01 d").as_str(), "abc??d");
         assert_eq!(RequestId::from_client(&[b'x'; 100]).as_str().len(), 64);
-    }
-
-    #[test]
-    fn latencies_print_to_the_microsecond() {
-        assert_eq!(latency_ms(Duration::from_nanos(2_628_598)).to_string(), "2.628");
-        assert_eq!(latency_ms(Duration::from_nanos(1_999)).to_string(), "0.001");
-        assert_eq!(serde_json::to_string(&latency_ms(Duration::from_micros(12_345_678))).unwrap(), "12345.678");
     }
 }

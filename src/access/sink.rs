@@ -1,0 +1,56 @@
+//! Where access lines go: stderr (beside the diagnostic log, whose lines they never cut
+//! into) or a file of their own, opened for appending and reopened on SIGUSR1 so logrotate
+//! can move it away, as nginx's is.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+
+pub enum Sink {
+    Stderr,
+    File { path: PathBuf, file: RwLock<File> },
+}
+
+impl Sink {
+    /// A file sink, its file opened (created if missing) for appending.
+    pub fn file(path: &Path) -> std::io::Result<Sink> {
+        Ok(Sink::File { path: path.to_path_buf(), file: RwLock::new(open(path)?) })
+    }
+
+    /// Writes `bytes` (whole lines) at once: through stderr's lock, which the diagnostic
+    /// log takes too, or as one append to the file.
+    pub fn write(&self, bytes: &[u8]) {
+        let written = match self {
+            Sink::Stderr => std::io::stderr().lock().write_all(bytes),
+            Sink::File { file, .. } => {
+                let file = file.read().unwrap_or_else(|p| p.into_inner());
+                (&*file).write_all(bytes)
+            }
+        };
+        if let Err(e) = written {
+            // Not through the access log itself; lines are dropped, not queued forever.
+            tracing::error!("cannot write the access log ({} bytes of lines lost): {e}", bytes.len());
+        }
+    }
+
+    /// Opens the file again at its path (logrotate moved the old one away); lines written
+    /// after this go to the new file. Stderr has nothing to reopen.
+    pub fn reopen(&self) {
+        let Sink::File { path, file } = self else { return };
+        match open(path) {
+            Ok(new) => {
+                *file.write().unwrap_or_else(|p| p.into_inner()) = new;
+                tracing::info!(access_log = %path.display(), "SIGUSR1: access log reopened");
+            }
+            Err(e) => tracing::error!(
+                access_log = %path.display(),
+                "SIGUSR1: cannot reopen the access log ({e}); still writing the file it had open"
+            ),
+        }
+    }
+}
+
+fn open(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
