@@ -125,12 +125,18 @@ fn check(args: CheckArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     // What serve refuses before it binds, check refuses too: the tokens (a bad line, or an
-    // admin listener off loopback that no token protects) and the CORS patterns.
+    // admin listener off loopback that no token protects), the CORS patterns and an access
+    // log file that cannot be opened.
     if let Err(e) = crate::admin::tokens(&config) {
         return fail(e);
     }
     if let Err(e) = crate::rotki::cors::Cors::new(&config.rotki.api_cors) {
         return fail(format!("config: {e}"));
+    }
+    if let crate::config::AccessLogTo::File(path) = &config.server.access_log {
+        if let Err(e) = crate::access::check_file(path) {
+            return fail(format!("config: {e}"));
+        }
     }
     let registry = Registry::builtin();
     let path = &config.flags_path;

@@ -179,4 +179,21 @@ fn access_log_false_writes_no_lines_and_bad_values_are_refused_where_they_are() 
     });
     assert!(!status.success());
     assert!(log.contains("cannot open the access log") && log.contains("no/such/dir/access.log"), "{log}");
+
+    // `banyan check` refuses it too, without creating anything.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("banyan.toml");
+    std::fs::write(&config, "[server]\naccess_log = \"no/such/dir/access.log\"\n").unwrap();
+    std::fs::write(dir.path().join("flags.toml"), PING).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_banyan"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .arg("--flags")
+        .arg(dir.path().join("flags.toml"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("cannot open the access log") && stderr.contains("no/such/dir"), "{stderr}");
+    assert!(!dir.path().join("no").exists());
 }

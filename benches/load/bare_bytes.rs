@@ -3,7 +3,8 @@
 //! `SO_REUSEPORT` socket, one upstream connection per client connection) but with nothing
 //! else: no routing, no header rewriting, no timeouts, no chunked bodies, no errors
 //! handled. The load benchmark's floor for what banyan's passthrough features cost.
-//! Usage: `bare-bytes <listen> <upstream host:port>`; prints `LISTENING <port>`.
+//! Usage: `bare-bytes <listen> <upstream host:port> [threads]` (default: one per core);
+//! prints `LISTENING <port>`.
 
 use std::net::SocketAddr;
 
@@ -17,7 +18,10 @@ fn main() {
     let first = bind(listen);
     let addr = first.local_addr().unwrap();
     println!("LISTENING {}", addr.port());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = match args.next() {
+        Some(n) => n.parse().expect("threads"),
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
     let sockets: Vec<_> = std::iter::once(first).chain((1..cores).map(|_| bind(addr))).collect();
     let threads: Vec<_> = sockets.into_iter().map(|s| std::thread::spawn(move || serve(s, upstream))).collect();
     for t in threads {

@@ -1,10 +1,12 @@
 //! The load benchmark, in parts:
-//! - passthrough: banyan's legacy passthrough against the proxies ops would otherwise use
-//!   (nginx `proxy_pass` with upstream keep-alive, HAProxy), a bare hyper forwarder (our
+//! - passthrough: banyan's legacy passthrough, with its access log on and off, against the
+//!   proxies ops would otherwise use (nginx `proxy_pass` with upstream keep-alive, with and
+//!   without its access log; HAProxy), at equal worker counts, a bare hyper forwarder (our
 //!   stack with no features) and a direct connection (the limit), all forwarding to the
-//!   same fast upstream, driven by wrk in interleaved rounds: one table of medians with
-//!   the ratios to nginx and to the bare forwarder (ratios, because absolute numbers move
-//!   from run to run on a shared machine);
+//!   same fast upstream, driven by wrk in interleaved rounds: a table of medians per worker
+//!   count and connection count, with each process's CPU per request and the ratios to
+//!   nginx and to the bare forwarder (ratios, because absolute numbers move from run to
+//!   run on a shared machine);
 //! - legacy: the legacy test app (rotki's gevent stack) reached directly and through
 //!   banyan, against banyan's native handler for the same endpoint;
 //! - reload: how long a saved flags file takes to serve, while wrk loads banyan;
@@ -27,7 +29,8 @@
 //!
 //! Run it with `scripts/bench-load.sh` (installs wrk, nginx and HAProxy, builds, runs).
 //! Options: `--duration SECS` (per run, default 5), `--rounds N` (default 3),
-//! `--connections 32,256`, `--threads N` (wrk threads, default 2), `--only
+//! `--connections 32,256`, `--workers 1,2` (each passthrough contender's workers: nginx's
+//! processes, HAProxy's and banyan's threads), `--threads N` (wrk threads, default 2), `--only
 //! passthrough,legacy,reload,globaldb,userdb,assets,websocket,shadow,record,soak` (the parts to run; default all
 //! but soak),
 //! `--soak-secs SECS`, `--ws-connections N`, `--ws-clients N`.
@@ -36,6 +39,8 @@ pub struct Options {
     pub duration: u64,
     pub rounds: usize,
     pub connections: Vec<usize>,
+    /// Workers each passthrough contender runs (one table per count).
+    pub workers: Vec<usize>,
     pub threads: usize,
     /// Which parts to run: passthrough, legacy, reload, soak.
     pub only: Vec<String>,
@@ -54,6 +59,7 @@ impl Options {
             duration,
             rounds: 1,
             connections: vec![],
+            workers: vec![],
             threads,
             only: vec![],
             soak_secs: 0,
@@ -68,6 +74,7 @@ fn options() -> Options {
         duration: 5,
         rounds: 3,
         connections: vec![32, 256],
+        workers: vec![1, 2],
         threads: 2,
         only: vec![
             "passthrough".into(),
@@ -96,6 +103,7 @@ fn options() -> Options {
             "--soak-secs" => o.soak_secs = value.parse().expect("--soak-secs SECS"),
             "--ws-connections" => o.ws_connections = value.parse().expect("--ws-connections N"),
             "--ws-clients" => o.ws_clients = value.parse().expect("--ws-clients N"),
+            "--workers" => o.workers = value.split(',').map(|c| c.parse().expect("--workers 1,2")).collect(),
             "--connections" => {
                 o.connections = value.split(',').map(|c| c.parse().expect("--connections 32,256")).collect()
             }

@@ -54,17 +54,45 @@ pub fn release_dir() -> PathBuf {
 
 pub struct Contender {
     pub name: &'static str,
+    /// Whether it writes an access line per request.
+    pub access_log: bool,
     pub port: u16,
     pub _procs: Vec<Proc>,
 }
 
-pub fn nginx(dir: &Path, upstream: u16) -> Contender {
+impl Contender {
+    /// The processes whose CPU a request through this contender costs: its own and their
+    /// children (nginx's workers).
+    pub fn pids(&self) -> Vec<u32> {
+        let own: Vec<u32> = self._procs.iter().map(|p| p.0.id()).collect();
+        let mut all = own.clone();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            let parent = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok());
+            if parent.is_some_and(|ppid: u32| own.contains(&ppid)) {
+                all.push(pid);
+            }
+        }
+        all
+    }
+}
+
+/// nginx with `workers` worker processes, writing an access log (the combined format,
+/// buffered as `buffer=64k flush=1s`) or none.
+pub fn nginx(dir: &Path, upstream: u16, workers: usize, access_log: bool) -> Contender {
     let port = free_port();
+    let dir = tempfile::Builder::new().prefix("nginx").tempdir_in(dir).unwrap().keep();
     let d = dir.display();
+    let log = if access_log {
+        format!("access_log {d}/access.log combined buffer=64k flush=1s;")
+    } else {
+        "access_log off;".into()
+    };
     let conf = format!(
-        "worker_processes auto;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log warn;\n\
+        "worker_processes {workers};\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log warn;\n\
          events {{ worker_connections 8192; }}\n\
-         http {{\n  access_log off;\n  client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d};\n  uwsgi_temp_path {d}; scgi_temp_path {d};\n\
+         http {{\n  {log}\n  client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d};\n  uwsgi_temp_path {d}; scgi_temp_path {d};\n\
            upstream legacy {{ server 127.0.0.1:{upstream}; keepalive 512; }}\n\
            server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://legacy; proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }}\n}}\n"
     );
@@ -74,41 +102,46 @@ pub fn nginx(dir: &Path, upstream: u16) -> Contender {
         .spawn()
         .expect("start nginx (apt-get install nginx-light)");
     wait_port(port);
-    Contender { name: "nginx", port, _procs: vec![Proc(child)] }
+    let name = if access_log { "nginx, access log" } else { "nginx" };
+    Contender { name, access_log, port, _procs: vec![Proc(child)] }
 }
 
-pub fn haproxy(dir: &Path, upstream: u16) -> Contender {
+pub fn haproxy(dir: &Path, upstream: u16, workers: usize) -> Contender {
     let port = free_port();
     let conf = format!(
-        "global\n  nbthread {}\n  maxconn 8000\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\
+        "global\n  nbthread {workers}\n  maxconn 8000\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\
          option http-keep-alive\n  http-reuse always\nfrontend fe\n  bind 127.0.0.1:{port}\n  default_backend be\n\
-         backend be\n  server s1 127.0.0.1:{upstream}\n",
-        std::thread::available_parallelism().map_or(2, |n| n.get())
+         backend be\n  server s1 127.0.0.1:{upstream}\n"
     );
-    std::fs::write(dir.join("haproxy.cfg"), conf).unwrap();
+    let path = dir.join(format!("haproxy-{port}.cfg"));
+    std::fs::write(&path, conf).unwrap();
     let child = Command::new("haproxy")
-        .args(["-f", &dir.join("haproxy.cfg").display().to_string(), "-db"])
+        .args(["-f", &path.display().to_string(), "-db"])
         .stdout(Stdio::null())
         .spawn()
         .expect("start haproxy (apt-get install haproxy)");
     wait_port(port);
-    Contender { name: "haproxy", port, _procs: vec![Proc(child)] }
+    Contender { name: "haproxy", access_log: false, port, _procs: vec![Proc(child)] }
 }
 
-pub fn bare(upstream: u16) -> Contender {
+/// The bare hyper forwarder on a tokio runtime of `workers` threads.
+pub fn bare(upstream: u16, workers: usize) -> Contender {
     let (p, port) = start_reporting(
         Command::new(release_dir().join("examples/bare-forwarder"))
-            .args(["127.0.0.1:0", &format!("127.0.0.1:{upstream}")]),
+            .args(["127.0.0.1:0", &format!("127.0.0.1:{upstream}")])
+            .env("TOKIO_WORKER_THREADS", workers.to_string()),
     );
-    Contender { name: "bare hyper", port, _procs: vec![p] }
+    Contender { name: "bare hyper", access_log: false, port, _procs: vec![p] }
 }
 
-/// The bare byte forwarder (`bare_bytes.rs`).
-pub fn bare_bytes(upstream: u16) -> Contender {
-    let (p, port) = start_reporting(
-        Command::new(release_dir().join("examples/bare-bytes")).args(["127.0.0.1:0", &format!("127.0.0.1:{upstream}")]),
-    );
-    Contender { name: "bare bytes", port, _procs: vec![p] }
+/// The bare byte forwarder (`bare_bytes.rs`) with `workers` threads.
+pub fn bare_bytes(upstream: u16, workers: usize) -> Contender {
+    let (p, port) = start_reporting(Command::new(release_dir().join("examples/bare-bytes")).args([
+        "127.0.0.1:0",
+        &format!("127.0.0.1:{upstream}"),
+        &workers.to_string(),
+    ]));
+    Contender { name: "bare bytes", access_log: false, port, _procs: vec![p] }
 }
 
 /// Banyan in front of `legacy` with `flags`, its flags file in `dir`; returns the process,
@@ -126,7 +159,9 @@ pub struct Started {
     pub flags: PathBuf,
 }
 
-/// Banyan with `config` as its `banyan.toml`.
+/// Banyan with `config` as its `banyan.toml`, logging as it does by default (`info`, the
+/// access log on) into `banyan.log` in its directory, as a service's stderr goes to a file
+/// or a journal.
 pub fn banyan_configured(dir: &Path, legacy: &str, flags: &str, config: &str) -> Started {
     let dir = tempfile::Builder::new().prefix("banyan").tempdir_in(dir).unwrap().keep();
     let flags_path = dir.join("flags.toml");
@@ -141,8 +176,9 @@ pub fn banyan_configured(dir: &Path, legacy: &str, flags: &str, config: &str) ->
         .args(["--legacy", legacy])
         .arg("--flags")
         .arg(&flags_path)
-        .env("BANYAN_LOG", "warn")
+        .env("BANYAN_LOG", "info")
         .env("BANYAN_ADMIN_TOKEN", ADMIN_TOKEN)
+        .stderr(std::fs::File::create(dir.join("banyan.log")).unwrap())
         .spawn()
         .expect("start banyan (cargo build --release)");
     wait_port(port);
@@ -150,12 +186,25 @@ pub fn banyan_configured(dir: &Path, legacy: &str, flags: &str, config: &str) ->
 }
 
 /// Banyan with no route matching the benchmark path: every request is legacy passthrough,
-/// on the byte-level path (the default) or, with `hyper`, through hyper's server and client.
-pub fn banyan(dir: &Path, upstream: u16, hyper: bool) -> Contender {
+/// on the byte-level path (the default) or, with `hyper`, through hyper's server and client;
+/// `workers` workers, the access log on (the default) or off.
+pub fn banyan(dir: &Path, upstream: u16, hyper: bool, workers: usize, access_log: bool) -> Contender {
     let flags = "[routes.info]\npath = \"/api/1/info\"\nmethods = [\"GET\"]\n";
-    let config = if hyper { "[server]\nbyte_passthrough = false\n" } else { "" };
-    let b = banyan_configured(dir, &format!("http://127.0.0.1:{upstream}"), flags, config);
-    Contender { name: if hyper { "banyan, hyper path" } else { "banyan" }, port: b.port, _procs: vec![b.proc] }
+    let mut config = format!("[server]\nworkers = {workers}\n");
+    if hyper {
+        config.push_str("byte_passthrough = false\n");
+    }
+    if !access_log {
+        config.push_str("access_log = false\n");
+    }
+    let b = banyan_configured(dir, &format!("http://127.0.0.1:{upstream}"), flags, &config);
+    let name = match (hyper, access_log) {
+        (false, true) => "banyan (default)",
+        (false, false) => "banyan, access log off",
+        (true, true) => "banyan, hyper path",
+        (true, false) => "banyan, hyper path, access log off",
+    };
+    Contender { name, access_log, port: b.port, _procs: vec![b.proc] }
 }
 
 /// The legacy test app (rotki's gevent/Flask stack), from `tests/legacy/`.

@@ -21,7 +21,7 @@ use http::Method;
 
 pub use id::{RequestId, X_REQUEST_ID};
 pub use line::Format;
-pub use sink::Sink;
+pub use sink::{check as check_file, Sink};
 
 use crate::decide::Backend;
 use crate::stats::Label;

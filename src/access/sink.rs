@@ -37,7 +37,10 @@ impl Sink {
     /// Opens the file again at its path (logrotate moved the old one away); lines written
     /// after this go to the new file. Stderr has nothing to reopen.
     pub fn reopen(&self) {
-        let Sink::File { path, file } = self else { return };
+        let Sink::File { path, file } = self else {
+            tracing::info!("SIGUSR1: the access log goes to stderr; nothing to reopen");
+            return;
+        };
         match open(path) {
             Ok(new) => {
                 *file.write().unwrap_or_else(|p| p.into_inner()) = new;
@@ -49,6 +52,19 @@ impl Sink {
             ),
         }
     }
+}
+
+/// What `banyan check` can tell without creating the file: whether serve could open it
+/// (its directory exists, and it is no directory itself).
+pub fn check(path: &Path) -> Result<(), String> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let problem = match (std::fs::metadata(dir), std::fs::metadata(path)) {
+        (Err(e), _) => format!("{}: {e}", dir.display()),
+        (Ok(d), _) if !d.is_dir() => format!("{} is not a directory", dir.display()),
+        (_, Ok(f)) if f.is_dir() => "it is a directory".to_string(),
+        _ => return Ok(()),
+    };
+    Err(format!("cannot open the access log {}: {problem}", path.display()))
 }
 
 fn open(path: &Path) -> std::io::Result<File> {
