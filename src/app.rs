@@ -105,7 +105,11 @@ impl App {
         let ctx = Context::new(&config, cors.clone(), global_db.clone(), tasks.clone(), sessions.clone());
         let native = Arc::new(Native::new(registry.clone(), Arc::new(ctx)));
         let stats = Arc::new(Stats::default());
-        let limits = Limits { max_body: server.max_body, native_body: config.native.body_limit as u64 };
+        let limits = Limits {
+            max_body: server.max_body,
+            body_limits: server.body_limits.clone().into(),
+            native_body: config.native.body_limit as u64,
+        };
         let shadow = Arc::new(Shadow::new(native.clone(), legacy.clone()));
         let hub = crate::ws::hub::Hub::new(config.websocket.client_queue);
         let access_log = access_log(&config)?;

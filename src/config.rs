@@ -115,6 +115,9 @@ pub struct ServerConfig {
     /// Largest request body banyan passes on (declared by `Content-Length`); larger gets
     /// a 413 envelope.
     pub max_body: u64,
+    /// `[[server.body_limits]]`: another `max_body` for the paths one matches (the first
+    /// that matches), as nginx's `client_max_body_size` per location.
+    pub body_limits: Vec<BodyLimit>,
     /// What the recordings of every `record = N` route hold together, at most.
     pub record_max_bytes: usize,
 }
@@ -219,6 +222,13 @@ fn access_log_to(v: &toml::Value, base: &Path) -> Result<AccessLogTo, String> {
     }
 }
 
+/// A body limit for the paths `path_regex` matches.
+#[derive(Debug, Clone)]
+pub struct BodyLimit {
+    pub path_regex: regex::Regex,
+    pub max_body: u64,
+}
+
 /// Where the access log goes (`[server] access_log`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccessLogTo {
@@ -243,7 +253,16 @@ struct ServerFile {
     return_request_id: Option<bool>,
     max_connections: Option<usize>,
     max_body_bytes: Option<u64>,
+    body_limits: Option<Vec<BodyLimitFile>>,
     record_max_bytes: Option<usize>,
+}
+
+/// One `[[server.body_limits]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BodyLimitFile {
+    path_regex: Spanned<String>,
+    max_body_bytes: u64,
 }
 
 const LOG_LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
@@ -380,6 +399,15 @@ impl Config {
                 return_request_id: file.server.return_request_id.unwrap_or(false),
                 max_connections: file.server.max_connections.unwrap_or(10_000).max(1),
                 max_body: file.server.max_body_bytes.unwrap_or(1 << 30),
+                body_limits: {
+                    let mut limits = Vec::new();
+                    for l in file.server.body_limits.iter().flatten() {
+                        let regex = regex::Regex::new(l.path_regex.get_ref())
+                            .map_err(|e| at(&l.path_regex, format!("path_regex is not a regular expression: {e}")))?;
+                        limits.push(BodyLimit { path_regex: regex, max_body: l.max_body_bytes });
+                    }
+                    limits
+                },
                 record_max_bytes: file.server.record_max_bytes.unwrap_or(64 << 20),
             },
             websocket: WebsocketConfig {

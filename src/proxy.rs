@@ -124,11 +124,15 @@ async fn serve(
     if copy.is_some() || record.is_some() {
         return serve_captured(conn, at, native, copy, record, req).await;
     }
-    // A chunked body has no length to check up front: it is held to the limit as it streams.
-    let max_body = app.core.limits().max_body;
+    // A chunked body has no length to check up front: it is held to the path's limit as it
+    // streams, and a 413 names that limit.
+    let max_body = app.core.limits().max_body_for(req.uri().path());
     let forward = |req: Request<Body>, relay| async move {
         let origin = Cors::origin(req.headers());
-        app.legacy.forward(req, peer, slot, relay).await.map_err(|f| (f, origin))
+        app.legacy.forward(req, peer, slot, relay).await.map_err(|f| match f {
+            Failure::TooLarge(_) => (Failure::TooLarge(max_body), origin),
+            f => (f, origin),
+        })
     };
     match action {
         Action::Refuse(failure) => (Backend::Legacy, failed(failure, Cors::origin(req.headers()))),

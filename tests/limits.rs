@@ -81,6 +81,56 @@ fn an_oversized_body_gets_413_and_never_reaches_legacy() {
     assert_eq!(echo["result"]["body_len"], 600);
 }
 
+/// `[[server.body_limits]]`: rotki's upload endpoints take more than the rest (its nginx
+/// gives them 50 MiB), on both paths, and a 413 names the limit that applied.
+#[test]
+fn a_path_with_its_own_body_limit_takes_more_than_the_rest() {
+    let legacy = Legacy::start();
+    let config = "[server]\nmax_body_bytes = 1000\n\n[[server.body_limits]]\npath_regex = \"^/_test/echo$\"\nmax_body_bytes = 3000\n";
+    let banyan = start(&legacy, config);
+    let message = |limit: u32| {
+        format!(r#"{{"result": null, "message": "Request body is larger than the {limit} bytes banyan accepts"}}"#)
+    };
+    let post = |path: &str, len: usize| raw(banyan.addr, &request("POST", path, &[], &vec![b'x'; len]));
+
+    let r = post("/_test/echo", 2000);
+    assert_eq!(r.status(), 200);
+    assert_eq!(serde_json::from_slice::<Value>(&r.body).unwrap()["result"]["body_len"], 2000);
+    let r = post("/_test/echo", 3001);
+    assert_eq!((r.status(), String::from_utf8_lossy(&r.body).into_owned()), (413, message(3000)));
+    // Elsewhere the server's limit holds, also on a path the regex only starts like.
+    for path in ["/api/1/history/events", "/_test/echo/more"] {
+        let r = post(path, 2000);
+        assert_eq!((r.status(), String::from_utf8_lossy(&r.body).into_owned()), (413, message(1000)), "{path}");
+        assert_ne!(post(path, 900).status(), 413, "{path}");
+    }
+
+    // Chunked (hyper's path): held to the path's limit as it streams.
+    let chunked = |path: &str, chunks: usize| {
+        let chunk = format!("{:x}\r\n{}\r\n", 800, "y".repeat(800));
+        let body = chunk.repeat(chunks);
+        raw(
+            banyan.addr,
+            format!("POST {path} HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n{body}0\r\n\r\n").as_bytes(),
+        )
+    };
+    let r = chunked("/_test/echo", 3);
+    assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(serde_json::from_slice::<Value>(&r.body).unwrap()["result"]["body_len"], 2400);
+    let r = chunked("/_test/echo", 4);
+    assert_eq!((r.status(), String::from_utf8_lossy(&r.body).into_owned()), (413, message(3000)));
+    assert_eq!(chunked("/api/1/history/events", 2).status(), 413);
+}
+
+#[test]
+fn a_bad_body_limit_regex_is_refused_where_it_is() {
+    let legacy = Legacy::start();
+    let config = "[server]\n[[server.body_limits]]\npath_regex = \"^/api/1/(import\"\nmax_body_bytes = 52428800\n";
+    let (status, log) = Banyan::start_failing(Options { legacy: legacy.url(), flags: "", config, data_dir: None });
+    assert!(!status.success());
+    assert!(log.contains("banyan.toml:3:14: path_regex is not a regular expression"), "{log}");
+}
+
 #[test]
 fn an_oversized_head_is_refused() {
     let legacy = Legacy::start();

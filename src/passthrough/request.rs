@@ -273,7 +273,8 @@ mod tests {
         let snapshot = crate::flags::compile("flags.toml".as_ref(), flags, &Registry::builtin(), 1).unwrap();
         let (mut out, mut origin) = (Vec::new(), Vec::new());
         let peer = "10.1.2.3:5000".parse().unwrap();
-        let limits = crate::request::Limits { max_body: 1 << 20, native_body: 1024 };
+        let limits =
+            crate::request::Limits { max_body: 1 << 20, body_limits: std::sync::Arc::new([]), native_body: 1024 };
         let tasks = crate::native::tasks::Tasks::new(1_000_000_000, 1, std::time::Duration::from_secs(1));
         let second = std::time::Duration::from_secs(1);
         let legacy = crate::config::LegacyConfig {

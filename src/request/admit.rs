@@ -4,8 +4,9 @@
 //! 1. its request id: the client's first non-empty `X-Request-Id`, else a new one;
 //! 2. its route and statistics label (a flags route, else rotki's inventory rule, else
 //!    `unmatched`), and the backend the flags choose;
-//! 3. a declared body over `[server] max_body_bytes` is refused with a 413 (an undeclared,
-//!    chunked one is held to the limit as it streams);
+//! 3. a declared body over `[server] max_body_bytes` (or the path's `[[server.body_limits]]`
+//!    entry) is refused with a 413 (an undeclared, chunked one is held to the limit as it
+//!    streams);
 //! 4. the user lifecycle (create, login, logout, password change) and the polls and
 //!    cancels of an async login's legacy task are the session bridge's (`session/`):
 //!    never shadowed, never retried;
@@ -57,12 +58,22 @@ pub struct Head<'a, H: Headers + ?Sized> {
 }
 
 /// The limits admission applies, copied from the config once at start.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     /// `[server] max_body_bytes`.
     pub max_body: u64,
+    /// `[[server.body_limits]]`, in the file's order.
+    pub body_limits: Arc<[crate::config::BodyLimit]>,
     /// `[native] body_limit_bytes`: a larger body is legacy's even on a native route.
     pub native_body: u64,
+}
+
+impl Limits {
+    /// The largest body a request to `path` may carry: that of the first
+    /// `[[server.body_limits]]` entry matching it, else `max_body_bytes`.
+    pub fn max_body_for(&self, path: &str) -> u64 {
+        self.body_limits.iter().find(|l| l.path_regex.is_match(path)).map_or(self.max_body, |l| l.max_body)
+    }
 }
 
 /// Everything a path needs to serve a request.
@@ -144,8 +155,9 @@ pub fn admit<H: Headers + ?Sized>(
     let admission =
         |action, shadow| Admission { label, request_id, generated_id, action, shadow, record: None, streak: None };
 
-    if head.body_len.is_some_and(|n| n > limits.max_body) {
-        return admission(Action::Refuse(Failure::TooLarge(limits.max_body)), ShadowPlan::Off);
+    let max_body = limits.max_body_for(head.path);
+    if head.body_len.is_some_and(|n| n > max_body) {
+        return admission(Action::Refuse(Failure::TooLarge(max_body)), ShadowPlan::Off);
     }
     if let Some(step) = session::Step::of(head.method, head.path, login_pending) {
         return admission(Action::Session(step), ShadowPlan::Off);
@@ -230,7 +242,9 @@ path = "/ws"
 websocket = "merge"
 "#;
 
-    const LIMITS: Limits = Limits { max_body: 4 << 20, native_body: 100 };
+    fn limits() -> Limits {
+        Limits { max_body: 4 << 20, body_limits: Arc::new([]), native_body: 100 }
+    }
     const TASK_BASE: u64 = 1_000_000_000;
 
     struct Case<'a> {
@@ -257,7 +271,7 @@ websocket = "merge"
             body_len: c.body_len,
             upgrade: c.upgrade,
         };
-        admit(&snapshot, &LIMITS, &tasks, |id| id == 5, &head, c.shadow_room)
+        admit(&snapshot, &limits(), &tasks, |id| id == 5, &head, c.shadow_room)
     }
 
     fn native(a: &Admission) -> Option<NativeCall> {
