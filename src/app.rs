@@ -142,8 +142,9 @@ impl App {
 
     /// Reopens the access log's file (SIGUSR1, after logrotate moved it).
     pub fn reopen_access_log(&self) {
-        if let Some(log) = self.core.access_log() {
-            log.reopen();
+        match self.core.access_log() {
+            Some(log) => log.reopen(),
+            None => tracing::info!("SIGUSR1: the access log is off; nothing to reopen"),
         }
     }
 
