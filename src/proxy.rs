@@ -148,11 +148,11 @@ async fn serve(
             (Backend::Legacy, merged.unwrap_or_else(|answer| answer))
         }
         Action::Websocket(mode @ (WebsocketMode::Native | WebsocketMode::Merge)) => {
-            (Backend::Native, crate::ws::serve(&app.ws, mode, at.route, req, peer))
+            (Backend::Native, crate::ws::serve(&app.ws, mode, at.route, merged_slashes(req), peer))
         }
         Action::Websocket(mode @ WebsocketMode::Relay) => {
             let ctx = app.ws.ctx(at.route, mode);
-            let sent = forward(req.map(body::stream), Some(ctx)).await;
+            let sent = forward(merged_slashes(req).map(body::stream), Some(ctx)).await;
             (Backend::Legacy, sent.unwrap_or_else(|(f, origin)| failed(f, origin)))
         }
         Action::Session(step) => {
@@ -171,6 +171,24 @@ async fn serve(
             (Backend::Legacy, sent.unwrap_or_else(|(f, origin)| failed(f, origin)))
         }
     }
+}
+
+/// A handshake to a websocket route as that route matched it, repeated slashes merged:
+/// legacy's notifier serves only paths that start with `/ws` (rotki answers `//ws/` with a
+/// 101 and closes at once), so banyan's socket to legacy asks for `/ws/`.
+fn merged_slashes(mut req: Request<Incoming>) -> Request<Incoming> {
+    let path = req.uri().path();
+    if path.contains("//") {
+        let merged = crate::request::merge_slashes(path);
+        let target = match req.uri().query() {
+            Some(q) => format!("{merged}?{q}"),
+            None => merged,
+        };
+        if let Ok(uri) = target.parse() {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
 }
 
 /// Serves a request its route shadows or records: with its body read (admission saw it is

@@ -157,3 +157,33 @@ fn a_legacy_that_never_answers_the_handshake_does_not_hold_native_messages_back(
     // Well inside the 5 s the legacy handshake may take.
     assert!(started.elapsed() < Duration::from_secs(2), "native message waited {:?}", started.elapsed());
 }
+
+/// rotki's web app opens its socket on `//ws/` (an empty backend URL joined with `/ws/`),
+/// as the desktop app's and nginx's clients reach `/ws` and `/ws/`: each gets the merged
+/// stream, native and legacy messages both.
+#[test]
+fn the_web_apps_double_slash_path_gets_the_merged_stream_as_ws_does() {
+    let legacy = Legacy::start();
+    let banyan = start(&legacy);
+    for path in ["/ws", "/ws/", "//ws/", "//ws"] {
+        let stream = TcpStream::connect(banyan.addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let (mut ws, head) = tungstenite::client(format!("ws://{}{path}", banyan.addr).as_str(), stream).unwrap();
+        assert_eq!(head.status(), 101, "{path}");
+        assert!(eventually(Duration::from_secs(5), || native_subscribers(&banyan) == 1).is_some(), "{path}");
+        assert!(
+            eventually(Duration::from_secs(5), || legacy_broadcast(&legacy, serde_json::json!([])) == 1).is_some(),
+            "{path}"
+        );
+        banyan.notify(&serde_json::json!({"type": "refresh_balances", "data": {"path": path}}));
+        legacy_broadcast(&legacy, serde_json::json!([{"type": "legacy", "data": {"path": path}}]));
+        let mut types: Vec<String> = (0..2)
+            .map(|_| serde_json::from_str::<serde_json::Value>(&next_text(&mut ws)).unwrap()["type"].to_string())
+            .collect();
+        types.sort();
+        assert_eq!(types, [r#""legacy""#, r#""refresh_balances""#], "{path}");
+        ws.close(None).unwrap();
+        while ws.read().is_ok() {}
+        assert!(eventually(Duration::from_secs(5), || native_subscribers(&banyan) == 0).is_some(), "{path}");
+    }
+}

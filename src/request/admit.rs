@@ -12,7 +12,8 @@
 //!    never shadowed, never retried;
 //! 5. the task URL space: the list and the polls and cancels of native ids are the task
 //!    bridge's (`tasks_bridge.rs`);
-//! 6. a websocket handshake is the websocket bridge's on a route with `websocket`, else
+//! 6. a websocket handshake (matched with repeated slashes merged: `//ws/` is `/ws/`) is
+//!    the websocket bridge's on a route with `websocket`, else
 //!    legacy's (rotki completes a handshake on any path, so even on a native route);
 //! 7. a route that shadows the method captures the request if a copy could start and its
 //!    declared body is small enough to duplicate, else counts it dropped;
@@ -24,7 +25,7 @@
 //!     and handshakes, which return above, never are).
 //!
 //! Pure like `decide`, which it calls, and allocation-free but for a lifecycle step's user
-//! name.
+//! name and a handshake's path with repeated slashes.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -134,6 +135,17 @@ impl Admission {
     }
 }
 
+/// `path` with every run of slashes as one.
+pub fn merge_slashes(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if !(c == '/' && out.ends_with('/')) {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Decides what `head` means under `snapshot`. `login_pending`: whether a legacy task id is
 /// an async login's the session bridge waits for. `shadow_room`: a shadow copy could start
 /// now (one that could not is not worth capturing).
@@ -150,8 +162,18 @@ pub fn admit<H: Headers + ?Sized>(
         Some(v) => (RequestId::from_client(v), false),
         None => (RequestId::generate(), true),
     };
-    let routed = snapshot.route(head.method, head.path, head.headers, head.peer);
-    let label = routed.route.map_or_else(|| labels::unrouted(head.method, head.path), |r| r.label);
+    // A handshake is matched with repeated slashes merged, as nginx and Werkzeug match
+    // paths: rotki's web app, whose backend URL is empty, opens its socket on `//ws/`.
+    let merged;
+    let path = match head.upgrade && head.path.contains("//") {
+        true => {
+            merged = merge_slashes(head.path);
+            merged.as_str()
+        }
+        false => head.path,
+    };
+    let routed = snapshot.route(head.method, path, head.headers, head.peer);
+    let label = routed.route.map_or_else(|| labels::unrouted(head.method, path), |r| r.label);
     let admission =
         |action, shadow| Admission { label, request_id, generated_id, action, shadow, record: None, streak: None };
 

@@ -6,7 +6,7 @@
 
 mod admit;
 
-pub use admit::{Action, Admission, Head, Limits, NativeCall, ShadowPlan};
+pub use admit::{merge_slashes, Action, Admission, Head, Limits, NativeCall, ShadowPlan};
 
 use std::sync::Arc;
 
