@@ -10,13 +10,12 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::browser::{browser, chromedriver};
 use common::*;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 
 const FLAGS: &str = "# Rollout of the read-only endpoints.\n\
 [routes.ping]\n\
@@ -28,45 +27,6 @@ native = 0   # legacy until the shadow run is clean\n\
 path = \"/api/1/info\"\n\
 methods = [\"GET\"]\n\
 native = 100\n";
-
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn chromedriver() -> (Driver, u16) {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver (Debian's chromium-driver; scripts/test.sh installs it)");
-    let driver = Driver(child);
-    eventually(Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())
-        .expect("chromedriver listens");
-    (driver, port)
-}
-
-async fn browser(port: u16) -> Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1500,1100"],
-        }),
-    );
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("a Chromium session")
-}
 
 /// The text of the first element `css` selects, once `ok` holds for it (within 15 s).
 async fn text_when(page: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {

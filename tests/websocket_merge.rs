@@ -1,6 +1,7 @@
 //! `websocket = "merge"`: one client socket carries legacy's notifier and banyan's native
 //! notifier, each message whole, nothing lost or duplicated; it survives legacy going away
-//! (native messages keep flowing) and picks legacy up again when it returns.
+//! (native messages keep flowing) and picks legacy up again when it returns. Clients reach
+//! it on `/ws`, `/ws/` and rotki's web app's `//ws/`, from a raw client and from Chromium.
 
 mod common;
 
@@ -8,7 +9,8 @@ use std::collections::HashMap;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{client, eventually, Banyan, Legacy, Options};
+use common::browser::{browser, chromedriver};
+use common::{client, eventually, eventually_value, Banyan, Legacy, Options};
 use tokio_tungstenite::tungstenite::{self, Message, WebSocket};
 
 const MERGE: &str = "[routes.ws]\npath = \"/ws\"\nwebsocket = \"merge\"\n";
@@ -186,4 +188,44 @@ fn the_web_apps_double_slash_path_gets_the_merged_stream_as_ws_does() {
         while ws.read().is_ok() {}
         assert!(eventually(Duration::from_secs(5), || native_subscribers(&banyan) == 0).is_some(), "{path}");
     }
+}
+
+/// The same from a real browser: a headless Chromium page opens `new WebSocket(...)` on
+/// `//ws/`, as rotki's web app does, and on `/ws` and `/ws/`, and receives both worlds.
+#[test]
+fn a_browser_socket_on_the_web_apps_path_receives_native_and_legacy_messages() {
+    let legacy = Legacy::start();
+    let banyan = start(&legacy);
+    let (_driver, port) = chromedriver();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let page = runtime.block_on(browser(port));
+    // A page from banyan's own origin, as the web app is served from its backend's host.
+    runtime.block_on(page.goto(&banyan.url("/api/1/ping"))).unwrap();
+    let run = |js: &str| runtime.block_on(page.execute(js, vec![])).unwrap();
+    for path in ["//ws/", "/ws", "/ws/"] {
+        run(&format!(
+            "window.got = []; window.sock = new WebSocket('ws://{}{path}'); \
+             window.sock.onmessage = e => window.got.push(JSON.parse(e.data).type);",
+            banyan.addr
+        ));
+        let open = eventually(Duration::from_secs(10), || native_subscribers(&banyan) == 1);
+        assert!(open.is_some(), "{path}: readyState {}, {}", run("return window.sock.readyState;"), banyan.log.text());
+        assert!(
+            eventually(Duration::from_secs(10), || legacy_broadcast(&legacy, serde_json::json!([])) == 1).is_some(),
+            "{path}"
+        );
+        banyan.notify(&serde_json::json!({"type": "refresh_balances", "data": {}}));
+        legacy_broadcast(&legacy, serde_json::json!([{"type": "legacy", "data": {}}]));
+        let got = eventually_value(Duration::from_secs(10), || {
+            let got = run("return window.got;");
+            (got.as_array().map_or(0, Vec::len) == 2).then_some(got)
+        });
+        let mut got: Vec<String> =
+            got.expect(path).as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
+        got.sort();
+        assert_eq!(got, ["legacy", "refresh_balances"], "{path}");
+        run("window.sock.close();");
+        assert!(eventually(Duration::from_secs(10), || native_subscribers(&banyan) == 0).is_some(), "{path}");
+    }
+    let _ = runtime.block_on(page.close());
 }

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
 pub mod big_db;
 pub mod configmap;
 
