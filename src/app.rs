@@ -76,8 +76,7 @@ fn access_log(config: &Config) -> Result<Option<AccessLog>, AppError> {
         AccessLogTo::Off => return Ok(None),
         _ if filtered_out => return Ok(None),
         AccessLogTo::Stderr => Sink::Stderr,
-        AccessLogTo::File(path) => Sink::file(path)
-            .map_err(|e| AppError::Config(format!("cannot open the access log {}: {e}", path.display())))?,
+        AccessLogTo::File(path) => Sink::file(path).map_err(AppError::Config)?,
     };
     Ok(Some(AccessLog::new(sink, format)))
 }

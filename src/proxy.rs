@@ -66,7 +66,7 @@ async fn handle(conn: &Connection, mut req: Request<Incoming>) -> Response<Body>
         body_len: hyper::body::Body::size_hint(req.body()).exact(),
         upgrade: is_websocket_upgrade(&req),
     };
-    let Admission { label, request_id, generated_id, action, shadow, record, streak } =
+    let Admission { label, request_id, generated_id, action, shadow, record, streak, max_body } =
         app.core.admit(&snapshot, &head, app.shadow.has_room());
     if generated_id {
         req.headers_mut().insert(X_REQUEST_ID.clone(), request_id.header_value());
@@ -78,7 +78,7 @@ async fn handle(conn: &Connection, mut req: Request<Incoming>) -> Response<Body>
 
     let record = record.map(|target| (target, request_id.as_str()));
     let at = Context { route: label, request_id: &request_id };
-    let (backend, mut resp) = serve(conn, at, action, shadow, record, req).await;
+    let (backend, mut resp) = serve(conn, at, action, shadow, record, max_body, req).await;
     resp.headers_mut().insert(X_BANYAN_BACKEND.clone(), HeaderValue::from_static(backend.as_str()));
     if app.core.returns_request_id() {
         resp.headers_mut().insert(X_REQUEST_ID.clone(), request_id.header_value());
@@ -101,6 +101,7 @@ async fn serve(
     action: Action,
     shadow: ShadowPlan,
     record: Option<(record::Target, &str)>,
+    max_body: u64,
     req: Request<Incoming>,
 ) -> (Backend, Response<Body>) {
     let (app, peer, slot) = (&conn.app, conn.peer, &conn.legacy);
@@ -124,9 +125,8 @@ async fn serve(
     if copy.is_some() || record.is_some() {
         return serve_captured(conn, at, native, copy, record, req).await;
     }
-    // A chunked body has no length to check up front: it is held to the path's limit as it
-    // streams, and a 413 names that limit.
-    let max_body = app.core.limits().max_body_for(req.uri().path());
+    // A chunked body has no length to check up front: it is held to the path's limit
+    // (`max_body`, from admission) as it streams, and a 413 names that limit.
     let forward = |req: Request<Body>, relay| async move {
         let origin = Cors::origin(req.headers());
         app.legacy.forward(req, peer, slot, relay).await.map_err(|f| match f {

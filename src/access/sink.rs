@@ -13,9 +13,11 @@ pub enum Sink {
 }
 
 impl Sink {
-    /// A file sink, its file opened (created if missing) for appending.
-    pub fn file(path: &Path) -> std::io::Result<Sink> {
-        Ok(Sink::File { path: path.to_path_buf(), file: RwLock::new(open(path)?) })
+    /// A file sink, its file opened (created if missing) for appending; the error says
+    /// which file and why, as [`check`] does.
+    pub fn file(path: &Path) -> Result<Sink, String> {
+        let file = open(path).map_err(|e| cannot_open(path, e))?;
+        Ok(Sink::File { path: path.to_path_buf(), file: RwLock::new(file) })
     }
 
     /// Writes `bytes` (whole lines) at once: through stderr's lock, which the diagnostic
@@ -64,7 +66,11 @@ pub fn check(path: &Path) -> Result<(), String> {
         (_, Ok(f)) if f.is_dir() => "it is a directory".to_string(),
         _ => return Ok(()),
     };
-    Err(format!("cannot open the access log {}: {problem}", path.display()))
+    Err(cannot_open(path, problem))
+}
+
+fn cannot_open(path: &Path, problem: impl std::fmt::Display) -> String {
+    format!("cannot open the access log {}: {problem}", path.display())
 }
 
 fn open(path: &Path) -> std::io::Result<File> {

@@ -159,7 +159,8 @@ pub fn plan(
         body_len: Some(declared),
         upgrade: false,
     };
-    let Admission { label, request_id, generated_id, action, shadow, record, streak } =
+    // (A declared body's limit was applied in admission; a chunked one goes to hyper.)
+    let Admission { label, request_id, generated_id, action, shadow, record, streak, max_body: _ } =
         core.admit(snapshot, &head, shadow_room);
     let path_start = path.as_ptr() as usize - buf.as_ptr() as usize;
     let path = path_start..path_start + path.len();

@@ -89,6 +89,8 @@ pub struct Admission {
     pub record: Option<record::Target>,
     /// A native call on a guarded route: its answer counts in the guard's run of 5xx.
     pub streak: Option<Arc<Streak>>,
+    /// The largest body the request may carry (rule 3): what a chunked one is held to.
+    pub max_body: u64,
 }
 
 pub enum Action {
@@ -174,10 +176,18 @@ pub fn admit<H: Headers + ?Sized>(
     };
     let routed = snapshot.route(head.method, path, head.headers, head.peer);
     let label = routed.route.map_or_else(|| labels::unrouted(head.method, path), |r| r.label);
-    let admission =
-        |action, shadow| Admission { label, request_id, generated_id, action, shadow, record: None, streak: None };
-
     let max_body = limits.max_body_for(head.path);
+    let admission = |action, shadow| Admission {
+        label,
+        request_id,
+        generated_id,
+        action,
+        shadow,
+        record: None,
+        streak: None,
+        max_body,
+    };
+
     if head.body_len.is_some_and(|n| n > max_body) {
         return admission(Action::Refuse(Failure::TooLarge(max_body)), ShadowPlan::Off);
     }
