@@ -51,6 +51,10 @@ pub struct App {
     pub rollout: Rollout,
     /// The exchanges of routes with `record = N`.
     pub records: crate::record::Recorder,
+    /// `[static]`: the web app's files.
+    pub webapp: Option<crate::webapp::WebApp>,
+    /// `[upstreams.*]`, in the config's order (admission names them by index).
+    pub upstreams: Vec<crate::upstream::Upstream>,
     /// Set on SIGTERM, `shutdown_delay` before banyan stops accepting: `/readyz` says 503
     /// so load balancers stop sending new connections while it still takes them.
     draining: AtomicBool,
@@ -112,9 +116,22 @@ impl App {
         let shadow = Arc::new(Shadow::new(native.clone(), legacy.clone()));
         let hub = crate::ws::hub::Hub::new(config.websocket.client_queue);
         let access_log = access_log(&config)?;
+        let webapp = match &config.webapp {
+            Some(cfg) => Some(
+                crate::webapp::WebApp::new(cfg)
+                    .map_err(|e| AppError::Config(format!("[static] root {}: {e}", cfg.root.display())))?,
+            ),
+            None => None,
+        };
+        let upstreams = config
+            .upstreams
+            .iter()
+            .map(|u| crate::upstream::Upstream::new(u, cors.clone(), server.preserve_header_case, server.max_body))
+            .collect();
         Ok(App {
             core: Core::new(
                 limits,
+                crate::request::Front::new(&config),
                 tasks.clone(),
                 sessions.clone(),
                 stats.clone(),
@@ -135,6 +152,8 @@ impl App {
             stats,
             shadow,
             draining: AtomicBool::new(false),
+            webapp,
+            upstreams,
             config,
         })
     }

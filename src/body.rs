@@ -1,18 +1,26 @@
 //! The one body type that flows through the proxy in both directions: hyper's streaming
 //! `Incoming` when bytes pass through untouched (held to `[server] max_body_bytes` when it
 //! is a request body of unknown length), or a buffered `Full` when banyan produced or
-//! already read them (native answers, requests a native handler hands back to legacy).
-//! `Either` keeps that choice free of boxing on the hot path.
+//! already read them (native answers, requests a native handler hands back to legacy), or
+//! a file of the web app (`webapp/`). `Either` keeps that choice free of boxing on the hot
+//! path.
 
 use bytes::Bytes;
 use http_body_util::{Either, Full, Limited};
 use hyper::body::Incoming;
 
-pub type Body = Either<Either<Incoming, Limited<Incoming>>, Full<Bytes>>;
+use crate::webapp::FilesBody;
+
+pub type Body = Either<Either<Incoming, Limited<Incoming>>, Either<Full<Bytes>, FilesBody>>;
 
 /// A body banyan built itself.
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Either::Right(Full::new(bytes.into()))
+    full_from(Full::new(bytes.into()))
+}
+
+/// A file of the web app.
+pub fn files(body: FilesBody) -> Body {
+    Either::Right(Either::Right(body))
 }
 
 /// Bytes that pass through as they arrive.
@@ -28,7 +36,7 @@ pub fn limited(incoming: Incoming, max: u64) -> Body {
 
 /// Wraps a response banyan built itself.
 pub fn full_from(b: http_body_util::Full<Bytes>) -> Body {
-    Either::Right(b)
+    Either::Right(Either::Left(b))
 }
 
 /// The bytes of a `Full` body: ready at once, and shared with it (no copy, and none of

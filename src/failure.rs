@@ -140,6 +140,8 @@ pub struct Responder {
     cors: Cors,
     /// Legacy's URL, for the log line: clients are not told where legacy is.
     legacy_url: String,
+    /// Who the failures are of: `legacy`, or an upstream's name (`colibri`).
+    backend: String,
 }
 
 /// The request a failure belongs to, for the log line that reports it.
@@ -151,7 +153,12 @@ pub struct Context<'a> {
 
 impl Responder {
     pub fn new(cors: Cors, legacy_url: &str) -> Responder {
-        Responder { cors, legacy_url: legacy_url.trim_end_matches('/').to_string() }
+        Self::of("legacy", cors, legacy_url)
+    }
+
+    /// For the failures of the `[upstreams.*]` entry called `name`.
+    pub fn of(name: &str, cors: Cors, url: &str) -> Responder {
+        Responder { cors, legacy_url: url.trim_end_matches('/').to_string(), backend: name.to_string() }
     }
 
     /// The answer for a failure, logged as its fault deserves: legacy's at warning level
@@ -163,17 +170,20 @@ impl Responder {
             Failure::TooLarge(limit) => format!("Request body is larger than the {limit} bytes banyan accepts"),
             Failure::Malformed(cause) => format!("The request is malformed: {}", root_cause(cause.as_ref())),
             Failure::TimedOut(after) => {
-                format!("The legacy backend did not answer within {} ms", after.as_millis())
+                format!("The {} backend did not answer within {} ms", self.backend, after.as_millis())
             }
             // The cause (refused, timed out) names no address: the OS's words, or banyan's.
-            Failure::Connect(e) => format!("The legacy backend is unreachable: {e}"),
-            Failure::Exchange { .. } | Failure::Internal(_) => format!("The legacy backend failed: {failure}"),
+            Failure::Connect(e) => format!("The {} backend is unreachable: {e}", self.backend),
+            Failure::Exchange { .. } | Failure::Internal(_) => {
+                format!("The {} backend failed: {failure}", self.backend)
+            }
         };
         let (route, request_id) = (at.route.name(), at.request_id.as_str());
         match failure.fault() {
             Fault::Client => tracing::debug!(route, request_id, "request refused: {failure}"),
             Fault::Legacy | Fault::Banyan => {
-                tracing::warn!(legacy = %self.legacy_url, route, request_id, "legacy request failed: {failure}")
+                let (backend, url) = (&self.backend, &self.legacy_url);
+                tracing::warn!(legacy = %url, route, request_id, "{backend} request failed: {failure}")
             }
         }
         let mut resp = response::fail(failure.status(), &message);

@@ -32,4 +32,6 @@ pub mod session;
 pub mod shadow;
 pub mod stats;
 pub mod tasks_bridge;
+pub mod upstream;
+pub mod webapp;
 pub mod ws;

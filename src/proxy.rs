@@ -13,7 +13,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Request, Response};
-use http_body_util::{BodyExt, Either};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 
@@ -75,11 +75,16 @@ async fn handle(conn: &Connection, mut req: Request<Incoming>) -> Response<Body>
     // Kept past `serve` (which takes the request) only for the access log; a shared copy.
     let uri = app.core.logs_access().then(|| req.uri().clone());
     let refused = matches!(action, Action::Refuse(_));
+    let upstream = match action {
+        Action::Upstream(i) => app.upstreams.get(i),
+        _ => None,
+    };
 
     let record = record.map(|target| (target, request_id.as_str()));
     let at = Context { route: label, request_id: &request_id };
     let (backend, mut resp) = serve(conn, at, action, shadow, record, max_body, req).await;
-    resp.headers_mut().insert(X_BANYAN_BACKEND.clone(), HeaderValue::from_static(backend.as_str()));
+    let answered_by = upstream.map_or_else(|| HeaderValue::from_static(backend.as_str()), |u| u.backend_header());
+    resp.headers_mut().insert(X_BANYAN_BACKEND.clone(), answered_by);
     if app.core.returns_request_id() {
         resp.headers_mut().insert(X_REQUEST_ID.clone(), request_id.header_value());
     }
@@ -161,7 +166,7 @@ async fn serve(
             (Backend::Legacy, sent.unwrap_or_else(|f| failed(f, origin)))
         }
         Action::Native(call) => match app.native.serve(call.handler, req, call.async_query).await {
-            Served::Response(r) => (Backend::Native, r.map(Either::Right)),
+            Served::Response(r) => (Backend::Native, r.map(body::full_from)),
             Served::HandBack(r) => {
                 (Backend::Legacy, forward(r, None).await.unwrap_or_else(|(f, origin)| failed(f, origin)))
             }
@@ -170,6 +175,14 @@ async fn serve(
             let sent = forward(req.map(|b| body::limited(b, max_body)), None).await;
             (Backend::Legacy, sent.unwrap_or_else(|(f, origin)| failed(f, origin)))
         }
+        Action::WebApp => match &app.webapp {
+            Some(webapp) => (Backend::Native, webapp.serve(req).await.map(body::files)),
+            None => (Backend::Legacy, failed(Failure::Internal("[static] is off".into()), None)),
+        },
+        Action::Upstream(i) => match app.upstreams.get(i) {
+            Some(upstream) => (Backend::Legacy, upstream.serve(req, peer, max_body, at).await),
+            None => (Backend::Legacy, failed(Failure::Internal("no such upstream".into()), None)),
+        },
     }
 }
 
@@ -222,7 +235,7 @@ async fn serve_captured(
     let (backend, resp, got) = match served {
         Served::Response(r) => {
             let got = Ok(body::full_bytes(r.body()));
-            (Backend::Native, r.map(Either::Right), got)
+            (Backend::Native, r.map(body::full_from), got)
         }
         Served::HandBack(r) => {
             let answered = match app.legacy.forward(r, peer, slot, None).await {

@@ -176,7 +176,12 @@ pub fn plan(
         // The list merges legacy's answer and the session bridge learns from legacy's, which
         // hyper's path reads whole; a handshake never gets here (`Upgrade` is handed off
         // above).
-        Action::Tasks(Target::List) | Action::Session(_) | Action::Websocket(_) => return Plan::HandOff,
+        // The web app's files and the upstreams are served by hyper's path too.
+        Action::Tasks(Target::List)
+        | Action::Session(_)
+        | Action::Websocket(_)
+        | Action::WebApp
+        | Action::Upstream(_) => return Plan::HandOff,
     };
     let needs_parts = matches!(carry, Carry::Native(_)) || matches!(shadow, ShadowPlan::Capture(_));
     let parts = match needs_parts {
@@ -286,7 +291,7 @@ mod tests {
         };
         let legacy = std::sync::Arc::new(crate::legacy::Legacy::new(&legacy, true, 1 << 20));
         let sessions = crate::session::Sessions::new(None, tasks.clone(), legacy);
-        let core = Core::new(limits, tasks, sessions, Default::default(), None, false);
+        let core = Core::new(limits, Default::default(), tasks, sessions, Default::default(), None, false);
         match plan(head.as_bytes(), &snapshot, &core, peer, true, true, &mut out, &mut origin) {
             Plan::Forward(Forward {
                 carry: Carry::Native(_), parts: Some(parts), head_len, body_len, close, ..

@@ -2,30 +2,32 @@
 //! rules, in order:
 //!
 //! 1. its request id: the client's first non-empty `X-Request-Id`, else a new one;
-//! 2. its route and statistics label (a flags route, else rotki's inventory rule, else
+//! 2. a path of the front door's (`front.rs`: an upstream's prefix, the web app's files) is
+//!    theirs, under their label, held to its body limit as in 4; nothing below applies;
+//! 3. its route and statistics label (a flags route, else rotki's inventory rule, else
 //!    `unmatched`), and the backend the flags choose;
-//! 3. a declared body over `[server] max_body_bytes` (or the path's `[[server.body_limits]]`
+//! 4. a declared body over `[server] max_body_bytes` (or the path's `[[server.body_limits]]`
 //!    entry) is refused with a 413 (an undeclared, chunked one is held to the limit as it
 //!    streams);
-//! 4. the user lifecycle (create, login, logout, password change) and the polls and
+//! 5. the user lifecycle (create, login, logout, password change) and the polls and
 //!    cancels of an async login's legacy task are the session bridge's (`session/`):
 //!    never shadowed, never retried;
-//! 5. the task URL space: the list and the polls and cancels of native ids are the task
+//! 6. the task URL space: the list and the polls and cancels of native ids are the task
 //!    bridge's (`tasks_bridge.rs`);
-//! 6. a websocket handshake (matched with repeated slashes merged: `//ws/` is `/ws/`) is
+//! 7. a websocket handshake (matched with repeated slashes merged: `//ws/` is `/ws/`) is
 //!    the websocket bridge's on a route with `websocket`, else
 //!    legacy's (rotki completes a handshake on any path, so even on a native route);
-//! 7. a route that shadows the method captures the request if a copy could start and its
+//! 8. a route that shadows the method captures the request if a copy could start and its
 //!    declared body is small enough to duplicate, else counts it dropped;
-//! 8. a native decision with a handler is native, unless the declared body is over what
+//! 9. a native decision with a handler is native, unless the declared body is over what
 //!    native handlers read (`[native] body_limit_bytes`): that is legacy's, untouched;
-//! 9. everything else is legacy's;
-//! 10. on a route with `record = N`, a request served by 8 or 9 whose declared body is at
+//! 10. everything else is legacy's;
+//! 11. on a route with `record = N`, a request served by 9 or 10 whose declared body is at
 //!     most `record::MAX_BODY` is recorded with its answer (the lifecycle, the task space
 //!     and handshakes, which return above, never are).
 //!
 //! Pure like `decide`, which it calls, and allocation-free but for a lifecycle step's user
-//! name and a handshake's path with repeated slashes.
+//! name and a path with repeated slashes.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -37,6 +39,7 @@ use crate::decide::{Backend, Headers, Sticky};
 use crate::failure::Failure;
 use crate::flags::rollout::Streak;
 use crate::flags::{Snapshot, WebsocketMode};
+use super::front::{Front, Owner};
 use crate::native::tasks::Tasks;
 use crate::native::HandlerId;
 use crate::record;
@@ -103,6 +106,10 @@ pub enum Action {
     Websocket(WebsocketMode),
     Native(NativeCall),
     Legacy,
+    /// A file of the web app (`[static]`).
+    WebApp,
+    /// The `[upstreams.*]` entry at this index, its prefix stripped.
+    Upstream(usize),
 }
 
 /// The native handler that serves a request, and how.
@@ -127,12 +134,14 @@ impl Admission {
         match &self.action {
             Action::Native(_)
             | Action::Websocket(WebsocketMode::Native | WebsocketMode::Merge)
-            | Action::Tasks(tasks_bridge::Target::Native(_)) => Backend::Native,
+            | Action::Tasks(tasks_bridge::Target::Native(_))
+            | Action::WebApp => Backend::Native,
             Action::Refuse(_)
             | Action::Session(_)
             | Action::Legacy
             | Action::Websocket(WebsocketMode::Relay)
-            | Action::Tasks(tasks_bridge::Target::List) => Backend::Legacy,
+            | Action::Tasks(tasks_bridge::Target::List)
+            | Action::Upstream(_) => Backend::Legacy,
         }
     }
 }
@@ -154,6 +163,7 @@ pub fn merge_slashes(path: &str) -> String {
 pub fn admit<H: Headers + ?Sized>(
     snapshot: &Snapshot,
     limits: &Limits,
+    front: &Front,
     tasks: &Tasks,
     login_pending: impl Fn(u64) -> bool,
     head: &Head<'_, H>,
@@ -164,6 +174,16 @@ pub fn admit<H: Headers + ?Sized>(
         Some(v) => (RequestId::from_client(v), false),
         None => (RequestId::generate(), true),
     };
+    let max_body = limits.max_body_for(head.path);
+    if let Some((owner, label)) = front.owner(head.path, head.upgrade) {
+        let action = match (head.body_len.is_some_and(|n| n > max_body), owner) {
+            (true, _) => Action::Refuse(Failure::TooLarge(max_body)),
+            (false, Owner::WebApp) => Action::WebApp,
+            (false, Owner::Upstream(i)) => Action::Upstream(i),
+        };
+        let (shadow, record, streak) = (ShadowPlan::Off, None, None);
+        return Admission { label, request_id, generated_id, action, shadow, record, streak, max_body };
+    }
     // A handshake is matched with repeated slashes merged, as nginx and Werkzeug match
     // paths: rotki's web app, whose backend URL is empty, opens its socket on `//ws/`.
     let merged;
@@ -176,7 +196,6 @@ pub fn admit<H: Headers + ?Sized>(
     };
     let routed = snapshot.route(head.method, path, head.headers, head.peer);
     let label = routed.route.map_or_else(|| labels::unrouted(head.method, path), |r| r.label);
-    let max_body = limits.max_body_for(head.path);
     let admission = |action, shadow| Admission {
         label,
         request_id,
@@ -303,7 +322,7 @@ websocket = "merge"
             body_len: c.body_len,
             upgrade: c.upgrade,
         };
-        admit(&snapshot, &limits(), &tasks, |id| id == 5, &head, c.shadow_room)
+        admit(&snapshot, &limits(), &Front::default(), &tasks, |id| id == 5, &head, c.shadow_room)
     }
 
     fn native(a: &Admission) -> Option<NativeCall> {

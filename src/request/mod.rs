@@ -5,8 +5,10 @@
 //! and relays, so a rule written here holds on both paths.
 
 mod admit;
+mod front;
 
 pub use admit::{merge_slashes, Action, Admission, Head, Limits, NativeCall, ShadowPlan};
+pub use front::{strip_prefix, Front};
 
 use std::sync::Arc;
 
@@ -21,6 +23,8 @@ use crate::stats::Stats;
 
 pub struct Core {
     limits: Limits,
+    /// The web app's and the upstreams' paths (rule 2 of admission).
+    front: Front,
     /// Whose task ids are whose (rule 5 of admission).
     tasks: Arc<Tasks>,
     /// Which legacy task ids are async logins (rule 4).
@@ -37,13 +41,14 @@ pub struct Core {
 impl Core {
     pub fn new(
         limits: Limits,
+        front: Front,
         tasks: Arc<Tasks>,
         sessions: Arc<Sessions>,
         stats: Arc<Stats>,
         access_log: Option<crate::access::AccessLog>,
         return_request_id: bool,
     ) -> Core {
-        Core { limits, tasks, sessions, stats, access_log, return_request_id, trips: Arc::default() }
+        Core { limits, front, tasks, sessions, stats, access_log, return_request_id, trips: Arc::default() }
     }
 
     /// Whether answers carry the request's `X-Request-Id` back.
@@ -52,7 +57,7 @@ impl Core {
     }
 
     pub fn admit<H: Headers + ?Sized>(&self, snapshot: &Snapshot, head: &Head<'_, H>, shadow_room: bool) -> Admission {
-        admit::admit(snapshot, &self.limits, &self.tasks, |id| self.sessions.is_pending(id), head, shadow_room)
+        admit::admit(snapshot, &self.limits, &self.front, &self.tasks, |id| self.sessions.is_pending(id), head, shadow_room)
     }
 
     /// Resolves when a guard's run of 5xx has tripped a route since the last call.

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::request::Parts;
 use http::{HeaderValue, Request};
-use http_body_util::{BodyExt, Either, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use tokio::sync::Semaphore;
 
 use crate::decide::Backend;
@@ -312,7 +312,7 @@ impl Captured {
 
     /// Legacy's answer to the copy, on a connection of its own.
     async fn legacy(&self, legacy: &Legacy) -> Result<Copied, String> {
-        let req = Request::from_parts(self.parts.clone(), Either::Right(Full::new(self.body.clone())));
+        let req = Request::from_parts(self.parts.clone(), crate::body::full(self.body.clone()));
         let slot = legacy.slot();
         let resp = legacy.forward(req, self.peer, &slot, None).await;
         let resp = resp.map_err(|failure| format!("legacy did not answer: {failure}"))?;

@@ -1,6 +1,7 @@
 //! The `route` label of every request's statistics and metrics: the flags route's name,
 //! else the rotki inventory rule the request matches (`/api/1/tasks/<int:task_id>`), else
-//! `unmatched`. Never a raw path, so the number of series stays bounded whatever clients
+//! `unmatched`; or, for what the front door serves besides rotki-core, `static` and each
+//! upstream's name (`colibri`). Never a raw path, so the number of series stays bounded whatever clients
 //! send: flags names and inventory rules are interned once and live for the process.
 
 use std::collections::HashMap;
@@ -21,6 +22,8 @@ pub enum Kind {
     Flags,
     Inventory,
     Unmatched,
+    /// The web app's files and the `[upstreams.*]`.
+    Front,
 }
 
 impl Kind {
@@ -29,6 +32,7 @@ impl Kind {
             Kind::Flags => "flags",
             Kind::Inventory => "inventory",
             Kind::Unmatched => "unmatched",
+            Kind::Front => "front",
         }
     }
 }
@@ -99,11 +103,17 @@ pub fn flags_route(name: &str) -> Label {
     INTERNER.write().unwrap_or_else(|p| p.into_inner()).intern(Kind::Flags, name)
 }
 
+/// The label of the web app's files (`static`) or of an upstream (its name), interned once
+/// at start.
+pub fn front(name: &str) -> Label {
+    INTERNER.write().unwrap_or_else(|p| p.into_inner()).intern(Kind::Front, name)
+}
+
 /// The label with this name, if it was ever interned (a flags name before an inventory
 /// rule of the same text).
 pub fn known(name: &str) -> Option<Label> {
     let i = interner();
-    [Kind::Flags, Kind::Inventory, Kind::Unmatched].iter().find_map(|k| i.ids.get(&(*k, name)).map(|&id| Label(id)))
+    [Kind::Flags, Kind::Inventory, Kind::Unmatched, Kind::Front].iter().find_map(|k| i.ids.get(&(*k, name)).map(|&id| Label(id)))
 }
 
 impl Label {

@@ -13,6 +13,10 @@ use toml::Spanned;
 
 use crate::location::Located;
 
+mod front;
+
+pub use front::{StaticConfig, UpstreamConfig, ROTKI_PREFIXES};
+
 pub const DEFAULT_CONFIG: &str = "config/banyan.toml";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4242";
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:4243";
@@ -36,6 +40,10 @@ pub struct Config {
     pub server: ServerConfig,
     pub websocket: WebsocketConfig,
     pub admin: AdminConfig,
+    /// `[static]`: the web app's files, when banyan is the front door.
+    pub webapp: Option<StaticConfig>,
+    /// `[upstreams.NAME]`, in the file's order.
+    pub upstreams: Vec<UpstreamConfig>,
 }
 
 /// The admin listener's tokens and audit log (`docs/operations.md`).
@@ -59,6 +67,19 @@ pub struct LegacyConfig {
     /// the client gets 504. Generous: rotki runs long queries synchronously.
     pub timeout: Duration,
     pub pool_idle_timeout: Duration,
+}
+
+impl LegacyConfig {
+    /// `url` with the file's timeouts, or the defaults (shared by `[legacy]` and every
+    /// `[upstreams.NAME]`).
+    fn with(url: Uri, connect_ms: Option<u64>, timeout_ms: Option<u64>, idle_secs: Option<u64>) -> LegacyConfig {
+        LegacyConfig {
+            url,
+            connect_timeout: Duration::from_millis(connect_ms.unwrap_or(1_000)),
+            timeout: Duration::from_millis(timeout_ms.unwrap_or(300_000)),
+            pool_idle_timeout: Duration::from_secs(idle_secs.unwrap_or(90)),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -162,6 +183,10 @@ struct File {
     websocket: WebsocketFile,
     #[serde(default)]
     admin: AdminFile,
+    #[serde(rename = "static")]
+    webapp: Option<front::StaticFile>,
+    #[serde(default)]
+    upstreams: indexmap::IndexMap<String, front::UpstreamFile>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -341,18 +366,21 @@ impl Config {
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         let ms = |v: Option<u64>, default: u64| Duration::from_millis(v.unwrap_or(default));
+        let spot = |span: std::ops::Range<usize>, msg: String| Located::at_span(&path, &text, span, msg);
+        let webapp = file.webapp.as_ref().map(|f| front::static_config(f, &base, &spot)).transpose()?;
+        let upstreams = front::upstreams(&file.upstreams, &spot)?;
         Ok(Config {
             listen,
             admin_listen,
             flags_path,
             flags_managed_by: file.flags_managed_by.clone().filter(|s| !s.trim().is_empty()),
             data_dir,
-            legacy: LegacyConfig {
+            legacy: LegacyConfig::with(
                 url,
-                connect_timeout: ms(file.legacy.connect_timeout_ms, 1_000),
-                timeout: ms(file.legacy.timeout_ms, 300_000),
-                pool_idle_timeout: Duration::from_secs(file.legacy.pool_idle_timeout_secs.unwrap_or(90)),
-            },
+                file.legacy.connect_timeout_ms,
+                file.legacy.timeout_ms,
+                file.legacy.pool_idle_timeout_secs,
+            ),
             native: NativeConfig {
                 body_limit: file.native.body_limit_bytes.unwrap_or(10 * 1024 * 1024),
                 timeout: ms(file.native.timeout_ms, 30_000),
@@ -419,6 +447,8 @@ impl Config {
                 audit_log: file.admin.audit_log.as_ref().map(|p| relative_to(&base, p)),
                 allowed_hosts: file.admin.allowed_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
             },
+            webapp,
+            upstreams,
         })
     }
 }
@@ -448,16 +478,25 @@ fn parse_addr(s: &str) -> Result<SocketAddr, String> {
 }
 
 fn parse_legacy_url(s: &str) -> Result<Uri, String> {
-    let uri: Uri = s.parse().map_err(|e| format!("invalid legacy URL {s:?}: {e}"))?;
+    parse_url("legacy URL", s)
+}
+
+fn parse_upstream_url(s: &str) -> Result<Uri, String> {
+    parse_url("url", s)
+}
+
+/// An upstream's URL: plain http, a host, and no path (requests keep theirs).
+fn parse_url(what: &str, s: &str) -> Result<Uri, String> {
+    let uri: Uri = s.parse().map_err(|e| format!("invalid {what} {s:?}: {e}"))?;
     if uri.scheme_str() != Some("http") {
-        return Err(format!("invalid legacy URL {s:?}: only http:// is supported (rotki serves plain HTTP)"));
+        return Err(format!("invalid {what} {s:?}: only http:// is supported (rotki serves plain HTTP)"));
     }
     if uri.authority().is_none() {
-        return Err(format!("invalid legacy URL {s:?}: no host"));
+        return Err(format!("invalid {what} {s:?}: no host"));
     }
     if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
         return Err(format!(
-            "invalid legacy URL {s:?}: give only scheme, host and port; paths are passed through as requested"
+            "invalid {what} {s:?}: give only scheme, host and port; paths are passed through as requested"
         ));
     }
     Ok(uri)
