@@ -179,11 +179,29 @@ async fn serve(
             Some(webapp) => (Backend::Native, webapp.serve(req).await.map(body::files)),
             None => (Backend::Legacy, failed(Failure::Internal("[static] is off".into()), None)),
         },
+        Action::Slash => (Backend::Native, slash_added(&req)),
         Action::Upstream(i) => match app.upstreams.get(i) {
             Some(upstream) => (Backend::Legacy, upstream.serve(req, peer, max_body, at).await),
             None => (Backend::Legacy, failed(Failure::Internal("no such upstream".into()), None)),
         },
     }
+}
+
+/// A 301 to the request's path with a slash added, its query kept: `/colibri` is the
+/// upstream's `/colibri/`. The path as matched, repeated slashes merged: `//colibri/`
+/// would send the browser to another host.
+fn slash_added(req: &Request<Incoming>) -> Response<Body> {
+    let path = crate::request::merge_slashes(req.uri().path());
+    let target = match req.uri().query() {
+        Some(q) => format!("{path}/?{q}"),
+        None => format!("{path}/"),
+    };
+    let mut resp = Response::new(body::full(Bytes::new()));
+    *resp.status_mut() = http::StatusCode::MOVED_PERMANENTLY;
+    if let Ok(location) = HeaderValue::from_str(&target) {
+        resp.headers_mut().insert(http::header::LOCATION, location);
+    }
+    resp
 }
 
 /// A handshake to a websocket route as that route matched it, repeated slashes merged:

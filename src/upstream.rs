@@ -47,7 +47,13 @@ impl Upstream {
 
     /// Its answer to `req` (a body of unknown length held to `max_body`), or banyan's
     /// envelope for why there is none.
-    pub async fn serve(&self, req: Request<Incoming>, peer: SocketAddr, max_body: u64, at: Context<'_>) -> Response<Body> {
+    pub async fn serve(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        max_body: u64,
+        at: Context<'_>,
+    ) -> Response<Body> {
         let origin = Cors::origin(req.headers());
         let (mut parts, incoming) = req.into_parts();
         parts.uri = self.stripped(&parts.uri);

@@ -58,7 +58,11 @@ pub(super) type At<'a> = &'a dyn Fn(std::ops::Range<usize>, String) -> crate::lo
 /// Paths that are always rotki-core's: neither a file of the web app nor an upstream's.
 pub const ROTKI_PREFIXES: [&str; 2] = ["/api/", "/ws/"];
 
-pub(super) fn static_config(file: &StaticFile, base: &Path, at: At<'_>) -> Result<StaticConfig, crate::location::Located> {
+pub(super) fn static_config(
+    file: &StaticFile,
+    base: &Path,
+    at: At<'_>,
+) -> Result<StaticConfig, crate::location::Located> {
     let root = relative_to(base, Path::new(file.root.get_ref()));
     match std::fs::metadata(&root) {
         Ok(m) if m.is_dir() => {}
@@ -100,8 +104,7 @@ pub(super) fn upstreams(
             return Err(named(file.prefix.span(), format!("prefix = {prefix:?}: {why}")));
         }
         let url = parse_upstream_url(file.url.get_ref()).map_err(|m| named(file.url.span(), m))?;
-        let connect =
-            LegacyConfig::with(url, file.connect_timeout_ms, file.timeout_ms, file.pool_idle_timeout_secs);
+        let connect = LegacyConfig::with(url, file.connect_timeout_ms, file.timeout_ms, file.pool_idle_timeout_secs);
         out.push(UpstreamConfig { name: name.clone(), prefix: prefix.clone(), connect });
     }
     Ok(out)

@@ -181,7 +181,8 @@ pub fn plan(
         | Action::Session(_)
         | Action::Websocket(_)
         | Action::WebApp
-        | Action::Upstream(_) => return Plan::HandOff,
+        | Action::Upstream(_)
+        | Action::Slash => return Plan::HandOff,
     };
     let needs_parts = matches!(carry, Carry::Native(_)) || matches!(shadow, ShadowPlan::Capture(_));
     let parts = match needs_parts {

@@ -34,12 +34,12 @@ use std::sync::Arc;
 
 use http::Method;
 
+use super::front::{Front, Owner};
 use crate::access::{RequestId, X_REQUEST_ID};
 use crate::decide::{Backend, Headers, Sticky};
 use crate::failure::Failure;
 use crate::flags::rollout::Streak;
 use crate::flags::{Snapshot, WebsocketMode};
-use super::front::{Front, Owner};
 use crate::native::tasks::Tasks;
 use crate::native::HandlerId;
 use crate::record;
@@ -110,6 +110,8 @@ pub enum Action {
     WebApp,
     /// The `[upstreams.*]` entry at this index, its prefix stripped.
     Upstream(usize),
+    /// A 301 to the path with a slash added (an upstream's prefix without it).
+    Slash,
 }
 
 /// The native handler that serves a request, and how.
@@ -135,7 +137,8 @@ impl Admission {
             Action::Native(_)
             | Action::Websocket(WebsocketMode::Native | WebsocketMode::Merge)
             | Action::Tasks(tasks_bridge::Target::Native(_))
-            | Action::WebApp => Backend::Native,
+            | Action::WebApp
+            | Action::Slash => Backend::Native,
             Action::Refuse(_)
             | Action::Session(_)
             | Action::Legacy
@@ -180,6 +183,7 @@ pub fn admit<H: Headers + ?Sized>(
             (true, _) => Action::Refuse(Failure::TooLarge(max_body)),
             (false, Owner::WebApp) => Action::WebApp,
             (false, Owner::Upstream(i)) => Action::Upstream(i),
+            (false, Owner::Slash) => Action::Slash,
         };
         let (shadow, record, streak) = (ShadowPlan::Off, None, None);
         return Admission { label, request_id, generated_id, action, shadow, record, streak, max_body };

@@ -23,6 +23,9 @@ pub enum Owner {
     WebApp,
     /// The upstream at this index of the config's list.
     Upstream(usize),
+    /// An upstream's prefix without its last slash (`/colibri`): sent there with a 301, as
+    /// nginx answers for a `location /colibri/` that proxies.
+    Slash,
 }
 
 impl Front {
@@ -47,8 +50,13 @@ impl Front {
             }
             false => path,
         };
-        if let Some(i) = self.upstreams.iter().position(|(prefix, _)| path.starts_with(prefix.as_str())) {
-            return Some((Owner::Upstream(i), self.upstreams[i].1));
+        for (i, (prefix, label)) in self.upstreams.iter().enumerate() {
+            if path.starts_with(prefix.as_str()) {
+                return Some((Owner::Upstream(i), *label));
+            }
+            if prefix.strip_suffix('/') == Some(path) {
+                return Some((Owner::Slash, *label));
+            }
         }
         let rotkis = ROTKI_PREFIXES.iter().any(|p| path.starts_with(p));
         self.webapp.filter(|_| !rotkis && !upgrade).map(|label| (Owner::WebApp, label))
@@ -79,8 +87,9 @@ mod tests {
         assert_eq!(owner("//colibri//x"), Some((Owner::Upstream(0), "colibri")));
         assert_eq!(owner("/"), Some((Owner::WebApp, "static")));
         assert_eq!(owner("/dashboard"), Some((Owner::WebApp, "static")));
+        assert_eq!(owner("/colibri"), Some((Owner::Slash, "colibri")));
         // nginx's `location /` takes these too.
-        assert_eq!(owner("/colibri"), Some((Owner::WebApp, "static")));
+        assert_eq!(owner("/colibrix"), Some((Owner::WebApp, "static")));
         assert_eq!(owner("/ws"), Some((Owner::WebApp, "static")));
         assert_eq!(owner("/api/1/ping"), None);
         assert_eq!(owner("//api/1/ping"), None);

@@ -57,7 +57,15 @@ impl Core {
     }
 
     pub fn admit<H: Headers + ?Sized>(&self, snapshot: &Snapshot, head: &Head<'_, H>, shadow_room: bool) -> Admission {
-        admit::admit(snapshot, &self.limits, &self.front, &self.tasks, |id| self.sessions.is_pending(id), head, shadow_room)
+        admit::admit(
+            snapshot,
+            &self.limits,
+            &self.front,
+            &self.tasks,
+            |id| self.sessions.is_pending(id),
+            head,
+            shadow_room,
+        )
     }
 
     /// Resolves when a guard's run of 5xx has tripped a route since the last call.

@@ -113,7 +113,9 @@ pub fn front(name: &str) -> Label {
 /// rule of the same text).
 pub fn known(name: &str) -> Option<Label> {
     let i = interner();
-    [Kind::Flags, Kind::Inventory, Kind::Unmatched, Kind::Front].iter().find_map(|k| i.ids.get(&(*k, name)).map(|&id| Label(id)))
+    [Kind::Flags, Kind::Inventory, Kind::Unmatched, Kind::Front]
+        .iter()
+        .find_map(|k| i.ids.get(&(*k, name)).map(|&id| Label(id)))
 }
 
 impl Label {

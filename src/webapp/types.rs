@@ -95,10 +95,7 @@ pub const DEFAULT_TYPE: &str = "application/octet-stream";
 /// matches it).
 pub fn content_type(name: &str) -> &'static str {
     let Some((_, ext)) = name.rsplit_once('.') else { return DEFAULT_TYPE };
-    TYPES
-        .iter()
-        .find(|(_, exts)| exts.iter().any(|e| e.eq_ignore_ascii_case(ext)))
-        .map_or(DEFAULT_TYPE, |(t, _)| t)
+    TYPES.iter().find(|(_, exts)| exts.iter().any(|e| e.eq_ignore_ascii_case(ext))).map_or(DEFAULT_TYPE, |(t, _)| t)
 }
 
 /// Every extension and its type, for the test that holds the table to nginx's.

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// Creates the legacy app's virtualenv on first use (a fresh machine has none).
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     static SETUP: Once = Once::new();
     SETUP.call_once(|| {
         let status = Command::new("bash")

@@ -9,7 +9,8 @@ json.dumps spacing, the stray `mimetype` header, upper-case reason phrases, the 
 one shared connection with rotki's progress-handler hack (globaldb.py, assets_all.py) and the
 custom-asset writes (asset_writes.py); the answers rotki computes from its own code
 (metadata.py); rotki's user lifecycle on a SQLCipher user database in WAL mode and the
-login-gated routes banyan's tests touch (users.py, user_api.py).
+login-gated routes banyan's tests touch (users.py, user_api.py); the upload endpoints as a
+logged-out client meets them (uploads.py).
 
 Routes under /_test/ exist only here; they let tests see what legacy received, make it
 slow or large on purpose, or make the notifier broadcast. Start: `python app.py --port 0`;
@@ -40,6 +41,7 @@ from webargs.flaskparser import parser, use_kwargs  # noqa: E402
 from werkzeug.exceptions import NotFound  # noqa: E402
 
 import asset_writes  # noqa: E402
+import uploads  # noqa: E402
 import assets_all  # noqa: E402
 import assets_search  # noqa: E402
 import globaldb  # noqa: E402
@@ -356,6 +358,7 @@ def main():
     assets_search.register(app, api_response, fail, settings['global_db'], users)
     asset_writes.register(app, api_response, fail, settings['global_db'], users)
     metadata.register(app, api_response, fail, users)
+    uploads.register(app, fail, users)
 
     resource = Resource([('^/ws', Notifier), ('^/', app)])
     server = WSGIServer((args.host, args.port), resource, handler_class=WebSocketHandler, log=None)
