@@ -286,3 +286,53 @@ fn the_demo_leaves_the_checkout_as_it_was() {
     assert!(std::path::Path::new(&audit).starts_with(&state), "the audit log is at {audit}");
     assert_eq!(git_status(), before, "the demo changed the checkout");
 }
+
+/// The front door's keys (`[static]`, `[upstreams.NAME]`) are checked where they are
+/// written: each mistake is named at its line and column, and nothing starts.
+#[test]
+fn check_locates_mistakes_in_the_front_doors_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("frontend")).unwrap();
+    std::fs::write(dir.path().join("frontend/index.html"), "<html></html>").unwrap();
+    std::fs::write(dir.path().join("a-file"), "").unwrap();
+    let config = dir.path().join("banyan.toml");
+    let colibri = "[upstreams.colibri]\nurl = \"http://127.0.0.1:4343\"\nprefix = \"/colibri/\"\n";
+    let cases = [
+        ("[static]\nroot = \"missing\"\n", "2:8", "root = "),
+        ("[static]\nroot = \"a-file\"\n", "2:8", "not a directory"),
+        (
+            "[static]\nroot = \"frontend\"\nimmutable_regex = \"(\"\n",
+            "3:19",
+            "immutable_regex is not a regular expression",
+        ),
+        ("[static]\nroot = \"frontend\"\ncache = 1\n", "3:1", "unknown field `cache`"),
+        ("[upstreams.colibri]\nurl = \"https://x\"\nprefix = \"/colibri/\"\n", "2:7", "only http:// is supported"),
+        ("[upstreams.colibri]\nurl = \"http://x:1\"\nprefix = \"colibri\"\n", "3:10", "starts and ends with '/'"),
+        ("[upstreams.colibri]\nurl = \"http://x:1\"\nprefix = \"/api/\"\n", "3:10", "/api/ is rotki-core's"),
+        (
+            &format!("{colibri}[upstreams.icons]\nurl = \"http://x:1\"\nprefix = \"/colibri/icons/\"\n"),
+            "6:10",
+            "overlaps [upstreams.colibri]",
+        ),
+        ("[upstreams.legacy]\nurl = \"http://x:1\"\nprefix = \"/x/\"\n", "2:7", "not \"native\" or \"legacy\""),
+    ];
+    for (text, at, says) in cases {
+        std::fs::write(&config, text).unwrap();
+        let (code, out, err) = banyan(&["check", "--config", config.to_str().unwrap(), "--flags", "flags.toml"]);
+        assert_ne!(code, 0, "{text}");
+        assert_eq!(out, "");
+        assert!(err.starts_with(&format!("error: {}:{at}: ", config.display())) && err.contains(says), "{text}\n{err}");
+    }
+    // The image's own configuration passes, once its paths exist.
+    let shipped = std::fs::read_to_string(std::path::Path::new(ROOT).join("deploy/rotki-image/banyan.toml")).unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let here = shipped
+        .replace("/opt/rotki/frontend", "frontend")
+        .replace("\"/data\"", &format!("{:?}", dir.path()))
+        .replace("/logs/banyan-audit.jsonl", audit.to_str().unwrap());
+    std::fs::write(&config, here).unwrap();
+    std::fs::write(dir.path().join("flags.toml"), "").unwrap();
+    let flags = dir.path().join("flags.toml");
+    let (code, _, err) = banyan(&["check", "--config", config.to_str().unwrap(), "--flags", flags.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+}

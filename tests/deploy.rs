@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -385,4 +385,45 @@ fn the_fleet_dashboard_and_alerts_query_metrics_banyan_reports() {
         assert!(alerts.contains(&fleet), "{alerts:?}");
     }
     assert!(exprs.iter().any(|e| e.contains("banyan_flags_override")), "the dashboard shows rollbacks held in memory");
+}
+
+/// rotki's image with banyan in nginx's place: every file it copies exists, the `nginx`
+/// rotki's entrypoint runs is banyan's stand-in (earlier on the image's PATH than Debian's
+/// nginx) with the configuration the image ships, and that stand-in goes back to the real
+/// nginx when asked (the rollback) and refuses a value it does not know.
+#[test]
+fn rotkis_image_starts_banyan_where_it_started_nginx() {
+    let dockerfile = read("deploy/rotki-image/Dockerfile");
+    let lines: Vec<&str> = dockerfile.lines().map(str::trim).filter(|l| !l.starts_with('#') && !l.is_empty()).collect();
+    let last = lines.iter().rposition(|l| l.starts_with("FROM ")).unwrap();
+    assert_eq!(lines[last], "FROM ${ROTKI_IMAGE}");
+    let rotki_image = lines.iter().find_map(|l| l.strip_prefix("ARG ROTKI_IMAGE=")).unwrap();
+    let config = toml("deploy/rotki-image/banyan.toml");
+    assert_eq!(rotki_image, format!("rotki/rotki:v{}", config["rotki"]["version"].as_str().unwrap()));
+    let mut copied = BTreeMap::new();
+    for copy in lines[last..].iter().filter_map(|l| l.strip_prefix("COPY ")) {
+        let parts: Vec<&str> = copy.split_whitespace().filter(|p| !p.starts_with("--")).collect();
+        if !copy.contains("--from=") {
+            assert!(root(parts[0]).exists(), "COPY {}: no such file", parts[0]);
+            copied.insert(parts[1].to_string(), parts[0].to_string());
+        }
+    }
+    // Debian's PATH (the nginx image's): /usr/local/sbin comes before /usr/sbin/nginx.
+    let shim = &copied["/usr/local/sbin/nginx"];
+    let script = read(shim);
+    let config_at = script.split("BANYAN_CONFIG:-").nth(1).unwrap().split('}').next().unwrap();
+    assert_eq!(copied[config_at], "deploy/rotki-image/banyan.toml");
+    assert_eq!(copied[config["flags"].as_str().unwrap()], "deploy/kubernetes/flags.toml");
+    assert!(script.contains("exec /usr/local/bin/banyan serve"), "{script}");
+
+    let run = |front: &str, args: &[&str]| {
+        let out = Command::new("sh").arg(root(shim)).args(args).env("BANYAN_FRONT_DOOR", front).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, err) = run("nginx", &["-v"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.starts_with("nginx version: nginx/"), "the image's own nginx: {err}");
+    let (code, err) = run("haproxy", &[]);
+    assert_eq!(code, Some(64));
+    assert!(err.contains("BANYAN_FRONT_DOOR=haproxy: expected banyan or nginx"), "{err}");
 }
