@@ -150,10 +150,31 @@ fn check(args: CheckArgs) -> ExitCode {
                 eprintln!("warning: {warning}");
             }
             print!("{}", route_table(&s, &registry));
+            print!("{}", front_door(&config));
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),
     }
+}
+
+/// What answers besides rotki-core (`[static]`, `[upstreams.*]`), as `banyan check`
+/// prints it after the route table; nothing when banyan is not the front door.
+fn front_door(config: &Config) -> String {
+    let mut out = String::new();
+    for u in &config.upstreams {
+        out.push_str(&format!(
+            "upstream {}: {}* -> {} (prefix taken off)
+",
+            u.name, u.prefix, u.connect.url
+        ));
+    }
+    if let Some(s) = &config.webapp {
+        out.push_str(&format!(
+            "static: {} for every other path outside /api/ and /ws/ (index.html for any path that is no file)\n",
+            s.root.display()
+        ));
+    }
+    out
 }
 
 /// The effective route table, as `banyan check` prints it.

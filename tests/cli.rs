@@ -333,6 +333,8 @@ fn check_locates_mistakes_in_the_front_doors_keys() {
     std::fs::write(&config, here).unwrap();
     std::fs::write(dir.path().join("flags.toml"), "").unwrap();
     let flags = dir.path().join("flags.toml");
-    let (code, _, err) = banyan(&["check", "--config", config.to_str().unwrap(), "--flags", flags.to_str().unwrap()]);
+    let (code, out, err) = banyan(&["check", "--config", config.to_str().unwrap(), "--flags", flags.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
+    assert!(out.contains("upstream colibri: /colibri/* -> http://127.0.0.1:4343/ (prefix taken off)\n"), "{out}");
+    assert!(out.contains(&format!("static: {}", dir.path().join("frontend").display())), "{out}");
 }

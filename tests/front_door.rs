@@ -197,11 +197,14 @@ fn door() -> Door {
     Door { _dir: dir, root, legacy, _colibri: colibri_process, _nginx: nginx_process, nginx, banyan }
 }
 
+/// A request: method, target, headers.
+type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+
 #[test]
 fn banyan_answers_what_rotkis_nginx_answers() {
     let door = door();
     let gz = [("accept-encoding", "gzip")];
-    let cases: &[(&str, &str, &[(&str, &str)])] = &[
+    let cases: &[Case] = &[
         // The web app's files, plain and compressed.
         ("GET", "/", &[]),
         ("GET", "/", &gz),
@@ -335,6 +338,13 @@ fn the_web_apps_files_are_cached_as_their_names_allow_and_revalidated() {
             assert_eq!((seen.status, seen.body.as_str()), (304, ""), "{addr} {etag}");
         }
     }
+    // A text file gzipped is one answer of known length (compressed once, kept), with a
+    // weak ETag of its own; the plain one keeps the strong one.
+    let (gzipped, head) = fetch(base, "GET", "/index-B1aX_9zQ.js", &[("accept-encoding", "gzip")]);
+    assert_eq!(gzipped.encoding.as_deref(), Some("gzip"));
+    let length: usize = head["content-length"].to_str().unwrap().parse().unwrap();
+    assert!(length > 0 && length < gzipped.body.len() / 4, "{length} of {}", gzipped.body.len());
+    assert_eq!(head["etag"].to_str().unwrap(), format!("W/{}", hashed["etag"].to_str().unwrap()));
     let (_, before) = fetch(base, "GET", "/robots.txt", &[]);
     std::fs::write(door.root.join("robots.txt"), "User-agent: *\nDisallow: /\n").unwrap();
     let etag = before["etag"].to_str().unwrap();

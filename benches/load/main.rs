@@ -25,13 +25,15 @@
 //!   copies to the native handler;
 //! - record: what `record = N` costs a route's requests, and how long `banyan replay`
 //!   takes for 10,000 recorded exchanges;
+//! - static: the web app's files, nginx as rotki's image configures it against banyan's
+//!   `[static]` (a hashed script, the SPA fallback, the script gzipped);
 //! - soak (only when asked for, `--only soak`): RSS over `--soak-secs` (600) at full load.
 //!
 //! Run it with `scripts/bench-load.sh` (installs wrk, nginx and HAProxy, builds, runs).
 //! Options: `--duration SECS` (per run, default 5), `--rounds N` (default 3),
 //! `--connections 32,256`, `--workers 1,2` (each passthrough contender's workers: nginx's
 //! processes, HAProxy's and banyan's threads), `--threads N` (wrk threads, default 2), `--only
-//! passthrough,legacy,reload,globaldb,userdb,assets,websocket,shadow,record,soak` (the parts to run; default all
+//! passthrough,legacy,reload,globaldb,userdb,assets,websocket,shadow,record,static,soak` (the parts to run; default all
 //! but soak),
 //! `--soak-secs SECS`, `--ws-connections N`, `--ws-clients N`.
 
@@ -86,6 +88,7 @@ fn options() -> Options {
             "websocket".into(),
             "shadow".into(),
             "record".into(),
+            "static".into(),
         ],
         soak_secs: 600,
         ws_connections: 9_900,
@@ -130,6 +133,7 @@ mod reload;
 mod shadow;
 mod soak;
 mod userdb;
+mod web_files;
 mod websockets;
 mod wrk;
 
@@ -157,6 +161,9 @@ fn main() {
     }
     if wants("websocket") {
         websockets::run(&o, dir.path());
+    }
+    if wants("static") {
+        web_files::run(&o, dir.path());
     }
     if wants("shadow") {
         shadow::run(&o, dir.path());

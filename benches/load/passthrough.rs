@@ -11,18 +11,18 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::procs::{banyan, bare, bare_bytes, cpu_ns, haproxy, nginx, release_dir, start_reporting, Contender};
-use crate::wrk::{median, wrk, Run};
+use crate::wrk::{median, wrk_header, Run};
 use crate::Options;
 
 /// The medians of one contender's rounds.
 #[derive(Clone, Copy)]
-struct Medians {
-    rps: f64,
-    p50: f64,
-    p99: f64,
+pub struct Medians {
+    pub rps: f64,
+    pub p50: f64,
+    pub p99: f64,
     /// CPU µs per request (NaN for the direct connection, which has no proxy).
-    cpu: f64,
-    errors: u64,
+    pub cpu: f64,
+    pub errors: u64,
 }
 
 pub fn run(o: &Options, dir: &Path) {
@@ -46,7 +46,7 @@ pub fn run(o: &Options, dir: &Path) {
         ];
         let mut by_conns = Vec::new();
         for &conns in &o.connections {
-            let runs = measure(o, &contenders, workers, conns);
+            let runs = measure(o, &contenders, workers, conns, "/api/1/ping", None);
             print_table(&contenders, &runs, workers, conns);
             by_conns.push((conns, runs));
         }
@@ -56,11 +56,18 @@ pub fn run(o: &Options, dir: &Path) {
 }
 
 /// A wrk run and the CPU µs each of its requests cost the contender.
-type Costed = (Run, f64);
+pub type Costed = (Run, f64);
 
-/// Interleaved rounds of every contender at `conns` connections: each contender's runs, in
-/// round order.
-fn measure(o: &Options, contenders: &[Contender], workers: usize, conns: usize) -> Vec<Vec<Costed>> {
+/// Interleaved rounds of every contender at `conns` connections on `path` (with one more
+/// request header, if any): each contender's runs, in round order.
+pub fn measure(
+    o: &Options,
+    contenders: &[Contender],
+    workers: usize,
+    conns: usize,
+    path: &str,
+    header: Option<&str>,
+) -> Vec<Vec<Costed>> {
     let pids: Vec<Vec<u32>> = contenders.iter().map(Contender::pids).collect();
     let mut runs: Vec<Vec<Costed>> = vec![Vec::new(); contenders.len()];
     for round in 0..o.rounds {
@@ -69,7 +76,7 @@ fn measure(o: &Options, contenders: &[Contender], workers: usize, conns: usize) 
             let i = (k + round) % contenders.len();
             let c = &contenders[i];
             let before = cpu_ns(&pids[i]);
-            let run = wrk(SocketAddr::from(([127, 0, 0, 1], c.port)), "/api/1/ping", conns, o);
+            let run = wrk_header(SocketAddr::from(([127, 0, 0, 1], c.port)), path, header, conns, o);
             let requests = (run.rps * o.duration as f64).max(1.0);
             let cpu = if pids[i].is_empty() {
                 f64::NAN
@@ -89,7 +96,7 @@ fn measure(o: &Options, contenders: &[Contender], workers: usize, conns: usize) 
     runs
 }
 
-fn medians(runs: &[Costed]) -> Medians {
+pub fn medians(runs: &[Costed]) -> Medians {
     let m = |f: &dyn Fn(&Costed) -> f64| median(runs.iter().map(f).collect());
     Medians {
         rps: m(&|x| x.0.rps),
@@ -101,11 +108,11 @@ fn medians(runs: &[Costed]) -> Medians {
 }
 
 /// One figure of a run: its req/s, or its CPU per request.
-type Figure = fn(&Costed) -> f64;
+pub type Figure = fn(&Costed) -> f64;
 
 /// The median over rounds of `a`'s figure over `b`'s in the same round: steadier than a
 /// ratio of medians when the machine's speed drifts from round to round.
-fn paired(a: &[Costed], b: &[Costed], figure: Figure) -> f64 {
+pub fn paired(a: &[Costed], b: &[Costed], figure: Figure) -> f64 {
     median(a.iter().zip(b).map(|(x, y)| figure(x) / figure(y)).collect())
 }
 

@@ -14,7 +14,12 @@ pub struct Run {
 }
 
 pub fn wrk(addr: SocketAddr, path: &str, connections: usize, o: &Options) -> Run {
-    wrk_with(addr, path, connections, o, None)
+    wrk_with(addr, path, connections, o, None, None)
+}
+
+/// The same with one more request header (`name: value`), if any.
+pub fn wrk_header(addr: SocketAddr, path: &str, header: Option<&str>, connections: usize, o: &Options) -> Run {
+    wrk_with(addr, path, connections, o, None, header)
 }
 
 /// The same for a JSON POST of `body`.
@@ -23,10 +28,17 @@ pub fn wrk_post(addr: SocketAddr, path: &str, body: &str, connections: usize, o:
     let lua =
         format!("wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = [[{body}]]\n");
     std::fs::write(script.path(), lua).unwrap();
-    wrk_with(addr, path, connections, o, Some(script.path()))
+    wrk_with(addr, path, connections, o, Some(script.path()), None)
 }
 
-fn wrk_with(addr: SocketAddr, path: &str, connections: usize, o: &Options, script: Option<&std::path::Path>) -> Run {
+fn wrk_with(
+    addr: SocketAddr,
+    path: &str,
+    connections: usize,
+    o: &Options,
+    script: Option<&std::path::Path>,
+    header: Option<&str>,
+) -> Run {
     let mut cmd = Command::new("wrk");
     cmd.args(["-t", &o.threads.min(connections).to_string(), "-c", &connections.to_string()]).args([
         "-d",
@@ -35,6 +47,9 @@ fn wrk_with(addr: SocketAddr, path: &str, connections: usize, o: &Options, scrip
     ]);
     if let Some(script) = script {
         cmd.arg("-s").arg(script);
+    }
+    if let Some(header) = header {
+        cmd.args(["-H", header]);
     }
     let out = cmd.arg(format!("http://{addr}{path}")).output().expect("run wrk (apt-get install wrk)");
     let text = String::from_utf8_lossy(&out.stdout);

@@ -192,11 +192,18 @@ pub fn stats(app: &App) -> Value {
     let mut by_label: BTreeMap<labels::Label, (Option<Window>, Option<Window>)> = BTreeMap::new();
     let (mut native_rps, mut all_rps) = (0.0, 0.0);
     for w in app.stats.window() {
-        all_rps += w.rps;
+        // The migration's share is of rotki-core's traffic: the web app's files and the
+        // upstreams are not in it.
+        let migrating = w.label.kind() != labels::Kind::Front;
+        if migrating {
+            all_rps += w.rps;
+        }
         let entry = by_label.entry(w.label).or_default();
         match w.backend {
             Backend::Native => {
-                native_rps += w.rps;
+                if migrating {
+                    native_rps += w.rps;
+                }
                 entry.0 = Some(w);
             }
             Backend::Legacy => entry.1 = Some(w),

@@ -5,11 +5,12 @@
 //!
 //! tower-http's ServeDir does the HTTP of files (ranges, `ETag` and the conditional
 //! requests, `.br`/`.gz` siblings), through [`files::Files`], which keeps it inside the root
-//! and serves from memory; its gzip layer compresses on the fly. What is banyan's own:
-//! which paths are the app's (admission: never `/api/`, `/ws/` or an upstream's prefix),
-//! `Cache-Control`, and the fallback's marking.
+//! and serves from memory. What is banyan's own: which paths are the app's (admission:
+//! never `/api/`, `/ws/` or an upstream's prefix), `Cache-Control`, the fallback's marking,
+//! and gzip for the text types, compressed once per file version (`gzip.rs`).
 
 mod files;
+mod gzip;
 pub mod types;
 
 use std::convert::Infallible;
@@ -18,10 +19,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG};
-use http::{HeaderValue, Request, Response, StatusCode};
-use tower_http::compression::predicate::Predicate;
-use tower_http::compression::{Compression, CompressionBody, CompressionLevel};
+use bytes::Bytes;
+use http::header::{ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG, RANGE};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Either, Full};
 use tower_http::services::fs::{DefaultServeDirFallback, ServeFileSystemResponseBody};
 use tower_http::services::ServeDir;
 use tower_service::Service;
@@ -29,8 +30,8 @@ use tower_service::Service;
 use crate::config::StaticConfig;
 use files::Files;
 
-/// An answer's body: a file's bytes, compressed or not.
-pub type FilesBody = CompressionBody<ServeFileSystemResponseBody>;
+/// An answer's body: a file's bytes as ServeDir reads them, or their gzip from memory.
+pub type FilesBody = Either<ServeFileSystemResponseBody, Full<Bytes>>;
 
 /// What a file whose name carries its content hash may be cached for.
 const A_YEAR: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
@@ -39,7 +40,8 @@ const A_YEAR: HeaderValue = HeaderValue::from_static("public, max-age=31536000, 
 const REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
 
 pub struct WebApp {
-    service: Compression<Tree, Compressible>,
+    tree: Tree,
+    gzipped: gzip::Gzipped,
 }
 
 impl WebApp {
@@ -52,31 +54,78 @@ impl WebApp {
                 .redirect_to_trailing_slash(false)
                 .precompressed_br()
                 .precompressed_gzip()
+                // Under glibc's 64 KiB, whose free consolidates the heap on every answer.
+                .with_buf_chunk_size(16 * 1024)
         };
         let tree = Tree { dir: dir().fallback(Index(dir())), immutable: cfg.immutable.clone().map(Arc::new) };
-        let service = Compression::new(tree).quality(CompressionLevel::Fastest).compress_when(Compressible);
         if !cfg.root.join("index.html").is_file() {
             tracing::warn!(root = %cfg.root.display(), "[static]: the root has no index.html: paths that are no file get 404");
         }
-        Ok(WebApp { service })
+        Ok(WebApp { tree, gzipped: gzip::Gzipped::new(cfg.cache_bytes / 2, cfg.cache_bytes / 8) })
     }
 
     /// The answer to a request admission gave the web app (its body, if any, is not read).
     pub async fn serve<B>(&self, req: Request<B>) -> Response<FilesBody> {
-        let req = req.map(|_| ());
-        let mut resp = match self.service.clone().call(req).await {
+        let gzip = req.method() == Method::GET && !req.headers().contains_key(RANGE) && gzip::accepted(req.headers());
+        let resp = match self.tree.clone().call(req.map(|_| ())).await {
             Ok(resp) => resp,
             Err(never) => match never {},
         };
-        // Compressed here, from a file whose validator names its plain bytes: the two
-        // encodings must not share a strong ETag (nginx weakens it the same way).
-        if resp.extensions().get::<Plain>().is_some() && resp.headers().contains_key(CONTENT_ENCODING) {
-            if let Some(weak) = resp.headers().get(ETAG).and_then(|e| weak(e.as_bytes())) {
-                resp.headers_mut().insert(ETAG, weak);
-            }
+        match gzip.then(|| self.compressible(&resp)).flatten() {
+            Some((name, etag)) => self.gzipped(resp, &name, &etag).await,
+            None => resp.map(Either::Left),
         }
-        resp
     }
+
+    /// The name and version of a whole, plain `200` of a text type worth compressing (20
+    /// bytes or more: nginx's `gzip_min_length`).
+    fn compressible(&self, resp: &Answer) -> Option<(String, HeaderValue)> {
+        let Plain(name) = resp.extensions().get::<Plain>()?;
+        let header = |n| resp.headers().get(n).and_then(|v: &HeaderValue| v.to_str().ok());
+        let len: u64 = header(CONTENT_LENGTH)?.parse().ok()?;
+        let worth = resp.status() == StatusCode::OK
+            && header(CONTENT_TYPE).is_some_and(types::compressible)
+            && len >= 20
+            && self.gzipped.takes(len);
+        worth.then(|| Some((name.clone(), resp.headers().get(ETAG)?.clone()))).flatten()
+    }
+
+    /// `resp` gzipped, from memory when this version was compressed before. Its ETag is
+    /// made weak: the two encodings must not share a strong one (nginx weakens it too).
+    async fn gzipped(&self, resp: Answer, name: &str, etag: &HeaderValue) -> Response<FilesBody> {
+        let (mut parts, body) = resp.into_parts();
+        let packed = match self.gzipped.get(name, etag) {
+            Some(packed) => packed,
+            None => {
+                let plain = match body.collect().await {
+                    Ok(b) => b.to_bytes(),
+                    Err(e) => {
+                        tracing::warn!(file = name, "[static]: cannot read the file: {e}");
+                        return failed();
+                    }
+                };
+                match self.gzipped.compress(name, etag, plain.clone()).await {
+                    Ok(packed) => packed,
+                    // Sent as it is, then.
+                    Err(_) => return Response::from_parts(parts, Either::Right(Full::new(plain))),
+                }
+            }
+        };
+        let headers = &mut parts.headers;
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(packed.len()));
+        headers.remove(ACCEPT_RANGES);
+        if let Some(weak) = weak(etag.as_bytes()) {
+            headers.insert(ETAG, weak);
+        }
+        Response::from_parts(parts, Either::Right(Full::new(packed)))
+    }
+}
+
+fn failed() -> Response<FilesBody> {
+    let mut resp = Response::new(Either::Right(Full::new(Bytes::new())));
+    *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    resp
 }
 
 fn weak(etag: &[u8]) -> Option<HeaderValue> {
@@ -90,9 +139,10 @@ fn weak(etag: &[u8]) -> Option<HeaderValue> {
 #[derive(Clone, Copy)]
 struct Fallback;
 
-/// Marks a file answer that left ServeDir without a `Content-Encoding` of its own.
-#[derive(Clone, Copy)]
-struct Plain;
+/// Marks a file answer that left ServeDir without a `Content-Encoding` of its own, with
+/// the name of the file it is.
+#[derive(Clone)]
+struct Plain(String);
 
 type Answer = Response<ServeFileSystemResponseBody>;
 type Answering = Pin<Box<dyn Future<Output = Result<Answer, Infallible>> + Send>>;
@@ -134,7 +184,7 @@ fn label(resp: &mut Answer, path: &str, immutable: Option<&regex::Regex>) {
     let fallback = resp.extensions().get::<Fallback>().is_some();
     let name = if fallback { "/index.html" } else { path };
     if !resp.headers().contains_key(CONTENT_ENCODING) {
-        resp.extensions_mut().insert(Plain);
+        resp.extensions_mut().insert(Plain(name.to_string()));
     }
     let headers = resp.headers_mut();
     if status != StatusCode::NOT_MODIFIED {
@@ -165,19 +215,5 @@ impl Service<Request<()>> for Index {
             resp.extensions_mut().insert(Fallback);
             Ok(resp)
         })
-    }
-}
-
-/// What is compressed on the fly: a whole `200` of a text type, of 20 bytes or more
-/// (nginx's `gzip_min_length`).
-#[derive(Clone, Copy)]
-struct Compressible;
-
-impl Predicate for Compressible {
-    fn should_compress<B: hyper::body::Body>(&self, resp: &Response<B>) -> bool {
-        let header = |name| resp.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok());
-        resp.status() == StatusCode::OK
-            && header(CONTENT_TYPE).is_some_and(types::compressible)
-            && header(CONTENT_LENGTH).and_then(|n| n.parse::<u64>().ok()).is_none_or(|n| n >= 20)
     }
 }
