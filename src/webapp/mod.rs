@@ -6,26 +6,25 @@
 //! tower-http's ServeDir does the HTTP of files (ranges, `ETag` and the conditional
 //! requests, `.br`/`.gz` siblings), through [`files::Files`], which keeps it inside the root
 //! and serves from memory. What is banyan's own: which paths are the app's (admission:
-//! never `/api/`, `/ws/` or an upstream's prefix), `Cache-Control`, the fallback's marking,
+//! never `/api/`, `/ws/` or an upstream's prefix), the `index.html` fallback, `Cache-Control`,
 //! and gzip for the text types, compressed once per file version (`gzip.rs`).
 
 mod files;
 mod gzip;
 pub mod types;
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::io::ErrorKind;
+use std::sync::Mutex;
 
 use bytes::Bytes;
-use http::header::{ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG, RANGE};
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http::header::{
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE,
+    IF_NONE_MATCH, RANGE,
+};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Either, Full};
-use tower_http::services::fs::{DefaultServeDirFallback, ServeFileSystemResponseBody};
+use tower_http::services::fs::ServeFileSystemResponseBody;
 use tower_http::services::ServeDir;
-use tower_service::Service;
 
 use crate::config::StaticConfig;
 use files::Files;
@@ -33,61 +32,132 @@ use files::Files;
 /// An answer's body: a file's bytes as ServeDir reads them, or their gzip from memory.
 pub type FilesBody = Either<ServeFileSystemResponseBody, Full<Bytes>>;
 
+type Answer = Response<ServeFileSystemResponseBody>;
+
 /// What a file whose name carries its content hash may be cached for.
 const A_YEAR: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
 /// Everything else is revalidated (its `ETag` makes that a 304): `index.html` above all,
 /// which names the hashed files of the release being served.
 const REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
 
+const INDEX: &str = "/index.html";
+
 pub struct WebApp {
-    tree: Tree,
+    /// Locked only while a call sets its future up (ServeDir wants `&mut`; a clone per
+    /// request would allocate).
+    dir: Mutex<ServeDir<tower_http::services::fs::DefaultServeDirFallback, Files>>,
+    immutable: Option<regex::Regex>,
     gzipped: gzip::Gzipped,
 }
 
 impl WebApp {
     pub fn new(cfg: &StaticConfig) -> std::io::Result<WebApp> {
         let files = Files::new(&cfg.root, cfg.cache_bytes)?;
-        let dir = || {
-            ServeDir::with_backend(&cfg.root, files.clone())
-                // Any path that is no file is the app's: a directory too.
-                .append_index_html_on_directories(false)
-                .redirect_to_trailing_slash(false)
-                .precompressed_br()
-                .precompressed_gzip()
-                // Under glibc's 64 KiB, whose free consolidates the heap on every answer.
-                .with_buf_chunk_size(16 * 1024)
-        };
-        let tree = Tree { dir: dir().fallback(Index(dir())), immutable: cfg.immutable.clone().map(Arc::new) };
+        let dir = ServeDir::with_backend(&cfg.root, files)
+            // Any path that is no file is the app's: a directory too.
+            .append_index_html_on_directories(false)
+            .redirect_to_trailing_slash(false)
+            .precompressed_br()
+            .precompressed_gzip()
+            // Under glibc's 64 KiB, whose free consolidates the heap on every answer.
+            .with_buf_chunk_size(16 * 1024);
         if !cfg.root.join("index.html").is_file() {
             tracing::warn!(root = %cfg.root.display(), "[static]: the root has no index.html: paths that are no file get 404");
         }
-        Ok(WebApp { tree, gzipped: gzip::Gzipped::new(cfg.cache_bytes / 2, cfg.cache_bytes / 8) })
+        Ok(WebApp {
+            dir: Mutex::new(dir),
+            immutable: cfg.immutable.clone(),
+            gzipped: gzip::Gzipped::new(cfg.cache_bytes / 2, cfg.cache_bytes / 8),
+        })
     }
 
-    /// The answer to a request admission gave the web app (its body, if any, is not read).
+    /// The answer to a request admission gave the web app (its body, if any, is not read):
+    /// the file, else `index.html` (the app routes in the browser), labelled and, where it
+    /// pays, gzipped.
     pub async fn serve<B>(&self, req: Request<B>) -> Response<FilesBody> {
-        let gzip = req.method() == Method::GET && !req.headers().contains_key(RANGE) && gzip::accepted(req.headers());
-        let resp = match self.tree.clone().call(req.map(|_| ())).await {
-            Ok(resp) => resp,
-            Err(never) => match never {},
-        };
-        match gzip.then(|| self.compressible(&resp)).flatten() {
-            Some((name, etag)) => self.gzipped(resp, &name, &etag).await,
+        let (parts, _) = req.into_parts();
+        let gzip = parts.method == Method::GET && !parts.headers.contains_key(RANGE) && gzip::accepted(&parts.headers);
+        let fallback = self.index_request(&parts);
+        let uri = parts.uri.clone();
+        let mut resp = self.answer(Request::from_parts(parts, ())).await;
+        let mut name = uri.path();
+        if resp.status() == StatusCode::NOT_FOUND {
+            if let Some(index) = fallback {
+                resp = self.answer(index).await;
+                name = INDEX;
+            }
+        }
+        let plain = self.label(&mut resp, name, name == INDEX);
+        match (gzip && plain).then(|| self.compressible(&resp)).flatten() {
+            Some(etag) => self.gzipped(resp, name, &etag).await,
             None => resp.map(Either::Left),
         }
     }
 
-    /// The name and version of a whole, plain `200` of a text type worth compressing (20
-    /// bytes or more: nginx's `gzip_min_length`).
-    fn compressible(&self, resp: &Answer) -> Option<(String, HeaderValue)> {
-        let Plain(name) = resp.extensions().get::<Plain>()?;
+    async fn answer(&self, req: Request<()>) -> Answer {
+        let answering = self.dir.lock().unwrap_or_else(std::sync::PoisonError::into_inner).try_call(req);
+        let status = match answering.await {
+            Ok(resp) => return resp,
+            // No such file (a directory, a path through a file, one outside the root).
+            Err(e)
+                if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::PermissionDenied)
+                    || e.raw_os_error() == Some(libc::ENOTDIR) =>
+            {
+                StatusCode::NOT_FOUND
+            }
+            Err(e) => {
+                tracing::warn!("[static]: cannot read a file: {e}");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let mut resp = Response::new(ServeFileSystemResponseBody::default());
+        *resp.status_mut() = status;
+        resp
+    }
+
+    /// The request for `index.html` in place of a path that is no file, with the client's
+    /// validators (a revalidation of the page is a 304); none for a method ServeDir refuses.
+    fn index_request(&self, parts: &http::request::Parts) -> Option<Request<()>> {
+        if parts.method != Method::GET && parts.method != Method::HEAD {
+            return None;
+        }
+        let mut req = Request::new(());
+        *req.method_mut() = parts.method.clone();
+        *req.uri_mut() = Uri::from_static(INDEX);
+        for name in [IF_NONE_MATCH, IF_MODIFIED_SINCE] {
+            if let Some(v) = parts.headers.get(&name) {
+                req.headers_mut().insert(name, v.clone());
+            }
+        }
+        Some(req)
+    }
+
+    /// The content type nginx would give the file, and how long it may be cached. Returns
+    /// whether the answer is a file's plain bytes (no `.br`/`.gz` sibling of its own).
+    fn label(&self, resp: &mut Answer, name: &str, fallback: bool) -> bool {
+        let status = resp.status();
+        if !(status.is_success() || status == StatusCode::NOT_MODIFIED) {
+            return false;
+        }
+        let headers = resp.headers_mut();
+        if status != StatusCode::NOT_MODIFIED {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(types::content_type(name)));
+        }
+        let forever = !fallback && self.immutable.as_ref().map_or_else(|| types::hashed(name), |r| r.is_match(name));
+        headers.insert(CACHE_CONTROL, if forever { A_YEAR } else { REVALIDATE });
+        !headers.contains_key(CONTENT_ENCODING)
+    }
+
+    /// The version (`ETag`) of a whole `200` of a text type worth compressing (20 bytes or
+    /// more: nginx's `gzip_min_length`).
+    fn compressible(&self, resp: &Answer) -> Option<HeaderValue> {
         let header = |n| resp.headers().get(n).and_then(|v: &HeaderValue| v.to_str().ok());
         let len: u64 = header(CONTENT_LENGTH)?.parse().ok()?;
         let worth = resp.status() == StatusCode::OK
             && header(CONTENT_TYPE).is_some_and(types::compressible)
             && len >= 20
             && self.gzipped.takes(len);
-        worth.then(|| Some((name.clone(), resp.headers().get(ETAG)?.clone()))).flatten()
+        worth.then(|| resp.headers().get(ETAG).cloned()).flatten()
     }
 
     /// `resp` gzipped, from memory when this version was compressed before. Its ETag is
@@ -132,88 +202,5 @@ fn weak(etag: &[u8]) -> Option<HeaderValue> {
     match etag.starts_with(b"W/") {
         true => None,
         false => HeaderValue::from_bytes(&[b"W/", etag].concat()).ok(),
-    }
-}
-
-/// Marks an answer the fallback gave: `index.html` in place of a path that is no file.
-#[derive(Clone, Copy)]
-struct Fallback;
-
-/// Marks a file answer that left ServeDir without a `Content-Encoding` of its own, with
-/// the name of the file it is.
-#[derive(Clone)]
-struct Plain(String);
-
-type Answer = Response<ServeFileSystemResponseBody>;
-type Answering = Pin<Box<dyn Future<Output = Result<Answer, Infallible>> + Send>>;
-
-/// The root's files, with `index.html` behind them.
-#[derive(Clone)]
-struct Tree {
-    dir: ServeDir<Index, Files>,
-    immutable: Option<Arc<regex::Regex>>,
-}
-
-impl Service<Request<()>> for Tree {
-    type Response = Answer;
-    type Error = Infallible;
-    type Future = Answering;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request<()>) -> Answering {
-        let path = req.uri().path().to_string();
-        let immutable = self.immutable.clone();
-        let answering = self.dir.call(req);
-        Box::pin(async move {
-            let mut resp = answering.await?;
-            label(&mut resp, &path, immutable.as_deref());
-            Ok(resp)
-        })
-    }
-}
-
-/// The content type nginx would give the file, and how long it may be cached.
-fn label(resp: &mut Answer, path: &str, immutable: Option<&regex::Regex>) {
-    let status = resp.status();
-    if !(status.is_success() || status == StatusCode::NOT_MODIFIED) {
-        return;
-    }
-    let fallback = resp.extensions().get::<Fallback>().is_some();
-    let name = if fallback { "/index.html" } else { path };
-    if !resp.headers().contains_key(CONTENT_ENCODING) {
-        resp.extensions_mut().insert(Plain(name.to_string()));
-    }
-    let headers = resp.headers_mut();
-    if status != StatusCode::NOT_MODIFIED {
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(types::content_type(name)));
-    }
-    let forever = !fallback && immutable.map_or_else(|| types::hashed(name), |r| r.is_match(name));
-    headers.insert(CACHE_CONTROL, if forever { A_YEAR } else { REVALIDATE });
-}
-
-/// The fallback: `index.html`, for a path that is no file of the root.
-#[derive(Clone)]
-struct Index(ServeDir<DefaultServeDirFallback, Files>);
-
-impl Service<Request<()>> for Index {
-    type Response = Answer;
-    type Error = Infallible;
-    type Future = Answering;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, mut req: Request<()>) -> Answering {
-        *req.uri_mut() = http::Uri::from_static("/index.html");
-        let answering = self.0.call(req);
-        Box::pin(async move {
-            let mut resp = answering.await?;
-            resp.extensions_mut().insert(Fallback);
-            Ok(resp)
-        })
     }
 }
