@@ -138,7 +138,7 @@ pub struct Responder {
     /// rotki answers every allowed Origin with CORS headers, errors included; banyan's own
     /// answers do too, or the browser would hide them from the frontend.
     cors: Cors,
-    /// Legacy's URL, for the log line: clients are not told where legacy is.
+    /// Legacy's (or the upstream's) URL, for the log line: clients are not told where it is.
     legacy_url: String,
     /// Who the failures are of: `legacy`, or an upstream's name (`colibri`).
     backend: String,
@@ -183,7 +183,10 @@ impl Responder {
             Fault::Client => tracing::debug!(route, request_id, "request refused: {failure}"),
             Fault::Legacy | Fault::Banyan => {
                 let (backend, url) = (&self.backend, &self.legacy_url);
-                tracing::warn!(legacy = %url, route, request_id, "{backend} request failed: {failure}")
+                match backend.as_str() {
+                    "legacy" => tracing::warn!(legacy = %url, route, request_id, "legacy request failed: {failure}"),
+                    _ => tracing::warn!(upstream = %url, route, request_id, "{backend} request failed: {failure}"),
+                }
             }
         }
         let mut resp = response::fail(failure.status(), &message);

@@ -410,3 +410,27 @@ fn the_content_types_are_nginxs() {
         banyan::webapp::types::table().map(|(e, t)| (e.to_string(), t.to_string())).collect();
     assert_eq!(ours, nginx);
 }
+
+#[test]
+fn an_upstream_that_is_down_gets_banyans_502_under_its_own_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = Legacy::start();
+    let dead = free_port();
+    let config = format!("[upstreams.colibri]\nurl = \"http://127.0.0.1:{dead}\"\nprefix = \"/colibri/\"\n");
+    let banyan = Banyan::start_with(Options { legacy: legacy.url(), flags: "", config: &config, data_dir: None });
+    let (seen, head) = fetch(banyan.addr, "GET", "/colibri/assets/icon?asset_id=ETH", &[]);
+    assert_eq!(seen.status, 502);
+    assert!(seen.body.starts_with(r#"{"result": null, "message": "The colibri backend is unreachable: "#), "{seen:?}");
+    assert_eq!(head["x-banyan-backend"], "colibri");
+    // rotki-core is still reached, and without [static] every other path is its.
+    let (ping, head) = fetch(banyan.addr, "GET", "/api/1/ping", &[]);
+    assert_eq!((ping.status, &head["x-banyan-backend"]), (200, &"legacy".parse().unwrap()));
+    assert_eq!(fetch(banyan.addr, "GET", "/dashboard", &[]).0.status, 404);
+    let found = banyan.log.wait_for(
+        0,
+        &["colibri request failed", "upstream=http://127.0.0.1:", "route=\"colibri\""],
+        Duration::from_secs(5),
+    );
+    assert!(found.is_some(), "{}", banyan.log.text());
+    drop(dir);
+}

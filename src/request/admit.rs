@@ -92,7 +92,7 @@ pub struct Admission {
     pub record: Option<record::Target>,
     /// A native call on a guarded route: its answer counts in the guard's run of 5xx.
     pub streak: Option<Arc<Streak>>,
-    /// The largest body the request may carry (rule 3): what a chunked one is held to.
+    /// The largest body the request may carry (rule 4): what a chunked one is held to.
     pub max_body: u64,
 }
 

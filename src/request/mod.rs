@@ -25,9 +25,9 @@ pub struct Core {
     limits: Limits,
     /// The web app's and the upstreams' paths (rule 2 of admission).
     front: Front,
-    /// Whose task ids are whose (rule 5 of admission).
+    /// Whose task ids are whose (rule 6 of admission).
     tasks: Arc<Tasks>,
-    /// Which legacy task ids are async logins (rule 4).
+    /// Which legacy task ids are async logins (rule 5).
     sessions: Arc<Sessions>,
     stats: Arc<Stats>,
     /// `[server] access_log` (None: off).
