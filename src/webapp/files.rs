@@ -26,8 +26,11 @@ use tower_http::services::fs::{Backend, File, Metadata};
 pub struct Files(Arc<Inner>);
 
 struct Inner {
-    /// The root with its symlinks resolved: what every file's real path starts with.
-    canonical: PathBuf,
+    /// The root as configured.
+    root: PathBuf,
+    /// The root with its symlinks resolved: what every file's real path starts with. It
+    /// moves when the root is a symlink a deploy points at a new release.
+    canonical: std::sync::RwLock<PathBuf>,
     cache: Mutex<Cache>,
     /// Bytes the cache holds at most, and the largest file it takes (an eighth of that,
     /// so one file cannot push the app out).
@@ -108,8 +111,8 @@ fn not_found() -> io::Error {
 impl Files {
     /// `root` must exist (the config checked it).
     pub fn new(root: &Path, capacity: u64) -> io::Result<Files> {
-        let canonical = std::fs::canonicalize(root)?;
-        Ok(Files(Arc::new(Inner { canonical, cache: Mutex::default(), capacity })))
+        let canonical = std::sync::RwLock::new(std::fs::canonicalize(root)?);
+        Ok(Files(Arc::new(Inner { root: root.to_path_buf(), canonical, cache: Mutex::default(), capacity })))
     }
 }
 
@@ -134,7 +137,7 @@ impl Inner {
     /// is not found. Reads a file's contents in when the cache has room for them.
     fn resolve(&self, path: &Path, want_bytes: bool) -> io::Result<Arc<Entry>> {
         let real = std::fs::canonicalize(path)?;
-        if !real.starts_with(&self.canonical) {
+        if !self.inside(&real) {
             return Err(not_found());
         }
         let meta = std::fs::metadata(&real)?;
@@ -154,6 +157,19 @@ impl Inner {
         }
         cache.bytes += held;
         Ok(entry)
+    }
+
+    /// Whether `real` lies under the root's real path, resolved again when it does not
+    /// seem to (the root's symlink may have moved to another release since).
+    fn inside(&self, real: &Path) -> bool {
+        let canonical = |l: &std::sync::RwLock<PathBuf>| l.read().unwrap_or_else(PoisonError::into_inner).clone();
+        if real.starts_with(canonical(&self.canonical)) {
+            return true;
+        }
+        let Ok(now) = std::fs::canonicalize(&self.root) else { return false };
+        let inside = real.starts_with(&now);
+        *self.canonical.write().unwrap_or_else(PoisonError::into_inner) = now;
+        inside
     }
 
     /// Whether `len` more bytes fit; when they do not, entries whose files changed or went
@@ -312,5 +328,26 @@ mod tests {
         assert!(inner.hit(&a, true).unwrap().is_none(), "a rewritten file is not a hit");
         assert_eq!(inner.resolve(&a, true).unwrap().bytes.as_deref(), Some(&b"two!"[..]));
         assert_eq!(inner.cache().bytes, 3 + 4);
+    }
+
+    #[test]
+    fn a_root_that_is_a_symlink_follows_it_to_the_next_release() {
+        let dir = tempfile::tempdir().unwrap();
+        for (release, text) in [("v1", "one"), ("v2", "two")] {
+            std::fs::create_dir(dir.path().join(release)).unwrap();
+            std::fs::write(dir.path().join(release).join("index.html"), text).unwrap();
+        }
+        let current = dir.path().join("current");
+        std::os::unix::fs::symlink(dir.path().join("v1"), &current).unwrap();
+        let files = Files::new(&current, 1 << 20).unwrap();
+        let index = current.join("index.html");
+        assert_eq!(files.0.resolve(&index, true).unwrap().bytes.as_deref(), Some(&b"one"[..]));
+        // The deploy's switch: a new symlink renamed over the old one.
+        std::os::unix::fs::symlink(dir.path().join("v2"), dir.path().join("next")).unwrap();
+        std::fs::rename(dir.path().join("next"), &current).unwrap();
+        assert!(files.0.hit(&index, true).unwrap().is_none(), "another file now");
+        assert_eq!(files.0.resolve(&index, true).unwrap().bytes.as_deref(), Some(&b"two"[..]));
+        // v1 is outside the root now.
+        assert!(files.0.resolve(&dir.path().join("v1/index.html"), true).is_err());
     }
 }
