@@ -2,8 +2,9 @@
 touch, on `users.Users` (the bodies and messages of shared/rotki/session.md). Logout ends every
 task, as rotki's `gevent.killall` does."""
 import functools
+import json
 
-from flask import request
+from flask import jsonify, request
 
 import tasks
 from users import CHAINS, Failure, Users
@@ -179,16 +180,30 @@ def register(app, api_response, fail, data_dir):
             raise Failure(f'Failed to deserialize SupportedBlockchain value {name}', 400)
         return chain
 
+    def refused_chain(name):
+        """rotki's BlockchainField on the path segment (the login is checked first): webargs'
+        400, through the app's parsing-error handler's shape."""
+        chain = name.replace(' ', '_').upper()
+        if chain == 'ETH2':
+            message = f'Blockchain name {name} is not allowed in this endpoint'
+        elif chain not in CHAINS:
+            message = f'Failed to deserialize SupportedBlockchain value {name}'
+        else:
+            return None
+        resp = jsonify(result=None, message=json.dumps({'blockchain': [message]}))
+        resp.status_code = 400
+        return resp
+
     @app.route('/api/1/blockchains/<string:name>/accounts', methods=['GET'])
     @logged_in
     def get_accounts(name):
-        return answer(lambda: users.accounts(chain_of(name)))
+        return refused_chain(name) or answer(lambda: users.accounts(chain_of(name)))
 
     @app.route('/api/1/blockchains/<string:name>/accounts', methods=['PUT'])
     @logged_in
     def put_accounts(name):
         accounts = body().get('accounts', [])
-        return answer(lambda: users.add_accounts(chain_of(name), accounts))
+        return refused_chain(name) or answer(lambda: users.add_accounts(chain_of(name), accounts))
 
     @app.route('/api/1/notes', methods=['PUT'])
     @logged_in

@@ -1,8 +1,8 @@
 //! `GET /api/1/blockchains/<blockchain>/accounts`: the chain's accounts ascending (the
 //! table's primary key), each with its private address-book name for the chain (else the
 //! one for the chain's address group) and its tags. Bitcoin chains answer
-//! `{"standalone": [...], "xpubs": []}`; one with xpubs is legacy's, as is a chain name
-//! rotki refuses (its 400 is its own).
+//! `{"standalone": [...], "xpubs": []}`; one with xpubs is legacy's. A chain name rotki
+//! refuses gets its webargs 400 (once a user is logged in: rotki checks the login first).
 
 use std::sync::Arc;
 
@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use super::{gated, sql, Read};
 use crate::native::{Context, HandlerResult, NativeRequest, Outcome};
-use crate::rotki::json;
+use crate::rotki::args::FieldErrors;
+use crate::rotki::{json, response};
 
 /// rotki's `SupportedBlockchain` values this endpoint takes (all but `ETH2`).
 const CHAINS: [&str; 17] = [
@@ -54,7 +55,19 @@ pub async fn handle(req: NativeRequest, ctx: Arc<Context>) -> HandlerResult {
     // underscores, upper-cased.
     let segment = req.parts.uri.path().split('/').nth(4).unwrap_or("");
     let name = percent_decode_str(segment).decode_utf8_lossy().replace(' ', "_").to_uppercase();
-    let Some(chain) = CHAINS.iter().copied().find(|c| *c == name) else { return Ok(Outcome::HandBack(req)) };
+    let Some(chain) = CHAINS.iter().copied().find(|c| *c == name) else {
+        if ctx.sessions.open().is_none() {
+            return Ok(Outcome::HandBack(req));
+        }
+        // rotki's `BlockchainField`, on the path segment as Flask decoded it.
+        let given = percent_decode_str(segment).decode_utf8_lossy();
+        let message = match name.as_str() {
+            "ETH2" => format!("Blockchain name {given} is not allowed in this endpoint"),
+            _ => format!("Failed to deserialize SupportedBlockchain value {given}"),
+        };
+        let errors = FieldErrors::single("blockchain", &message);
+        return Ok(Outcome::Respond(response::validation_error(&errors)));
+    };
     gated(req, &ctx, move |conn, _| read(conn, chain)).await
 }
 
