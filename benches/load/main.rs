@@ -27,13 +27,15 @@
 //!   takes for 10,000 recorded exchanges;
 //! - static: the web app's files, nginx as rotki's image configures it against banyan's
 //!   `[static]` (a hashed script, the SPA fallback, the script gzipped);
+//! - login: the reads rotki's web app makes at every login, 6 at a time, through banyan with
+//!   them native and with all on legacy: answered natively, time to the last answer, CPU;
 //! - soak (only when asked for, `--only soak`): RSS over `--soak-secs` (600) at full load.
 //!
 //! Run it with `scripts/bench-load.sh` (installs wrk, nginx and HAProxy, builds, runs).
 //! Options: `--duration SECS` (per run, default 5), `--rounds N` (default 3),
 //! `--connections 32,256`, `--workers 1,2` (each passthrough contender's workers: nginx's
 //! processes, HAProxy's and banyan's threads), `--threads N` (wrk threads, default 2), `--only
-//! passthrough,legacy,reload,globaldb,userdb,assets,websocket,shadow,record,static,soak` (the parts to run; default all
+//! passthrough,legacy,reload,globaldb,userdb,assets,websocket,shadow,record,static,login,soak` (the parts to run; default all
 //! but soak),
 //! `--soak-secs SECS`, `--ws-connections N`, `--ws-clients N`.
 
@@ -89,6 +91,7 @@ fn options() -> Options {
             "shadow".into(),
             "record".into(),
             "static".into(),
+            "login".into(),
         ],
         soak_secs: 600,
         ws_connections: 9_900,
@@ -126,6 +129,7 @@ mod assets;
 mod compare;
 mod globaldb;
 mod legacy_app;
+mod login;
 mod passthrough;
 mod procs;
 mod record;
@@ -161,6 +165,9 @@ fn main() {
     }
     if wants("websocket") {
         websockets::run(&o, dir.path());
+    }
+    if wants("login") {
+        login::run(&o, dir.path());
     }
     if wants("static") {
         web_files::run(&o, dir.path());
