@@ -291,16 +291,37 @@ fn lifecycle(byte_passthrough: bool) {
     assert_no_secret(&s, &[PASSWORD]);
 }
 
-/// What only legacy can answer goes there: an xpub, Google credentials, arguments its
-/// schema refuses.
+/// A bitcoin chain's xpubs are native too: each with its label, tags and derived addresses,
+/// and those addresses no longer standalone. What only legacy can answer goes there: an
+/// xpub in another form than `xpub…`, Google credentials, arguments its schema refuses.
 fn only_legacy_answers(s: &Setup) {
-    let r = send(
-        s.banyan.addr,
-        "POST",
-        "/_test/xpub",
-        &json!({"blockchain": "btc", "xpub": "xpub6Cj", "derivation_path": "m/0"}),
+    let xpub = |chain: &str, xpub: &str, path: &str, extra: Value| {
+        let mut body = json!({"blockchain": chain, "xpub": xpub, "derivation_path": path});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let r = send(s.banyan.addr, "POST", "/_test/xpub", &body);
+        assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(&r.body));
+    };
+    xpub(
+        "btc",
+        "xpub6CUGRUonZSQ4TWtTMmzXdrXDtypWKiKrhko4egpiMZbpiaQL2jkwSB1icqYh2cfDfVxdx4df189oLKnC5fSwqPfgyP3hooxujYzAu3fDVmz",
+        "m/0",
+        json!({"label": "savings", "tags": ["alpha", "Beta"], "derived": [
+            {"address": "1LZypJUwJJRdfdndwvDmtAjrVYaHko136r", "account_index": 0, "derived_index": 0},
+            {"address": "1MKSdDCtBSXiE49vik8xUG2pTgTGGh5pqe", "account_index": 0, "derived_index": 1},
+        ]}),
     );
-    assert_eq!(r.status(), 200);
+    xpub("btc", "xpub68V4ZQQ62mea7ZUKn2urQu47Bdn2Wr7SxrBxBDDwE3kjytj361YBGSKDT4WoBrE5htrSB8eAMe59NPnKrcAbiv2veN5GQUmfdjRddD1Hxrk", "", json!({}));
+    xpub("bch", "xpub6Cj", "m/44'/145'/0'", json!({}));
+    native_matches_legacy(s, "after xpubs");
+    let btc = json_of(&send(s.banyan.addr, "GET", "/api/1/blockchains/btc/accounts", &Value::Null));
+    let xpubs = &btc["result"]["xpubs"];
+    assert_eq!(xpubs.as_array().map(Vec::len), Some(2), "{btc}");
+    assert_eq!(xpubs[1]["addresses"].as_array().map(Vec::len), Some(2), "{btc}");
+    assert_eq!(xpubs[0]["derivation_path"], Value::Null, "{btc}");
+    let standalone = btc["result"]["standalone"].as_array().unwrap();
+    assert_eq!(standalone.len(), 1, "derived addresses are under their xpub: {btc}");
+
+    xpub("btc", "ypub6QqdH2c5z7967", "m/0", json!({}));
     let r = send(s.banyan.addr, "POST", "/_test/google_credentials", &json!({"email": "ann@example.org"}));
     assert_eq!(r.status(), 200);
     for (method, path, body) in [
@@ -337,6 +358,43 @@ fn the_lifecycle_on_hypers_path() {
 
 /// An async login's outcome arrives through legacy's task; the session opens when the
 /// client's poll shows it, and a refused one leaves it closed.
+/// A bitcoin chain with xpubs, the rows laid out as in a capture from rotki v1.43.2
+/// (`fixtures/rotki/btc-accounts-with-xpubs.json`): banyan's native answer is rotki's, to
+/// the byte, and the legacy app's agrees.
+#[test]
+fn bitcoin_xpubs_answer_as_rotki_does() {
+    let s = setup(true);
+    create(&s);
+    for tag in ["hot", "cold"] {
+        let body = json!({"name": tag, "description": "d", "background_color": "ffffff", "foreground_color": "000000"});
+        assert_eq!(send(s.banyan.addr, "PUT", "/api/1/tags", &body).status(), 200);
+    }
+    let standalone = json!({"accounts": [{"address": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "label": "cold wallet", "tags": ["hot"]}]});
+    assert_eq!(send(s.banyan.addr, "PUT", "/api/1/blockchains/btc/accounts", &standalone).status(), 200);
+    let xpubs = [
+        json!({"blockchain": "btc", "xpub": "xpub6CUGRUonZSQ4TWtTMmzXdrXDtypWKiKrhko4egpiMZbpiaQL2jkwSB1icqYh2cfDfVxdx4df189oLKnC5fSwqPfgyP3hooxujYzAu3fDVmz",
+               "derivation_path": "m/0", "label": "savings", "tags": ["hot", "cold"], "derived": [
+            {"address": "1LZypJUwJJRdfdndwvDmtAjrVYaHko136r", "account_index": 0, "derived_index": 0, "label": "derived one"},
+            {"address": "1MKSdDCtBSXiE49vik8xUG2pTgTGGh5pqe", "account_index": 0, "derived_index": 1},
+        ]}),
+        json!({"blockchain": "btc", "xpub": "xpub68V4ZQQ62mea7ZUKn2urQu47Bdn2Wr7SxrBxBDDwE3kjytj361YBGSKDT4WoBrE5htrSB8eAMe59NPnKrcAbiv2veN5GQUmfdjRddD1Hxrk",
+               "derivation_path": "", "derived": [{"address": "12wxFzpjdymPk3xnHmdDLCTXUsArw5ZQCS", "account_index": 0, "derived_index": 0}]}),
+    ];
+    for body in xpubs {
+        let r = send(s.banyan.addr, "POST", "/_test/xpub", &body);
+        assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let rotkis = std::fs::read_to_string(
+        std::path::Path::new(common::ROOT).join("tests/fixtures/rotki/btc-accounts-with-xpubs.json"),
+    )
+    .unwrap();
+    let ours = send(s.banyan.addr, "GET", "/api/1/blockchains/btc/accounts", &Value::Null);
+    assert_eq!(ours.header("x-banyan-backend"), Some("native"));
+    assert_eq!(String::from_utf8_lossy(&ours.body), rotkis);
+    let theirs = send(s.legacy.addr(), "GET", "/api/1/blockchains/btc/accounts", &Value::Null);
+    assert_eq!(String::from_utf8_lossy(&theirs.body), rotkis, "the legacy app is rotki here too");
+}
+
 #[test]
 fn async_logins_open_when_their_task_says_so() {
     let s = setup(true);

@@ -249,4 +249,5 @@ def register(app, api_response, fail, data_dir):
     @logged_in
     def test_xpub():
         a = body()
-        return answer(lambda: users.add_xpub(chain_of(a['blockchain']), a['xpub'], a['derivation_path']))
+        return answer(lambda: users.add_xpub(chain_of(a['blockchain']), a['xpub'], a['derivation_path'],
+                                             a.get('label'), a.get('tags') or [], a.get('derived') or []))

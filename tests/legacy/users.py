@@ -82,6 +82,22 @@ CREATE TABLE IF NOT EXISTS xpubs (
     blockchain TEXT NOT NULL,
     PRIMARY KEY (xpub, derivation_path, blockchain)
 );
+CREATE TABLE IF NOT EXISTS xpub_mappings (
+    address TEXT NOT NULL,
+    xpub TEXT NOT NULL,
+    derivation_path TEXT NOT NULL,
+    account_index INTEGER,
+    derived_index INTEGER,
+    blockchain TEXT NOT NULL,
+    FOREIGN KEY(blockchain, address)
+    REFERENCES blockchain_accounts(blockchain, account) ON DELETE CASCADE
+    FOREIGN KEY(xpub, derivation_path, blockchain) REFERENCES xpubs(
+        xpub,
+        derivation_path,
+        blockchain
+    ) ON DELETE CASCADE
+    PRIMARY KEY (address, xpub, derivation_path, blockchain)
+);
 CREATE TABLE IF NOT EXISTS user_notes(
     identifier INTEGER NOT NULL PRIMARY KEY,
     title TEXT NOT NULL,
@@ -167,6 +183,16 @@ WRITABLE = {k for k, kind, _ in SETTINGS if kind not in ('premium',)} - {'versio
 CHAINS = ['ETH', 'BTC', 'BCH', 'KSM', 'AVAX', 'DOT', 'OPTIMISM', 'POLYGON_POS', 'ARBITRUM_ONE', 'BASE',
           'HYPERLIQUID', 'GNOSIS', 'SCROLL', 'BINANCE_SC', 'MONAD', 'ZKSYNC_LITE', 'SOLANA']
 GROUPS = {'BTC': 'BITCOIN', 'BCH': 'BITCOIN', 'KSM': 'SUBSTRATE', 'DOT': 'SUBSTRATE', 'SOLANA': 'SOLANA'}
+XPUBS_SQL = (
+    "SELECT A.xpub, A.blockchain, A.derivation_path, A.label, group_concat(B.tag_name,',') FROM xpubs as A "
+    "LEFT OUTER JOIN tag_mappings AS B ON B.object_reference = A.xpub || A.derivation_path WHERE A.blockchain=? "
+    "GROUP BY A.xpub || A.derivation_path"
+)
+DERIVED_SQL = (
+    "SELECT B.address, A.xpub, A.derivation_path FROM xpubs as A LEFT OUTER JOIN xpub_mappings as B "
+    "ON B.xpub = A.xpub AND B.derivation_path IS A.derivation_path AND B.blockchain = A.blockchain "
+    "WHERE B.address=? AND B.blockchain=?;"
+)
 FREE_USER_NOTES_LIMIT = 10
 ACCOUNTS_SQL = (
     "SELECT A.account, COALESCE(C1.name, C2.name), (SELECT group_concat(tag_name, ',') FROM tag_mappings "
@@ -179,6 +205,11 @@ NOTE_COLUMNS = 'identifier, title, content, location, last_update_timestamp, is_
 # The services GET /external_services knows (ExternalService members, lower-cased).
 SERVICES = ['etherscan', 'cryptocompare', 'beaconchain', 'loopring', 'opensea', 'blockscout', 'thegraph',
             'gnosis_pay', 'monerium', 'defillama', 'coingecko', 'alchemy', 'helius', 'routescan']
+
+
+def tags_of(concatenated):
+    """rotki's deserialize_tags_from_db."""
+    return None if not concatenated else concatenated.split(',')
 
 
 class Failure(Exception):
@@ -413,16 +444,26 @@ class Users:
 
     def accounts(self, chain):
         rows = self.conn.execute(ACCOUNTS_SQL, (f'TYPE_{GROUPS.get(chain, "EVMLIKE")}', chain))
-        accounts = [{'address': a, 'label': label, 'tags': None if not tags else tags.split(',')}
-                    for a, label, tags in rows]
+        accounts = [{'address': a, 'label': label, 'tags': tags_of(tags)} for a, label, tags in rows]
         if chain not in ('BTC', 'BCH'):
             return accounts
-        xpubs = [{'xpub': x, 'blockchain': chain.lower(), 'derivation_path': p or None, 'label': label,
-                  'tags': None, 'addresses': None}
-                 for x, p, label in self.conn.execute(
-                     'SELECT xpub, derivation_path, label FROM xpubs WHERE blockchain=? ORDER BY xpub || derivation_path',
-                     (chain,))]
-        return {'standalone': accounts, 'xpubs': xpubs}
+        # rotki's get_blockchain_account_data for bitcoin chains: its two statements, each
+        # derived address under its xpub (keyed by xpub, path and chain), the rest standalone.
+        xpubs = {}
+        for x, c, p, label, tags in self.conn.execute(XPUBS_SQL, (chain,)):
+            xpubs[(x, p, c)] = {'xpub': x, 'blockchain': c.lower(), 'derivation_path': None if p == '' else p,
+                                'label': label, 'tags': tags_of(tags), 'addresses': None}
+        derived = {}
+        for a in accounts:
+            row = self.conn.execute(DERIVED_SQL, (a['address'], chain)).fetchone()
+            if row is not None:
+                derived[a['address']] = (row[1], row[2], chain)
+        for a in accounts:
+            if a['address'] in derived:
+                entry = xpubs[derived[a['address']]]
+                entry['addresses'] = (entry['addresses'] or []) + [a]
+        standalone = [a for a in accounts if a['address'] not in derived]
+        return {'standalone': standalone, 'xpubs': list(xpubs.values())}
 
     def add_accounts(self, chain, accounts):
         statements = []
@@ -437,9 +478,23 @@ class Users:
         self.write(statements)
         return [a['address'] for a in accounts]
 
-    def add_xpub(self, chain, xpub, path):
-        self.write([('INSERT INTO xpubs(xpub, derivation_path, label, blockchain) VALUES (?, ?, ?, ?)',
-                     (xpub, path, None, chain))])
+    def add_xpub(self, chain, xpub, path, label=None, tags=(), derived=()):
+        """What rotki writes for an xpub once it derived its used addresses: the xpub, its
+        tags (under xpub || path), each address as an account and its mapping."""
+        statements = [('INSERT INTO xpubs(xpub, derivation_path, label, blockchain) VALUES (?, ?, ?, ?)',
+                       (xpub, path, label, chain))]
+        statements.extend(('INSERT INTO tag_mappings(object_reference, tag_name) VALUES (?, ?)', (xpub + path, t))
+                          for t in tags)
+        for d in derived:
+            statements.append(('INSERT INTO blockchain_accounts(blockchain, account) VALUES (?, ?)',
+                               (chain, d['address'])))
+            statements.append(('INSERT INTO xpub_mappings(address, xpub, derivation_path, account_index, '
+                               'derived_index, blockchain) VALUES (?, ?, ?, ?, ?, ?)',
+                               (d['address'], xpub, path, d['account_index'], d['derived_index'], chain)))
+            if d.get('label'):
+                statements.append(('INSERT OR REPLACE INTO address_book (address, blockchain, name) VALUES (?, ?, ?)',
+                                   (d['address'], chain, d['label'])))
+        self.write(statements)
 
     def add_note(self, title, content, location, is_pinned):
         count = self.conn.execute('SELECT COUNT(*) from user_notes').fetchone()[0]
