@@ -393,15 +393,17 @@ fn the_fleet_dashboard_and_alerts_query_metrics_banyan_reports() {
 /// nginx when asked (the rollback) and refuses a value it does not know.
 #[test]
 fn rotkis_image_starts_banyan_where_it_started_nginx() {
-    let dockerfile = read("deploy/rotki-image/Dockerfile");
+    let dockerfile = read("Dockerfile");
     let lines: Vec<&str> = dockerfile.lines().map(str::trim).filter(|l| !l.starts_with('#') && !l.is_empty()).collect();
-    let last = lines.iter().rposition(|l| l.starts_with("FROM ")).unwrap();
-    assert_eq!(lines[last], "FROM ${ROTKI_IMAGE}");
+    // The `rotki-front-door` target: its stage, up to the next.
+    let first = lines.iter().position(|l| *l == "FROM ${ROTKI_IMAGE} AS rotki-front-door").expect("the target");
+    let end = lines[first + 1..].iter().position(|l| l.starts_with("FROM ")).map_or(lines.len(), |i| first + 1 + i);
+    assert!(lines[first..end].iter().any(|l| l.starts_with("COPY --from=build /banyan ")), "banyan's own build");
     let rotki_image = lines.iter().find_map(|l| l.strip_prefix("ARG ROTKI_IMAGE=")).unwrap();
     let config = toml("deploy/rotki-image/banyan.toml");
     assert_eq!(rotki_image, format!("rotki/rotki:v{}", config["rotki"]["version"].as_str().unwrap()));
     let mut copied = BTreeMap::new();
-    for copy in lines[last..].iter().filter_map(|l| l.strip_prefix("COPY ")) {
+    for copy in lines[first..end].iter().filter_map(|l| l.strip_prefix("COPY ")) {
         let parts: Vec<&str> = copy.split_whitespace().filter(|p| !p.starts_with("--")).collect();
         if !copy.contains("--from=") {
             assert!(root(parts[0]).exists(), "COPY {}: no such file", parts[0]);

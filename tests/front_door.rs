@@ -292,18 +292,8 @@ fn uploads_and_the_websocket_pass_as_through_nginx() {
         ws
     };
     let mut sockets = [connect(door.nginx), connect(door.banyan.addr)];
-    let broadcast = |messages: serde_json::Value| {
-        let resp = client()
-            .post(format!("{}/_test/broadcast", door.legacy.url()))
-            .header("content-type", "application/json")
-            .body(serde_json::json!({ "messages": messages }).to_string())
-            .send()
-            .unwrap();
-        let body: serde_json::Value = serde_json::from_str(&resp.text().unwrap()).unwrap();
-        body["result"]["subscribers"].as_u64().unwrap()
-    };
-    assert!(eventually(Duration::from_secs(5), || broadcast(serde_json::json!([])) == 2).is_some());
-    broadcast(serde_json::json!([{"type": "balance_snapshot_error", "data": {"location": "kraken"}}]));
+    assert!(eventually(Duration::from_secs(5), || door.legacy.broadcast(serde_json::json!([])) == 2).is_some());
+    door.legacy.broadcast(serde_json::json!([{"type": "balance_snapshot_error", "data": {"location": "kraken"}}]));
     for ws in &mut sockets {
         let message = loop {
             match ws.read().unwrap() {

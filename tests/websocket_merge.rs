@@ -32,18 +32,6 @@ fn connect(banyan: &Banyan) -> WebSocket<TcpStream> {
     ws
 }
 
-/// Legacy's broadcast hook; returns how many sockets legacy has open.
-fn legacy_broadcast(legacy: &Legacy, messages: serde_json::Value) -> u64 {
-    let body = serde_json::json!({ "messages": messages }).to_string();
-    let resp = client()
-        .post(format!("{}/_test/broadcast", legacy.url()))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .unwrap();
-    serde_json::from_str::<serde_json::Value>(&resp.text().unwrap()).unwrap()["result"]["subscribers"].as_u64().unwrap()
-}
-
 fn next_text(ws: &mut WebSocket<TcpStream>) -> String {
     loop {
         match ws.read().unwrap() {
@@ -64,7 +52,7 @@ fn a_burst_from_both_worlds_arrives_whole_in_order_once() {
     let legacy = Legacy::start();
     let banyan = start(&legacy);
     let mut ws = connect(&banyan);
-    assert!(eventually(Duration::from_secs(5), || legacy_broadcast(&legacy, serde_json::json!([])) == 1).is_some());
+    assert!(eventually(Duration::from_secs(5), || legacy.broadcast(serde_json::json!([])) == 1).is_some());
     assert!(eventually(Duration::from_secs(5), || native_subscribers(&banyan) == 1).is_some());
 
     const EACH: usize = 5_000;
@@ -73,15 +61,7 @@ fn a_burst_from_both_worlds_arrives_whole_in_order_once() {
     let from_native: Vec<_> =
         (0..EACH).map(|i| serde_json::json!({"type": "refresh_balances", "data": {"n": i}})).collect();
     let legacy_url = legacy.url();
-    let l = std::thread::spawn(move || {
-        let body = serde_json::json!({ "messages": from_legacy }).to_string();
-        client()
-            .post(format!("{legacy_url}/_test/broadcast"))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .unwrap();
-    });
+    let l = std::thread::spawn(move || common::broadcast(&legacy_url, serde_json::Value::Array(from_legacy)));
     banyan.notify(&serde_json::Value::Array(from_native));
     l.join().unwrap();
 
@@ -120,8 +100,8 @@ fn native_messages_keep_flowing_while_legacy_restarts() {
     let port = legacy.port;
     let banyan = start(&legacy);
     let mut ws = connect(&banyan);
-    assert!(eventually(Duration::from_secs(5), || legacy_broadcast(&legacy, serde_json::json!([])) == 1).is_some());
-    legacy_broadcast(&legacy, serde_json::json!([{"type": "legacy", "data": {"value": "before"}}]));
+    assert!(eventually(Duration::from_secs(5), || legacy.broadcast(serde_json::json!([])) == 1).is_some());
+    legacy.broadcast(serde_json::json!([{"type": "legacy", "data": {"value": "before"}}]));
     assert_eq!(next_text(&mut ws), r#"{"type": "legacy", "data": {"value": "before"}}"#);
 
     legacy.stop();
@@ -133,10 +113,10 @@ fn native_messages_keep_flowing_while_legacy_restarts() {
 
     let legacy = Legacy::start_on(port, &[]);
     assert!(
-        eventually(Duration::from_secs(10), || legacy_broadcast(&legacy, serde_json::json!([])) == 1).is_some(),
+        eventually(Duration::from_secs(10), || legacy.broadcast(serde_json::json!([])) == 1).is_some(),
         "banyan did not reconnect to legacy"
     );
-    legacy_broadcast(&legacy, serde_json::json!([{"type": "legacy", "data": {"value": "after"}}]));
+    legacy.broadcast(serde_json::json!([{"type": "legacy", "data": {"value": "after"}}]));
     assert_eq!(next_text(&mut ws), r#"{"type": "legacy", "data": {"value": "after"}}"#);
     assert!(banyan.log.text().contains("legacy notifier lost"), "{}", banyan.log.text());
 }
@@ -174,11 +154,11 @@ fn the_web_apps_double_slash_path_gets_the_merged_stream_as_ws_does() {
         assert_eq!(head.status(), 101, "{path}");
         assert!(eventually(Duration::from_secs(5), || native_subscribers(&banyan) == 1).is_some(), "{path}");
         assert!(
-            eventually(Duration::from_secs(5), || legacy_broadcast(&legacy, serde_json::json!([])) == 1).is_some(),
+            eventually(Duration::from_secs(5), || legacy.broadcast(serde_json::json!([])) == 1).is_some(),
             "{path}"
         );
         banyan.notify(&serde_json::json!({"type": "refresh_balances", "data": {"path": path}}));
-        legacy_broadcast(&legacy, serde_json::json!([{"type": "legacy", "data": {"path": path}}]));
+        legacy.broadcast(serde_json::json!([{"type": "legacy", "data": {"path": path}}]));
         let mut types: Vec<String> = (0..2)
             .map(|_| serde_json::from_str::<serde_json::Value>(&next_text(&mut ws)).unwrap()["type"].to_string())
             .collect();
@@ -211,11 +191,11 @@ fn a_browser_socket_on_the_web_apps_path_receives_native_and_legacy_messages() {
         let open = eventually(Duration::from_secs(10), || native_subscribers(&banyan) == 1);
         assert!(open.is_some(), "{path}: readyState {}, {}", run("return window.sock.readyState;"), banyan.log.text());
         assert!(
-            eventually(Duration::from_secs(10), || legacy_broadcast(&legacy, serde_json::json!([])) == 1).is_some(),
+            eventually(Duration::from_secs(10), || legacy.broadcast(serde_json::json!([])) == 1).is_some(),
             "{path}"
         );
         banyan.notify(&serde_json::json!({"type": "refresh_balances", "data": {}}));
-        legacy_broadcast(&legacy, serde_json::json!([{"type": "legacy", "data": {}}]));
+        legacy.broadcast(serde_json::json!([{"type": "legacy", "data": {}}]));
         let got = eventually_value(Duration::from_secs(10), || {
             let got = run("return window.got;");
             (got.as_array().map_or(0, Vec::len) == 2).then_some(got)

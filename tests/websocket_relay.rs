@@ -8,7 +8,7 @@ mod common;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{client, eventually, Banyan, Legacy};
+use common::{eventually, Banyan, Legacy};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message, WebSocket};
@@ -20,18 +20,6 @@ fn connect(banyan: &Banyan, path: &str) -> (WebSocket<TcpStream>, tungstenite::h
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let url = format!("ws://{}{path}", banyan.addr);
     tungstenite::client(url.as_str(), stream).unwrap_or_else(|e| panic!("handshake on {path}: {e}"))
-}
-
-/// Broadcasts through the legacy app's test hook; returns how many sockets are open there.
-fn broadcast(legacy: &Legacy, messages: serde_json::Value) -> u64 {
-    let resp = client()
-        .post(format!("{}/_test/broadcast", legacy.url()))
-        .header("content-type", "application/json")
-        .body(serde_json::json!({ "messages": messages }).to_string())
-        .send()
-        .unwrap();
-    let body: serde_json::Value = serde_json::from_str(&resp.text().unwrap()).unwrap();
-    body["result"]["subscribers"].as_u64().unwrap()
 }
 
 fn next_data(ws: &mut WebSocket<TcpStream>) -> Message {
@@ -51,14 +39,14 @@ fn the_frontends_stream_and_rotkis_echo_pass_through_the_relay() {
     assert_eq!(head.status(), 101);
     assert_eq!(head.headers()["x-banyan-backend"], "legacy");
     let (mut b, _) = connect(&banyan, "/ws");
-    assert!(eventually(Duration::from_secs(5), || broadcast(&legacy, serde_json::json!([])) == 2).is_some());
+    assert!(eventually(Duration::from_secs(5), || legacy.broadcast(serde_json::json!([])) == 2).is_some());
 
     // Broadcasts reach every client, in order, byte for byte as rotki serializes them.
     let sent = serde_json::json!([
         {"type": "missing_api_key", "data": {"service": "etherscan"}},
         {"type": "legacy", "data": {"value": "caf\u{e9}"}},
     ]);
-    broadcast(&legacy, sent);
+    legacy.broadcast(sent);
     for ws in [&mut a, &mut b] {
         assert_eq!(next_data(ws), Message::text(r#"{"type": "missing_api_key", "data": {"service": "etherscan"}}"#));
         assert_eq!(next_data(ws), Message::text(r#"{"type": "legacy", "data": {"value": "caf\u00e9"}}"#));
@@ -88,7 +76,7 @@ fn closes_reach_the_other_side() {
     // The client closes with a code and reason: it gets its close answered, and legacy's
     // socket closes (the notifier drops it).
     let (mut ws, _) = connect(&banyan, "/ws/");
-    assert!(eventually(Duration::from_secs(5), || broadcast(&legacy, serde_json::json!([])) == 1).is_some());
+    assert!(eventually(Duration::from_secs(5), || legacy.broadcast(serde_json::json!([])) == 1).is_some());
     ws.close(Some(CloseFrame { code: CloseCode::Library(4000), reason: "bye".into() })).unwrap();
     let answered = loop {
         match ws.read() {
@@ -99,14 +87,14 @@ fn closes_reach_the_other_side() {
     };
     assert_eq!(answered.map(|f| u16::from(f.code)), Some(4000));
     assert!(
-        eventually(Duration::from_secs(5), || broadcast(&legacy, serde_json::json!([])) == 0).is_some(),
+        eventually(Duration::from_secs(5), || legacy.broadcast(serde_json::json!([])) == 0).is_some(),
         "legacy kept the relayed socket open after the client closed"
     );
 
     // Legacy goes away without a close frame (as rotki does on shutdown): the client gets
     // 1011 and a reason, not a dropped connection.
     let (mut ws, _) = connect(&banyan, "/ws/");
-    assert!(eventually(Duration::from_secs(5), || broadcast(&legacy, serde_json::json!([])) == 1).is_some());
+    assert!(eventually(Duration::from_secs(5), || legacy.broadcast(serde_json::json!([])) == 1).is_some());
     legacy.stop();
     let frame = loop {
         match ws.read() {

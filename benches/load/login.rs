@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::procs::{banyan_configured, cpu_ns, legacy_app_on};
+use crate::procs::{cpu_ns, native_and_legacy};
 use crate::wrk::median;
 use crate::Options;
 
@@ -99,18 +99,9 @@ fn login(clients: &[reqwest::blocking::Client], addr: SocketAddr) -> (Duration, 
 }
 
 pub fn run(o: &Options, dir: &Path) {
-    let data = tempfile::tempdir_in(dir).unwrap();
-    let (legacy_proc, port) = legacy_app_on(data.path());
-    let url = format!("http://127.0.0.1:{port}");
-    let config = format!("data_dir = \"{}\"\n", data.path().display());
-    let flags: String = ROUTES
-        .iter()
-        .map(|(name, method, path)| {
-            format!("[routes.{name}]\npath = \"{path}\"\nmethods = [\"{method}\"]\nnative = 100\n")
-        })
-        .collect();
-    let native = banyan_configured(dir, &url, &flags, &config);
-    let through = banyan_configured(dir, &url, "", &config);
+    // Kept whole: its data directory lives as long as it does.
+    let pair = native_and_legacy(dir, &ROUTES);
+    let (native, through, legacy_proc) = (&pair.native, &pair.through, &pair.legacy);
     let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
     let legacy_pid = legacy_proc.0.id();
 

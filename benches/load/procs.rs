@@ -185,6 +185,33 @@ pub fn banyan_configured(dir: &Path, legacy: &str, flags: &str, config: &str) ->
     Started { proc: Proc(child), port, admin, flags: flags_path }
 }
 
+/// The legacy app on a data directory of its own, with two banyans in front of it reading
+/// that directory: `native`, with `routes` (name, method, path) native at 100 %, and
+/// `through`, with everything on legacy. Fields drop in order: the processes before the
+/// directory.
+pub struct NativeAndLegacy {
+    pub native: Started,
+    pub through: Started,
+    pub legacy: Proc,
+    _data: tempfile::TempDir,
+}
+
+pub fn native_and_legacy(dir: &Path, routes: &[(&str, &str, &str)]) -> NativeAndLegacy {
+    let data = tempfile::tempdir_in(dir).unwrap();
+    let (legacy, port) = legacy_app_on(data.path());
+    let url = format!("http://127.0.0.1:{port}");
+    let config = format!("data_dir = \"{}\"\n", data.path().display());
+    let flags: String = routes
+        .iter()
+        .map(|(name, method, path)| {
+            format!("[routes.{name}]\npath = \"{path}\"\nmethods = [\"{method}\"]\nnative = 100\n")
+        })
+        .collect();
+    let native = banyan_configured(dir, &url, &flags, &config);
+    let through = banyan_configured(dir, &url, "", &config);
+    NativeAndLegacy { native, through, legacy, _data: data }
+}
+
 /// Banyan with no route matching the benchmark path: every request is legacy passthrough,
 /// on the byte-level path (the default) or, with `hyper`, through hyper's server and client;
 /// `workers` workers, the access log on (the default) or off.

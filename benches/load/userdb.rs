@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use crate::compare::{native_vs_legacy, Side};
-use crate::procs::{banyan_configured, legacy_app_on};
+use crate::procs::native_and_legacy;
 use crate::wrk::ping_while;
 use crate::Options;
 
@@ -35,18 +35,10 @@ const READS: [(&str, &str, &str, &str, Option<&str>); 4] = [
 
 pub fn run(o: &Options, dir: &Path) {
     println!("## The user database (SQLCipher, behind the login)\n");
-    let data = tempfile::tempdir_in(dir).unwrap();
-    let (legacy_proc, port) = legacy_app_on(data.path());
-    let url = format!("http://127.0.0.1:{port}");
-    let config = format!("data_dir = \"{}\"\n", data.path().display());
-    let flags: String = READS
-        .iter()
-        .map(|(name, method, path, ..)| {
-            format!("[routes.{name}]\npath = \"{path}\"\nmethods = [\"{method}\"]\nnative = 100\n")
-        })
-        .collect();
-    let native = banyan_configured(dir, &url, &flags, &config);
-    let through = banyan_configured(dir, &url, "", &config);
+    let routes: Vec<_> = READS.iter().map(|(name, method, path, ..)| (*name, *method, *path)).collect();
+    // Kept whole: its data directory lives as long as it does.
+    let pair = native_and_legacy(dir, &routes);
+    let (native, through, legacy_proc) = (&pair.native, &pair.through, &pair.legacy);
     let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
     let legacy_pid = legacy_proc.0.id();
     let (native_pids, legacy_pids) = ([native.proc.0.id(), legacy_pid], [through.proc.0.id(), legacy_pid]);

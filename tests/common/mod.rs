@@ -82,6 +82,12 @@ impl Legacy {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Broadcasts `messages` through the legacy app's notifier (its test hook); returns how
+    /// many sockets it has open.
+    pub fn broadcast(&self, messages: serde_json::Value) -> u64 {
+        broadcast(&self.url(), messages)
+    }
+
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
@@ -438,6 +444,18 @@ pub fn raw(addr: SocketAddr, request: &[u8]) -> Raw {
         body.extend_from_slice(&chunk[..n]);
     }
     Raw { body, ..r }
+}
+
+/// [`Legacy::broadcast`] by the legacy app's URL (from a thread that does not hold it).
+pub fn broadcast(legacy_url: &str, messages: serde_json::Value) -> u64 {
+    let resp = client()
+        .post(format!("{legacy_url}/_test/broadcast"))
+        .header("content-type", "application/json")
+        .body(serde_json::json!({ "messages": messages }).to_string())
+        .send()
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(&resp.text().unwrap()).unwrap();
+    body["result"]["subscribers"].as_u64().unwrap()
 }
 
 /// A GET (or other bodiless) request in raw bytes.
